@@ -1,0 +1,1 @@
+"""helpdesk_mail."""

@@ -1,0 +1,1 @@
+"""pytest fixtures for hosts (filled in by the foundation)."""
