@@ -1,0 +1,118 @@
+"""Things that happened in the helpdesk, which the notification planner turns into emails.
+
+Incoming mail produces some of them (`InboundResult.events`); the host produces the
+rest (a ticket created on the web, a technician taking a ticket, a KB article edited).
+A ticket event whose `ticket_id` is `None` refers to the ticket that the same
+`InboundResult` creates: `bind_ticket` fills it in once the host has committed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Via(StrEnum):
+    """Where a ticket came from (the spec's `#Via#`)."""
+
+    EMAIL = "email"
+    WEB = "web"
+    API = "api"
+    CHAT = "chat"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class TicketCreated:
+    """A new ticket was submitted by `actor`."""
+
+    ticket_id: int | None
+    actor: str
+    via: Via = Via.EMAIL
+
+
+@dataclass(frozen=True)
+class TicketUpdated:
+    """`actor` added a comment to a ticket."""
+
+    ticket_id: int | None
+    actor: str
+    comment_id: int | None = None
+    techs_only: bool = False
+    has_attachments: bool = False
+    via: Via = Via.EMAIL
+
+
+@dataclass(frozen=True)
+class TicketClosed:
+    """`actor` closed a ticket."""
+
+    ticket_id: int
+    actor: str
+
+
+@dataclass(frozen=True)
+class TicketTaken:
+    """Technician `actor` took (was assigned) a ticket."""
+
+    ticket_id: int
+    actor: str
+    previous_assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class TicketMoved:
+    """`actor` moved a ticket from one category to another."""
+
+    ticket_id: int
+    actor: str
+    old_category: str | None
+    new_category: str | None
+
+
+@dataclass(frozen=True)
+class KBArticleUpdated:
+    """`actor` created or edited a knowledge-base article."""
+
+    article_id: int
+    actor: str
+
+
+@dataclass(frozen=True)
+class UserCreated:
+    """A user account was created (the welcome email carries the password)."""
+
+    email: str
+    password: str
+    actor: str = ""
+
+
+@dataclass(frozen=True)
+class MailboxAccountDisabled:
+    """A mailbox account was disabled after too many failures in a row (for the admins)."""
+
+    account: str
+    failures: int
+    last_error: str
+
+
+Event = (
+    TicketCreated
+    | TicketUpdated
+    | TicketClosed
+    | TicketTaken
+    | TicketMoved
+    | KBArticleUpdated
+    | UserCreated
+    | MailboxAccountDisabled
+)
+
+_PENDING_TICKET = (TicketCreated, TicketUpdated)
+
+
+def bind_ticket(event: Event, ticket_id: int) -> Event:
+    """The event with a pending (`None`) ticket id replaced by the committed `ticket_id`."""
+    if isinstance(event, _PENDING_TICKET) and event.ticket_id is None:
+        return dataclasses.replace(event, ticket_id=ticket_id)
+    return event

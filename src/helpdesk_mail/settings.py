@@ -1,0 +1,420 @@
+"""Every setting of the spec's email settings page, as typed, frozen dataclasses.
+
+Build them in code (`IncomingSettings(accept_unregistered=False)`) or load them
+from a mapping, JSON or TOML (`load_settings("helpdesk.toml")`). Either way every
+value is checked against the rule attached to its field, and a bad value raises
+`SettingsError` naming the key, the value and the rule broken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "DEFAULT_RECIPIENT_RATE_LIMITS",
+    "DEFAULT_TICKET_RATE_LIMITS",
+    "AutoReplyHandling",
+    "ClosedTicketReply",
+    "IncomingSettings",
+    "MailProtocol",
+    "MailboxAccount",
+    "NotificationSettings",
+    "OutgoingSettings",
+    "RateLimit",
+    "Settings",
+    "SettingsError",
+    "TlsMode",
+    "load_settings",
+]
+
+
+class SettingsError(ValueError):
+    """A setting has a bad value: `key` (dotted path), `value` and the `rule` it breaks."""
+
+    def __init__(self, key: str, value: object, rule: str) -> None:
+        self.key = key
+        self.value = value
+        self.rule = rule
+        super().__init__(f"{key}: {value!r} is not valid: {rule}")
+
+
+class MailProtocol(StrEnum):
+    """How a mailbox is read."""
+
+    IMAP = "imap"
+    POP3 = "pop3"
+
+
+class TlsMode(StrEnum):
+    """How a connection is secured. STARTTLS, when chosen, is required, never optional."""
+
+    IMPLICIT = "implicit"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+class AutoReplyHandling(StrEnum):
+    """What becomes of auto-replies: discarded (the spec) or kept as an inert comment."""
+
+    DISCARD = "discard"
+    COMMENT = "comment"
+
+
+class ClosedTicketReply(StrEnum):
+    """What a reply to a closed ticket does."""
+
+    REOPEN = "reopen"
+    NEW_TICKET = "new_ticket"
+
+
+# --- rules: each is a (description, predicate) pair attached to a field as metadata ---
+
+_EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_HOST_RE = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named check on one setting value."""
+
+    description: str
+    check: Callable[[Any], bool]
+
+
+def _in_range(lo: int, hi: int | None = None) -> Rule:
+    text = f"must be between {lo} and {hi}" if hi is not None else f"must be at least {lo}"
+    return Rule(text, lambda v: v >= lo and (hi is None or v <= hi))
+
+
+def _is_email(value: str) -> bool:
+    return bool(_EMAIL_RE.match(value)) and ".." not in value
+
+
+EMAIL = Rule("must be an email address like support@example.com", _is_email)
+OPTIONAL_EMAIL = Rule("must be empty or an email address", lambda v: not v or _is_email(v))
+EMAIL_LIST = Rule(
+    "must be a list of email addresses like support@example.com",
+    lambda v: all(_is_email(a) for a in v),
+)
+PORT = Rule("must be a TCP port between 1 and 65535", lambda v: 1 <= v <= 65535)
+HOST = Rule("must be a host name or IP address", lambda v: bool(_HOST_RE.match(v)))
+NOT_EMPTY = Rule("must not be empty", lambda v: bool(str(v).strip()))
+NO_NEWLINES = Rule("must not contain line breaks", lambda v: "\r" not in v and "\n" not in v)
+URL = Rule(
+    "must be empty or an http(s) URL like https://helpdesk.example.com",
+    lambda v: not v or re.match(r"^https?://[^\s/]+", v) is not None,
+)
+
+
+def _setting(default: Any = dataclasses.MISSING, *, rule: Rule | None = None, **kw: Any) -> Any:
+    metadata = {"rule": rule} if rule else {}
+    if isinstance(default, list | dict | set):
+        raise TypeError("use a tuple or default_factory")
+    return field(default=default, metadata=metadata, **kw)
+
+
+def _validate(instance: object) -> None:
+    """Check every field against its rule; errors name the field (the loader adds the path)."""
+    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
+        rule = f.metadata.get("rule")
+        value = getattr(instance, f.name)
+        if rule is not None and value is not None and not rule.check(value):
+            raise SettingsError(f.name, value, rule.description)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` notifications within `minutes`."""
+
+    count: int = _setting(rule=_in_range(1))
+    minutes: int = _setting(rule=_in_range(1))
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+# Modelled on Zammad's per-ticket notification limits.
+DEFAULT_TICKET_RATE_LIMITS = (
+    RateLimit(10, 10),
+    RateLimit(15, 30),
+    RateLimit(25, 60),
+    RateLimit(50, 180),
+    RateLimit(100, 600),
+)
+DEFAULT_RECIPIENT_RATE_LIMITS = (RateLimit(20, 10), RateLimit(40, 60), RateLimit(150, 600))
+
+
+@dataclass(frozen=True)
+class MailboxAccount:
+    """One incoming mailbox that the poller reads."""
+
+    name: str = _setting(rule=NOT_EMPTY)
+    host: str = _setting(rule=HOST)
+    protocol: MailProtocol = MailProtocol.IMAP
+    port: int | None = _setting(None, rule=PORT)
+    """None: 993/143 for IMAP, 995/110 for POP3, by TLS mode."""
+    tls: TlsMode = TlsMode.IMPLICIT
+    username: str = ""
+    password: str = _setting("", repr=False)
+    oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
+    """A callable returning a fresh OAuth2 access token (SASL XOAUTH2); set in code only."""
+    folder: str = _setting("INBOX", rule=NOT_EMPTY)
+    enabled: bool = True
+    ca_file: str | None = None
+    """A CA bundle for private servers; certificates are always verified."""
+    move_to: str | None = None
+    """IMAP: move processed mail to this folder instead of deleting it."""
+    quarantine_folder: str | None = "Quarantine"
+    """IMAP: where mail that fails to process goes (None: leave it and skip it)."""
+    check_interval_minutes: int | None = _setting(None, rule=_in_range(1, 5))
+    """None: the incoming settings' interval."""
+    batch_size: int = _setting(50, rule=_in_range(1, 1000))
+    timeout_seconds: int = _setting(60, rule=_in_range(1, 3600))
+
+    def __post_init__(self) -> None:
+        _coerce_enums(self)
+        _validate(self)
+
+    @property
+    def effective_port(self) -> int:
+        """The configured port, or the protocol's default for the TLS mode."""
+        if self.port is not None:
+            return self.port
+        implicit = self.tls is TlsMode.IMPLICIT
+        if self.protocol is MailProtocol.IMAP:
+            return 993 if implicit else 143
+        return 995 if implicit else 110
+
+
+@dataclass(frozen=True)
+class IncomingSettings:
+    """The spec's "Incoming Email handler settings", plus the mailbox accounts."""
+
+    accept_unregistered: bool = True
+    """Turn mail from unknown addresses into tickets, creating users (off: discard it)."""
+    default_category: str | None = None
+    """Category of new tickets made from email."""
+    add_recipients_as_subscribers: bool = True
+    """Subscribe To and Cc addresses of a new ticket (off: only the sender)."""
+    check_interval_minutes: int = _setting(5, rule=_in_range(1, 5))
+    max_consecutive_failures: int = _setting(5, rule=_in_range(1, 100))
+    """Connection or login failures in a row before an account is disabled."""
+    helpdesk_addresses: tuple[str, ...] = _setting((), rule=EMAIL_LIST)
+    """The helpdesk's own addresses: never subscribers; mail from them is a loop."""
+    accounts: tuple[MailboxAccount, ...] = ()
+    auto_replies: AutoReplyHandling = AutoReplyHandling.DISCARD
+    reply_to_closed: ClosedTicketReply = ClosedTicketReply.REOPEN
+
+    def __post_init__(self) -> None:
+        _coerce_enums(self)
+        object.__setattr__(
+            self, "helpdesk_addresses", tuple(a.strip().lower() for a in self.helpdesk_addresses)
+        )
+        _validate(self)
+        names = [a.name for a in self.accounts]
+        for name in names:
+            if names.count(name) > 1:
+                raise SettingsError("accounts", name, "account names must be unique")
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """The spec's "Notifications" switches, plus loop and flood protection."""
+
+    enabled: bool = True
+    """The master switch."""
+    ticket_closed: bool = True
+    """Submitters hear when their ticket is closed."""
+    ticket_confirmation: bool = True
+    """Submitters of tickets by email get a confirmation."""
+    notify_admins_new_tickets: bool = True
+    notify_techs_new_tickets: bool = True
+    """Technicians hear of new tickets (and tickets moved) into their categories."""
+    notify_all_techs_on_customer_update: bool = False
+    notify_all_techs_on_take: bool = False
+    notify_techs_on_kb_update: bool = False
+    include_attachments: bool = True
+    autologin_links: bool = True
+    autologin_ttl_hours: int = _setting(72, rule=_in_range(1, 24 * 30))
+    cc_mode: bool = False
+    """Send one email to all subscribers in CC instead of one each (disables autologin, ratings)."""
+    only_tech_updates_to_subscribers: bool = False
+    """A non-technician's reply is emailed to technicians only."""
+    bounce_suppression_days: int = _setting(7, rule=_in_range(1, 365))
+    ticket_rate_limits: tuple[RateLimit, ...] = DEFAULT_TICKET_RATE_LIMITS
+    recipient_rate_limits: tuple[RateLimit, ...] = DEFAULT_RECIPIENT_RATE_LIMITS
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class OutgoingSettings:
+    """The spec's "Outgoing email settings", plus the links and signing key."""
+
+    from_address: str = _setting("", rule=OPTIONAL_EMAIL)
+    from_name: str = _setting("", rule=NO_NEWLINES)
+    reply_to: str | None = _setting(None, rule=OPTIONAL_EMAIL)
+    from_name_for_all: bool = False
+    """Use `from_name` for human replies too (otherwise the author's name)."""
+    smtp_host: str = _setting("localhost", rule=HOST)
+    smtp_port: int = _setting(587, rule=PORT)
+    smtp_username: str = ""
+    smtp_password: str = _setting("", repr=False)
+    smtp_oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
+    """A callable returning a fresh OAuth2 access token (Office 365); set in code only."""
+    smtp_tls: TlsMode = TlsMode.STARTTLS
+    smtp_ca_file: str | None = None
+    helpdesk_url: str = _setting("", rule=URL)
+    """Base URL of the helpdesk, for ticket, autologin, rating and unsubscribe links."""
+    secret_key: str = _setting("", repr=False)
+    """Signs autologin links and the Message-IDs of outgoing mail."""
+    message_id_domain: str | None = _setting(None, rule=HOST)
+    """Domain of generated Message-IDs (None: the From address's domain)."""
+
+    def __post_init__(self) -> None:
+        _coerce_enums(self)
+        _validate(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings: incoming, notifications and outgoing."""
+
+    incoming: IncomingSettings = field(default_factory=IncomingSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
+        """Settings from a mapping with sections `incoming`, `notifications`, `outgoing`."""
+        return _build(cls, data, "")
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        """Settings from a JSON document."""
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise SettingsError("<document>", text[:40], f"must be valid JSON ({exc})") from None
+        return cls.from_mapping(data)
+
+    @classmethod
+    def from_toml(cls, text: str) -> Settings:
+        """Settings from a TOML document."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError("<document>", text[:40], f"must be valid TOML ({exc})") from None
+        return cls.from_mapping(data)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """Settings from a `.json` or `.toml` file (by extension; other names are tried as JSON)."""
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    if p.suffix.lower() == ".toml":
+        return Settings.from_toml(text)
+    return Settings.from_json(text)
+
+
+# --- the mapping loader: strict types, dotted keys in errors, "did you mean" ---
+
+_T = TypeVar("_T")
+
+
+def _coerce_enums(instance: object) -> None:
+    hints = typing.get_type_hints(type(instance))
+    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
+        enum_type = _enum_in(hints[f.name])
+        value = getattr(instance, f.name)
+        if enum_type is not None and isinstance(value, str) and not isinstance(value, enum_type):
+            value = str(value)
+            try:
+                object.__setattr__(instance, f.name, enum_type(value))
+            except ValueError:
+                choices = ", ".join(m.value for m in enum_type)
+                raise SettingsError(f.name, value, f"must be one of: {choices}") from None
+
+
+def _enum_in(tp: Any) -> type[StrEnum] | None:
+    for candidate in (tp, *typing.get_args(tp)):
+        if isinstance(candidate, type) and issubclass(candidate, StrEnum):
+            return candidate
+    return None
+
+
+def _build(cls: type[_T], data: object, prefix: str) -> _T:
+    if not isinstance(data, Mapping):
+        raise SettingsError(prefix.rstrip(".") or "<document>", data, "must be a table/object")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SettingsError(f"{prefix}{key}", value, f"unknown setting{hint}")
+        kwargs[key] = _convert(hints[key], value, f"{prefix}{key}")
+    try:
+        return cls(**kwargs)
+    except SettingsError as exc:  # raised by this level's checks, named relative to it
+        raise SettingsError(f"{prefix}{exc.key}", exc.value, exc.rule) from None
+    except TypeError as exc:  # a required field is missing
+        missing = [n for n, f in fields.items() if _required(f) and n not in kwargs]
+        key = f"{prefix}{missing[0]}" if missing else prefix.rstrip(".")
+        raise SettingsError(key, None, f"is required ({exc})") from None
+
+
+def _required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+_TYPE_NAMES = {bool: "true or false", int: "a whole number", str: "a string"}
+
+
+def _convert(tp: Any, value: object, key: str) -> object:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        if any(typing.get_origin(a) is not None and _is_callable(a) for a in args):
+            raise SettingsError(key, value, "can only be set in code (a callable)")
+        non_none = [a for a in args if a is not type(None)]
+        return _convert(non_none[0], value, key)
+    if _is_callable(tp):
+        raise SettingsError(key, value, "can only be set in code (a callable)")
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise SettingsError(key, value, "must be a list")
+        item_type = args[0]
+        return tuple(_convert(item_type, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return _build(tp, value, f"{key}.")
+    if isinstance(tp, type) and issubclass(tp, StrEnum):
+        try:
+            return tp(str(value)) if isinstance(value, str) else tp(value)  # type: ignore[arg-type]
+        except ValueError:
+            choices = ", ".join(m.value for m in tp)
+            raise SettingsError(key, value, f"must be one of: {choices}") from None
+    if tp is int and isinstance(value, bool):
+        raise SettingsError(key, value, "must be a whole number")
+    if tp in _TYPE_NAMES and not isinstance(value, tp):
+        raise SettingsError(key, value, f"must be {_TYPE_NAMES[tp]}")
+    return value
+
+
+def _is_callable(tp: Any) -> bool:
+    return typing.get_origin(tp) is Callable or tp is Callable
