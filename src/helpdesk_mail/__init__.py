@@ -1,1 +1,100 @@
-"""helpdesk_mail."""
+"""helpdesk_mail: the whole email side of a helpdesk, as an embeddable library.
+
+Incoming mail becomes ticket actions (`process_email`), ticket events become
+planned notifications (`plan_notifications`), rendered from templates and sent.
+The core does no I/O: storage, transports, clock and randomness are protocols
+(`helpdesk_mail.ports`) with in-memory versions in `helpdesk_mail.memory`.
+"""
+
+from .actions import (
+    Action,
+    AddComment,
+    AddSubscribers,
+    CloseTicket,
+    CommitOutcome,
+    CreateTicket,
+    CreateUser,
+    Discard,
+    RemoveSubscriber,
+    ReopenTicket,
+    SuppressRecipients,
+)
+from .events import (
+    Event,
+    KBArticleUpdated,
+    MailboxAccountDisabled,
+    TicketClosed,
+    TicketCreated,
+    TicketMoved,
+    TicketTaken,
+    TicketUpdated,
+    UserCreated,
+    Via,
+    bind_ticket,
+)
+from .model import (
+    Attachment,
+    Category,
+    Comment,
+    CustomField,
+    KBArticle,
+    Role,
+    Ticket,
+    TicketStatus,
+    User,
+    Visibility,
+)
+from .settings import (
+    IncomingSettings,
+    MailboxAccount,
+    NotificationSettings,
+    OutgoingSettings,
+    Settings,
+    SettingsError,
+    load_settings,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Action",
+    "AddComment",
+    "AddSubscribers",
+    "Attachment",
+    "Category",
+    "CloseTicket",
+    "Comment",
+    "CommitOutcome",
+    "CreateTicket",
+    "CreateUser",
+    "CustomField",
+    "Discard",
+    "Event",
+    "IncomingSettings",
+    "KBArticle",
+    "KBArticleUpdated",
+    "MailboxAccount",
+    "MailboxAccountDisabled",
+    "NotificationSettings",
+    "OutgoingSettings",
+    "RemoveSubscriber",
+    "ReopenTicket",
+    "Role",
+    "Settings",
+    "SettingsError",
+    "SuppressRecipients",
+    "Ticket",
+    "TicketClosed",
+    "TicketCreated",
+    "TicketMoved",
+    "TicketStatus",
+    "TicketTaken",
+    "TicketUpdated",
+    "User",
+    "UserCreated",
+    "Via",
+    "Visibility",
+    "__version__",
+    "bind_ticket",
+    "load_settings",
+]

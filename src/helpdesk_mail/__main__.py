@@ -1,0 +1,7 @@
+"""`python -m helpdesk_mail`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
