@@ -1,0 +1,783 @@
+"""Recognisers for delivery reports (bounces) and the helpers the junk filter shares.
+
+Everything here is pure, stdlib-only and defensive: functions take parts of a
+``compat32`` :class:`email.message.Message` (or plain text) and never raise on
+hostile input.  Scanning is bounded: at most :data:`TEXT_SCAN_LIMIT` characters of
+any text part are decoded, at most :data:`MAX_PARTS` MIME parts are visited, and
+attachments are never decoded.
+
+Facts used here come from ``shared/reference/bounce-formats.md`` (RFC 3464/6522
+structure, the per-MTA table in its section 3, the delay/permanent table in its
+section 4 and the traps in its section 6).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import html
+import json
+import quopri
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email.header import decode_header
+from email.message import Message
+from typing import Any
+
+__all__ = [
+    "BOUNCE_SUBJECTS",
+    "MAX_PARTS",
+    "MTA_BODY_FORMATS",
+    "TEXT_SCAN_LIMIT",
+    "DsnRecipient",
+    "body_is_delay",
+    "decode_header_value",
+    "dsn_blocks",
+    "dsn_recipients",
+    "find_addresses",
+    "iter_parts",
+    "match_bounce_subject",
+    "part_text",
+    "ses_notification",
+    "text_recipients",
+]
+
+TEXT_SCAN_LIMIT = 64 * 1024
+"""Characters of a text part that are decoded and scanned (bounces put their
+explanation first; the returned message, which may be huge, comes after)."""
+
+MAX_PARTS = 200
+"""MIME parts visited per message (a bounce has 2-4)."""
+
+MAX_RECIPIENTS = 100
+"""Bounced recipients reported per message."""
+
+_ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
+_ADDR_RE = re.compile(_ADDR)
+_WS_RE = re.compile(r"\s+")
+_TAG_RE = re.compile(r"<[^<>]{0,2000}>")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _ascii_safe(text: str) -> str:
+    """Replace lone surrogates (undecodable header bytes) with U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode ``data`` with ``charset`` (any junk name), falling back to UTF-8/Latin-1."""
+    if charset:
+        name = charset.strip().strip('"').lower()
+        try:
+            if codecs.lookup(name)._is_text_encoding:
+                return data.decode(name, "replace")
+        except (LookupError, ValueError, TypeError, UnicodeError, AttributeError):
+            pass
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def decode_header_value(value: object) -> str:
+    """Return a header value (``str`` or :class:`email.header.Header`) as text, RFC 2047 decoded."""
+    try:
+        raw = str(value)
+    except Exception:
+        return ""
+    if "=?" not in raw:
+        return _ascii_safe(raw)
+    try:
+        chunks = decode_header(raw)
+    except Exception:
+        return _ascii_safe(raw)
+    out: list[str] = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(_decode_bytes(chunk, charset))
+        else:
+            out.append(_ascii_safe(chunk))
+    # decode_header drops the whitespace between encoded and plain words.
+    return _ascii_safe("".join(out) if len(out) == 1 else " ".join(out))
+
+
+def iter_parts(msg: Message, max_parts: int = MAX_PARTS) -> Iterator[Message]:
+    """Yield ``msg`` and its MIME parts depth-first, NOT descending into ``message/*``.
+
+    A returned or forwarded message (``message/rfc822``) is yielded as a leaf: what
+    it contains belongs to someone else's mail (a human forwarding a bounce as an
+    attachment is human mail).
+    """
+    stack: list[Message] = [msg]
+    seen = 0
+    while stack and seen < max_parts:
+        part = stack.pop()
+        seen += 1
+        yield part
+        try:
+            if part.get_content_maintype() == "message":
+                continue
+            payload = part.get_payload()
+        except Exception:  # noqa: S112 -- a broken part is a leaf, never an error
+            continue
+        if isinstance(payload, list):
+            children = [p for p in payload if isinstance(p, Message)]
+            stack.extend(reversed(children[:max_parts]))
+
+
+def _raw_payload(part: Message) -> str:
+    try:
+        payload = part.get_payload()
+    except Exception:
+        return ""
+    return payload if isinstance(payload, str) else ""
+
+
+def part_text(part: Message, limit: int = TEXT_SCAN_LIMIT) -> str:
+    """Decode at most about ``limit`` characters of a leaf part's text (HTML tags removed)."""
+    raw = _raw_payload(part)
+    if not raw:
+        return ""
+    try:
+        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    except Exception:
+        cte = ""
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    data: bytes
+    try:
+        if cte == "base64":
+            chunk = re.sub(r"[^A-Za-z0-9+/]", "", raw[: limit * 2])
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            data = base64.b64decode(chunk)
+        elif cte == "quoted-printable":
+            data = quopri.decodestring(raw[: limit * 2].encode("ascii", "surrogateescape"))
+        else:
+            data = raw[:limit].encode("ascii", "surrogateescape")
+    except (binascii.Error, ValueError, UnicodeError):
+        data = raw[:limit].encode("utf-8", "replace")
+    text = _decode_bytes(data[: limit * 4], charset)[:limit]
+    try:
+        subtype = part.get_content_subtype()
+    except Exception:
+        subtype = "plain"
+    if subtype == "html" or (subtype != "plain" and "<html" in text[:2000].lower()):
+        text = _TAG_RE.sub(" ", re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", text))
+        text = html.unescape(text)
+    return text
+
+
+# --------------------------------------------------------------------------- DSN parsing
+
+
+@dataclass(frozen=True)
+class DsnRecipient:
+    """One per-recipient block of a ``message/delivery-status`` part."""
+
+    final: str | None
+    original: str | None
+    action: str
+    status: str
+
+
+_FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,60})\s*:\s*(.*)$")
+
+
+def _parse_field_text(text: str) -> list[dict[str, str]]:
+    """Split ``Name: value`` text (RFC 3464 blocks separated by blank lines)."""
+    blocks: list[dict[str, str]] = []
+    current: dict[str, str] = {}
+    last = ""
+    for line in text[:TEXT_SCAN_LIMIT].splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current, last = {}, ""
+            continue
+        if line[:1] in (" ", "\t") and last:
+            current[last] += " " + line.strip()
+            continue
+        m = _FIELD_RE.match(line)
+        if m:
+            last = m.group(1).lower()
+            current.setdefault(last, m.group(2).strip())
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def dsn_blocks(part: Message) -> list[dict[str, str]]:
+    """Field blocks (lower-case names) of a ``message/*delivery-status`` or feedback part."""
+    blocks: list[dict[str, str]] = []
+    try:
+        payload = part.get_payload()
+    except Exception:
+        return blocks
+    if isinstance(payload, str):
+        return _parse_field_text(part_text(part))
+    if not isinstance(payload, list):
+        return blocks
+    for sub in payload[:MAX_PARTS]:
+        if not isinstance(sub, Message):
+            continue
+        block: dict[str, str] = {}
+        try:
+            for name, value in sub.items():
+                block.setdefault(str(name).lower(), decode_header_value(value).strip())
+        except Exception:  # noqa: S110 -- keep the fields read before the broken one
+            pass
+        if block:
+            blocks.append(block)
+        body = _raw_payload(sub)
+        if body:
+            blocks.extend(_parse_field_text(body))
+    return blocks
+
+
+def _dsn_address(value: str | None) -> str | None:
+    if not value:
+        return None
+    _, _, addr = value.rpartition(";")
+    m = _ADDR_RE.search(addr or value)
+    return m.group(0).lower().strip(".") if m else None
+
+
+_SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded", "deliverable"})
+
+
+def dsn_recipients(blocks: Iterable[dict[str, str]]) -> tuple[list[DsnRecipient], bool | None]:
+    """Failed/delayed recipients of DSN blocks and whether the failure is temporary.
+
+    Recipients whose ``Action`` is a success (delivered, relayed, expanded) are left
+    out.  ``Action`` decides temporary (``delayed``) vs permanent (``failed``,
+    non-standard ``expired``); the ``Status`` class is used only when ``Action`` is
+    missing (a 4.4.7 inside ``Action: failed`` is a final failure).
+    """
+    out: list[DsnRecipient] = []
+    for block in blocks:
+        final = _dsn_address(block.get("final-recipient") or block.get("x-actual-recipient"))
+        original = _dsn_address(block.get("original-recipient"))
+        if not final and not original:
+            continue
+        action = (block.get("action", "").strip().lower().split() or [""])[0].strip(";,()")
+        status_m = re.search(r"[245]\.\d{1,3}\.\d{1,3}", block.get("status", ""))
+        status = status_m.group(0) if status_m else ""
+        if action in _SUCCESS_ACTIONS:
+            continue
+        out.append(DsnRecipient(final, original, action, status))
+    temporary: bool | None = None
+    if out:
+        actions = {r.action for r in out}
+        if actions & {"failed", "expired", "failure"}:
+            temporary = False
+        elif any(a.startswith("delay") for a in actions):
+            temporary = True
+        elif any(r.status.startswith("5") for r in out):
+            temporary = False
+        elif any(r.status.startswith("4") for r in out):
+            temporary = True
+    return out[:MAX_RECIPIENTS], temporary
+
+
+# --------------------------------------------------------------------------- subjects
+
+# Subjects MTAs give their reports (reference section 3 "Subject" column and the
+# SIS Order table, section 4 for delays).  Matched at the start of the decoded
+# subject; a human forward or reply ("Fwd: Returned mail") does not match.
+BOUNCE_SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("undelivered", r"^\W{0,4}(?:undeliver(?:ed|able|iverable)|non[- ]?deliver|not delivered)"),
+        (
+            "returned",
+            r"^\W{0,4}(?:returned (?:mail|message)|mail returned|return(?:ed)? to sender)",
+        ),
+        (
+            "delivery",
+            r"^\W{0,4}(?:\[postmaster\]\s*)?(?:e?-?mail |message )?deliver(?:y|ed)[ _-]?"
+            r"(?:status|fail|failure|failed|notification|report|problem|error|has failed|delayed)",
+        ),
+        ("mail_delivery", r"^\W{0,4}mail delivery (?:fail|problem|error|status|notification)"),
+        ("failure_notice", r"^\W{0,4}(?:failure notice|failed mail|mail failed|mail failure)"),
+        (
+            "failure",
+            r"^\W{0,4}(?:mail|message) (?:system error|could not be delivered|delivery has failed)",
+        ),
+        (
+            "delay",
+            r"^\W{0,4}(?:delayed mail|warning: (?:message|could not send|delayed)|warning--)",
+        ),
+        ("notice", r"^\W{0,4}(?:notice: mail delivery status|delivery status notification)"),
+        ("postmaster_notify", r"^\W{0,4}postmaster notify"),
+        ("bounce_notice", r"^\W{0,4}(?:e-?mail )?bounce(?:d)? (?:notification|message|mail)"),
+        ("blocked", r"^\W{0,4}(?:\*\*)?message you sent blocked"),
+        ("could_not", r"^\W{0,4}(?:sorry, )?your message could not be delivered"),
+        ("error_sending", r"^\W{0,4}there was an error sending your mail"),
+        # Localized Exchange / Office 365 and other languages (reference section 3).
+        (
+            "localized",
+            r"^\W{0,4}(?:onbestelbaar|n[aã]o[ _]entregue|non remis|non recapitabile|unzustellbar"
+            r"|no se puede entregar|no entregado|olevererbar|ikke levert|kan ikke leveres"
+            r"|nie dostarczono|nedoručiteľné|nedoručitelné|kézbesíthetetlen"
+            r"|недоставленное сообщение|не доставлено|ваше сообщение не доставлено"
+            r"|yanıt verilemez|teslim edilemedi)",
+        ),
+        (
+            "cjk",
+            r"(?:配信(?:でき|に失敗|不能|エラー)|送信(?:でき|エラー)|配送(?:エラー|失敗|不能)"
+            r"|メール(?:配信|送信)|エラー通知|メールエラー|未配達|不達|退信|退回|投递失败|發送失敗|发送失败"
+            r"|전송 실패|발송 실패)",
+        ),
+    )
+)
+
+
+def match_bounce_subject(subject: str) -> str | None:
+    """Name of the bounce subject pattern ``subject`` matches, or ``None``."""
+    for name, pattern in BOUNCE_SUBJECTS:
+        if pattern.search(subject[:300]):
+            return name
+    return None
+
+
+# --------------------------------------------------------------------------- body formats
+
+# Start-of-report markers of the MTA formats that come without (or before) a DSN
+# part, from the reference's per-MTA table (section 3, "Body starts / key
+# markers").  Matched case-insensitively on the report text with runs of
+# whitespace collapsed to one space (MTAs wrap lines differently).
+MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        (
+            "postfix",
+            r"this is the [\w ./()-]{0,60}?(?:postfix|mail system)[\w ./()-]{0,60}? at host"
+            r"|i'm sorry to have to inform you that (?:your|the) message"
+            r"|the [\w ./()-]{0,60}postfix program"
+            r"|# this is a warning only\. you do not need to resend",
+        ),
+        (
+            "exim",
+            r"this message was created automatically by mail delivery software"
+            r"|a message that you (?:have )?sent (?:could not be delivered"
+            r"|has not yet been delivered|was rejected)"
+            r"|the following address(?:\(es\)|es)? failed"
+            r"|smtp error from remote (?:mail )?server (?:after|for)"
+            r"|this is an automated message created by mail delivery software",
+        ),
+        (
+            "sendmail",
+            r"the original message was received at"
+            r"|-{3,} ?the following addresses? had (?:permanent fatal errors|delivery problems"
+            r"|transient non-fatal errors)"
+            r"|-{3,} ?transcript of session follows ?-{3,}"
+            r"|-{3,} ?unsent message follows ?-{3,}"
+            r"|message could not be delivered for \d+ (?:hours|days)",
+        ),
+        (
+            "qmail",
+            r"hi\. this is the [\w-]{1,40} program at"
+            r"|i'm afraid i wasn't able to deliver your message"
+            r"|this is a permanent error; i've given up"
+            r"|su mensaje no pudo ser entregado"
+            r"|we're sorry\. there's a problem with the e-mail address"
+            r"|your mail message to the following address\(es\) could not be delivered"
+            r"|--- below (?:this|the next) line is a copy of the message",
+        ),
+        (
+            "yahoo",
+            r"sorry,? we were unable to deliver your message to the following address"
+            r"|unable to deliver message to the following address",
+        ),
+        (
+            "exchange",
+            r"did not reach the following recipient"
+            r"|your message did not reach some or all of the intended recipients"
+            r"|the following recipient\(s\) could not be reached"
+            r"|delivery has failed to these recipients or groups"
+            r"|diagnostic information for administrators"
+            r"|remote server returned '\d{3}"
+            r"|uw bericht kan niet worden bezorgd"
+            r"|falha na entrega a estes destinat"
+            r"|[eé]chec de remise aux destinataires"
+            r"|die zustellung an folgende empf[aä]nger"
+            r"|la entrega a estos destinatarios o grupos"
+            r"|recapito non riuscito",
+        ),
+        (
+            "gmail",
+            r"delivery to the following recipients? (?:failed|has been delayed)"
+            r"|technical details of (?:permanent|temporary) failure"
+            r"|\*\* (?:address not found|message not delivered|message blocked"
+            r"|delivery incomplete) \*\*"
+            r"|your message wasn't delivered to"
+            r"|message will be retried for \d+ more day"
+            r"|this is an automatically generated delivery status notification",
+        ),
+        (
+            "notes",
+            r"was not delivered to: .{0,200}? because:"
+            r"|-{3,} failure reasons -{3,}"
+            r"|-{3,} returned message -{3,}",
+        ),
+        (
+            "courier",
+            r"this is a delivery status notification from .{0,200}? running the courier mail server"
+            r"|^(?:\s)*(?:undeliverable mail|delays in delivering your message)",
+        ),
+        (
+            "amazonses",
+            r"the following message to <[^>]{1,200}> was undeliverable"
+            r"|an error occurred while trying to deliver the mail to the following recipients",
+        ),
+        (
+            "mailru",
+            r"это письмо (?:создано автоматически|отправлено почтовым сервером)"
+            r"|не может быть доставлено"
+            r"|невозможно доставить сообщение",
+        ),
+        (
+            "opensmtpd",
+            r"this is the mailer-daemon, please do not reply to this email"
+            r"|an error has occurred while attempting to deliver a message for the following",
+        ),
+        (
+            "messagingserver",
+            r"this report relates to (?:a|your) message"
+            r"|this message was not delivered to the following recipients?",
+        ),
+        (
+            "dragonfly",
+            r"this is the dragonfly mail agent|there was an error delivering your mail to",
+        ),
+        ("gmx", r"--- the header of the original message is following\. ---"),
+        ("sendgrid", r"this is an automatically generated message from sendgrid"),
+        ("facebook", r"this message was created automatically by facebook"),
+        (
+            "japanese",
+            r"(?:送信|配信|配送)(?:できませんでした|に失敗|エラー)|宛先不明|あて先(?:不明|へのメッセージ)",
+        ),
+        (
+            "generic",
+            r"(?:your|the following|this) (?:e-?mail |mail )?message (?:could not|cannot|can't)"
+            r" be delivered"
+            r"|(?:could not|unable to) deliver (?:your )?(?:mail|message|e-?mail)"
+            r" to the following (?:recipient|address)"
+            r"|(?:message|mail) (?:was )?not delivered to the following"
+            r"|undeliverable address:|intended recipient:"
+            r"|-{3,} ?failed recipients ?-{3,}"
+            r"|delivery failed \d+ attempts"
+            r"|each of the following recipients was rejected"
+            r"|the following recipients did not receive this message"
+            r"|(?:has|have) encountered delivery problems"
+            r"|could not be delivered to the following recipients"
+            r"|could not deliver (?:the )?message to the following recipient"
+            r"|message not delivered to the following"
+            r"|the following (?:e-?mail |mail )?(?:message|mail) could not be delivered"
+            r"|your mail to the following recipients could not be delivered"
+            r"|an error was detected while processing the enclosed message"
+            r"|the email you sent to the address specified above has been returned"
+            r"|failed addresses follow"
+            r"|reject reason:|target mail address:"
+            r"|mail delivery (?:failed|failure|problem)"
+            r"|your mail sent on: .{0,80}could not be delivered",
+        ),
+    )
+)
+
+# Phrases a delivery failure uses anywhere in its text; weaker than the start
+# markers above, so the junk filter only uses them together with a machine sender.
+FAILURE_PHRASES = re.compile(
+    r"user unknown|unknown user|no such (?:user|mailbox|recipient)"
+    r"|mailbox (?:is )?(?:full|unavailable|not found|disabled)|recipient (?:address )?rejected"
+    r"|address rejected|does not exist|account (?:has been )?disabled|over quota|quota exceeded"
+    r"|host unknown|relay(?:ing)? denied|(?:^|\D)5[0-5]\d[ -]5\.\d{1,3}\.\d{1,3}|undeliverable"
+    r"|could not be delivered|not be delivered|delivery (?:has )?failed|permanent (?:fatal )?error"
+    r"|message (?:was )?rejected",
+    re.IGNORECASE,
+)
+
+# Where the returned message starts in a plain-text report: recipients are looked
+# for only before it (reference section 6: skip the returned message).
+_RETURNED_START = re.compile(
+    r"^\s*(?:-{2,}.{0,20}(?:below this line is a copy|below the next line is a copy"
+    r"|this is a copy of the message|original message|message header follows"
+    r"|unsent message follows|returned message|message text follows|the header of the original"
+    r"|start of returned message|header and top|attachment is a copy|mensaje original)"
+    r"|original message (?:follows|headers:|as received|attached)|original mail as follows"
+    r"|message headers follow|included is a copy of the message header"
+    r"|below is a copy of the original message|your message reads \(in part\)"
+    r"|(?:return-path|received|dkim-signature|x-received|arc-seal|message-id|mime-version"
+    r"|authentication-results|x-original-to|delivered-to|x-originating-ip|x-track):\s)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+_DELAY_RE = re.compile(
+    r"this is a warning (?:message )?only|you do not need to resend"
+    r"|no action is required on your part|message will be retried"
+    r"|will (?:keep|continue to) (?:try|retry|attempt)|delivery attempts will continue"
+    r"|has not yet been delivered|could not send message for past|just a warning"
+    r"|delivery (?:to the following recipients? )?has been (?:delayed|postponed)|has been postponed"
+    r"|will-retry-until|still being retried|warning: message .{0,40} delayed|delays in delivering"
+    r"|delivery status notification \(delay\)|delayed mail|mail delivery delayed",
+    re.IGNORECASE,
+)
+_PERMANENT_RE = re.compile(
+    r"permanent (?:fatal )?error|failed permanently|i've given up|giving up|gave up"
+    r"|permanent failure|permanently failed|has been returned",
+    re.IGNORECASE,
+)
+
+
+def body_is_delay(subject: str, flat_text: str) -> bool:
+    """True when a report without a DSN says it is only a delay warning (section 4)."""
+    head = flat_text[:8000]
+    if _PERMANENT_RE.search(head):
+        return False
+    return bool(_DELAY_RE.search(subject[:300]) or _DELAY_RE.search(head))
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+def find_addresses(text: str) -> list[str]:
+    """All e-mail addresses in ``text`` (lower-cased, in order, without duplicates)."""
+    seen: dict[str, None] = {}
+    for m in _ADDR_RE.finditer(text):
+        seen.setdefault(m.group(0).lower().strip("."), None)
+    return list(seen)
+
+
+# An address that a report line is about: alone on its line (optionally in <> or
+# quotes, after ">>>" or an indent), followed by ':' / '...' / ' on <date>' /
+# '(expanded from' / '<mailto:' (Postfix, qmail, Yahoo, Sendmail, Exchange, Exim).
+_LINE_ADDR = re.compile(
+    r"^[\s>|*\-]{0,12}(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?)?"
+    r"(?:rcpt to:\s*|to:\s*<|recipient:\s*|failed recipient:\s*|error-for:\s*"
+    r"|undeliverable address:\s*|unknown user:\s*|original-recipient:\s*(?:rfc822;)?\s*"
+    r"|final-recipient:\s*(?:rfc822;)?\s*|x-failed-recipients:\s*|address:\s*)?"
+    r"[<\"'(\[]?(?<![\w.+-])(" + _ADDR + r")[>\"')\]]?"
+    r"(?:\s*$|\s*:|\s*\.\.\.|\s+on\s|\s*\(|\s*<mailto:|\s*\[|\s+\w*\s*(?:user|mailbox|address)"
+    r"|\s*-\s)",
+    re.IGNORECASE | re.MULTILINE,
+)
+# Phrases naming the failed address inside a sentence.
+_PHRASE_ADDR = re.compile(
+    r"\b(?:deliver(?:ed|ing)?|sent|addressed|message|mail|undeliverable|failed|rejected"
+    r"|attempts|recipient|rcpt to|mailbox|address|account|user|expanded from|generated from"
+    r"|originally addressed to)\W{0,3}(?:to|for|:)?\W{0,3}"
+    r"['\"<]?(?<![\w.+-])(" + _ADDR + r")",
+    re.IGNORECASE,
+)
+_NOT_RECIPIENT = re.compile(
+    r"(?:mail from|envelope-from|sender|(?<!expanded )(?<!generated )from|reply-to|errors-to"
+    r"|return-path|message-id"
+    r"|contact|please contact|postmaster at)\W{0,4}$",
+    re.IGNORECASE,
+)
+
+
+def text_recipients(text: str, exclude: Iterable[str], reporter: str = "") -> list[str]:
+    """Bounced addresses named in a plain-text report (the part before the returned message).
+
+    Addresses in ``exclude`` (the report's own header addresses: the original
+    sender, the reporting postmaster) and system local parts are skipped.  A
+    recipient named without a domain is completed with the reporting host's
+    organisation domain ``reporter`` (and its subdomains the report mentions).
+    """
+    excluded = {a.lower() for a in exclude}
+    cut = _RETURNED_START.search(text)
+    report = text[: cut.start()] if cut else text
+    report = report[:TEXT_SCAN_LIMIT]
+
+    def keep(addr: str, strict: bool = False) -> bool:
+        local = addr.partition("@")[0]
+        if addr in excluded or re.match(r"mailer[-_]?daemon$", local):
+            return False
+        return not strict or not re.match(
+            r"(?:postmaster|post_master|abuse|root|nobody|noreply|no-reply|hostmaster|webmaster)$",
+            local,
+        )
+
+    found: dict[str, None] = {}
+    for regex in (_LINE_ADDR, _PHRASE_ADDR):
+        for m in regex.finditer(report):
+            addr = m.group(1).lower().strip(".")
+            before = report[max(0, m.start(1) - 30) : m.start(1)]
+            if _NOT_RECIPIENT.search(before.rstrip("<'\" \t:")):
+                continue
+            if keep(addr):
+                found.setdefault(addr, None)
+    if not found and reporter:
+        for addr in _bare_recipients(report, reporter, returned=text[len(report) :]):
+            if keep(addr):
+                found.setdefault(addr, None)
+    if not found:
+        for m in _ADDR_RE.finditer(report):
+            addr = m.group(0).lower().strip(".")
+            before = report[max(0, m.start() - 30) : m.start()]
+            if keep(addr, strict=True) and not _NOT_RECIPIENT.search(before.rstrip("<'\" \t:")):
+                found.setdefault(addr, None)
+    return list(found)[:MAX_RECIPIENTS]
+
+
+# A recipient named without a domain (AOL screen names, Exim local users, directory
+# look-ups) on the line(s) after "the following recipients/addresses".
+_BARE_AFTER = re.compile(
+    r"\b(?:following|these)\b[^\n]{0,120}\n(?:[ \t]*\n)?[ \t]*"
+    r"([A-Za-z0-9][\w.+-]{0,63})(?:[ \t]|$)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SECOND_LEVEL = frozenset(
+    {"co", "com", "ne", "net", "or", "org", "ac", "ad", "ed", "edu", "go", "gov", "gr", "lg"}
+)
+
+
+def registered_domain(domain: str) -> str:
+    """Organisation domain of a host name without a public-suffix list (``mr2.its.yale.edu`` ->
+    ``yale.edu``, ``mx.example.co.jp`` -> ``example.co.jp``)."""
+    labels = [x for x in domain.lower().strip(".").split(".") if x]
+    if len(labels) >= 3 and len(labels[-1]) == 2 and labels[-2] in _SECOND_LEVEL:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def _bare_recipients(report: str, reporter: str, returned: str) -> list[str]:
+    """Complete bare local parts with the domains the report or the returned message gives."""
+    out: list[str] = []
+    org = registered_domain(reporter)
+    for m in _BARE_AFTER.finditer(report):
+        local = m.group(1).lower().strip(".")
+        if "@" in local or local in ("the", "an", "a", "to", "for", "your", "this"):
+            continue
+        candidates: list[str] = []
+        for addr in find_addresses(returned[:TEXT_SCAN_LIMIT]):
+            if addr.partition("@")[0] == local:
+                candidates.append(addr)
+        domains = [org] + [
+            a.partition("@")[2]
+            for a in find_addresses(report)
+            if registered_domain(a.partition("@")[2]) == org
+        ]
+        candidates.extend(f"{local}@{d}" for d in domains if d)
+        out.extend(dict.fromkeys(candidates))
+    return out
+
+
+# --------------------------------------------------------------------------- Amazon SES
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(text[start:TEXT_SCAN_LIMIT])
+    except (ValueError, RecursionError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def ses_notification(text: str) -> tuple[str, list[str], bool | None] | None:
+    """Amazon SES bounce/complaint/delivery notification sent as SNS JSON e-mail.
+
+    Returns ``(notificationType, recipients, temporary)`` or ``None``.
+    """
+    obj = _json_object(text) or _json_object(re.sub(r"\r?\n", "", text[:TEXT_SCAN_LIMIT]))
+    if obj is None:
+        return _ses_by_regex(text)
+    inner = obj.get("Message")
+    if isinstance(inner, str) and "notificationType" in inner:
+        obj = _json_object(inner) or {}
+    kind = obj.get("notificationType") or obj.get("eventType")
+    if not isinstance(kind, str) or kind not in ("Bounce", "Complaint", "Delivery"):
+        return _ses_by_regex(text)
+    recipients: list[str] = []
+    temporary: bool | None = None
+    section = obj.get(kind.lower())
+    if isinstance(section, dict):
+        key = {"Bounce": "bouncedRecipients", "Complaint": "complainedRecipients"}.get(kind)
+        entries = section.get(key, []) if key else []
+        if isinstance(entries, list):
+            for entry in entries[:MAX_RECIPIENTS]:
+                if isinstance(entry, dict) and isinstance(entry.get("emailAddress"), str):
+                    recipients.extend(find_addresses(entry["emailAddress"]))
+        bounce_type = section.get("bounceType")
+        if bounce_type == "Transient":
+            temporary = True
+        elif bounce_type == "Permanent":
+            temporary = False
+    return kind, recipients, temporary
+
+
+def _ses_by_regex(text: str) -> tuple[str, list[str], bool | None] | None:
+    """Fallback for SNS JSON that a mail system wrapped into invalid JSON."""
+    head = text[:TEXT_SCAN_LIMIT]
+    m = re.search(r'\\?"notificationType\\?"\s*:\s*\\?"(Bounce|Complaint|Delivery)', head)
+    if m is None:
+        return None
+    kind = m.group(1)
+    recipients: list[str] = []
+    if kind != "Delivery":
+        for addr in re.findall(r'\\?"emailAddress\\?"\s*:\s*\\?"([^"\\]{1,300})', head):
+            recipients.extend(find_addresses(addr))
+    bounce_type = re.search(r'\\?"bounceType\\?"\s*:\s*\\?"(\w+)', head)
+    temporary = None
+    if bounce_type and bounce_type.group(1) in ("Transient", "Permanent"):
+        temporary = bounce_type.group(1) == "Transient"
+    return kind, list(dict.fromkeys(recipients))[:MAX_RECIPIENTS], temporary
+
+
+_HEADER_LINE = re.compile(r"^(to|cc|bcc)[ \t]*:(.*(?:\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+
+
+def sole_recipient(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The one address a returned message was sent to (To/Cc), or ``None`` if not exactly one.
+
+    A report that names nobody is still about that message; when it had a single
+    recipient, that recipient is the one that failed.
+    """
+    found: dict[str, None] = {}
+    for name, value in headers:
+        if name.lower() in ("to", "cc", "bcc"):
+            for addr in find_addresses(value):
+                found.setdefault(addr, None)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def returned_header_lines(text: str) -> list[tuple[str, str]]:
+    """To/Cc header lines of a returned message given as text (headers only)."""
+    head = text[:TEXT_SCAN_LIMIT].split("\n\n", 1)[0] if text.lstrip()[:1] else ""
+    return [(m.group(1), m.group(2)) for m in _HEADER_LINE.finditer(head)]
+
+
+def returned_text(text: str) -> str:
+    """The returned message of a plain-text report (what follows its start marker), if any."""
+    cut = _RETURNED_START.search(text)
+    if cut is None:
+        return ""
+    rest = text[cut.start() :]
+    if not re.match(
+        r"\s*(?:return-path|received|dkim-signature|x-received|arc-seal|message-id"
+        r"|mime-version|authentication-results|x-original-to|delivered-to"
+        r"|x-originating-ip|x-track):",
+        rest,
+        re.IGNORECASE,
+    ):
+        rest = rest.split("\n", 1)[1] if "\n" in rest else ""
+    return rest.lstrip("\r\n")
+
+
+def flatten(text: str) -> str:
+    """Collapse runs of whitespace to one space (MTAs wrap their sentences differently)."""
+    return _WS_RE.sub(" ", text)

@@ -1,0 +1,898 @@
+"""The junk filter: decide whether an incoming message is human mail or machine junk.
+
+``classify(message, sender=...)`` is a pure function.  It looks only at evidence
+that machines produce (report structures, MTA boilerplate, RFC 3834 headers,
+system sender addresses, our own addresses and Message-IDs) and checks ONE TABLE
+of named rules, :data:`RULES`, in order; the first rule that fires decides and is
+reported.  Human mail gets ``kind=None``; when it carries a request not to be
+answered automatically (Exchange's ``X-Auto-Response-Suppress``, ``Precedence:
+bulk``, mailing-list headers, ...) it is still a ticket but ``no_auto_response``
+is set.  Losing a customer's mail is worse than keeping junk, so the weak signals
+(a subject, a ``postmaster@`` address, a display name) never decide alone.
+
+Sources of the facts: ``shared/reference/bounce-formats.md`` and
+``shared/reference/autoreply-formats.md``.  It never raises: a rule whose
+predicate fails on a broken message is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+from functools import cached_property
+from typing import Literal
+
+from helpdesk_mail.inbound import bounce as _b
+
+__all__ = [
+    "AUTO_REPLY_SUBJECT",
+    "NO_AUTO_RESPONSE_RULES",
+    "RULES",
+    "SYSTEM_LOCAL_PARTS",
+    "JunkKind",
+    "JunkVerdict",
+    "Rule",
+    "classify",
+]
+
+JunkKind = Literal["bounce", "auto_reply", "system_sender", "loop"]
+
+
+@dataclass(frozen=True)
+class JunkVerdict:
+    """What the junk filter decided about one message.
+
+    ``kind`` is ``None`` for human mail (it becomes a ticket or a comment), else the
+    kind of junk; ``rule`` names the rule of :data:`RULES` that fired and
+    ``evidence`` shows what it saw (one line, at most 200 characters).  Bounces
+    carry the failed recipients (lower-cased) and whether the failure is only a
+    delay (``temporary``; ``None`` when the report does not say).
+    ``no_auto_response`` is set on human mail that nothing automatic may answer
+    (with the reason) and on every junk verdict.
+    """
+
+    kind: JunkKind | None
+    rule: str | None
+    evidence: str | None
+    bounced_recipients: tuple[str, ...] = ()
+    temporary: bool | None = None
+    no_auto_response: bool = False
+    no_auto_response_reason: str | None = None
+
+
+Predicate = Callable[["_Context"], str | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule: ``predicate`` returns the evidence when the rule fires, else ``None``."""
+
+    name: str
+    kind: JunkKind
+    predicate: Predicate
+
+
+EVIDENCE_LIMIT = 200
+_MAX_HEADER = 2000
+
+# --------------------------------------------------------------------------- data tables
+
+# System senders (discarded as system_sender): local parts that announce "nobody
+# reads replies to this address".  Decisions (losing a customer's mail is worse
+# than keeping junk):
+#  * bounce(s)@ and notifications@ are NOT here: bounces@ is a VERP return path,
+#    not a From address, and notifications@ (GitHub, Jira, ...) carry comments
+#    written by people.
+#  * a noreply@ message whose Reply-To names another, non-system address is NOT a
+#    system sender: web contact forms send from noreply@ with the customer in
+#    Reply-To, and the sender evidently wants replies.
+SYSTEM_LOCAL_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        ("mailer-daemon", r"^mailer[-_.]?daemon(?:$|\+)|^mail[-_.]?daemon(?:$|\+)"),
+        ("postmaster", r"^post[-_.]?master(?:$|\+)"),
+        ("noreply", r"(?:^|[._+-])no[._-]?repl(?:y|ies)"),
+        ("do-not-reply", r"(?:^|[._+-])(?:do[._-]?not|dont|do[._-]?nt)[._-]?(?:reply|respond)"),
+        ("no-response", r"(?:^|[._+-])no[._-]?respon(?:se|d)"),
+        # other languages: fr ne-pas-repondre, es no-responder, pt nao-responda, de nicht-antworten
+        (
+            "noreply-localized",
+            r"(?:^|[._+-])(?:ne[._-]?pas[._-]?repondre|no[._-]?responder|nao[._-]?respond[ae]"
+            r"|nicht[._-]?antworten|keine[._-]?antwort|niet[._-]?beantwoorden|non[._-]?rispondere)",
+        ),
+    )
+)
+
+# Local parts and display names MTAs send reports from (reference section 2 "From
+# local part"); only ever combined with another signal.
+_BOUNCE_LOCAL = re.compile(
+    r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|mdaemon|post[-_.]?master|poostmaster"
+    r"|mail[-_.]delivery[-_.]system|mailadm|mail[-_.]?admin|smtp|mailer|mta|mailer[-_.]?agent"
+    r"|bounces?|mail[-_.]?router|mail[-_.]?gateway|mailgw|e500_smtp_mail_service)(?:$|\+)",
+    re.IGNORECASE,
+)
+_BOUNCE_DISPLAY = re.compile(
+    r"mail delivery|mailer[- ]?daemon|postmaster|mail (?:system|administrator|service)"
+    r"|delivery (?:subsystem|system|service|status)|system administrator|mail deliver"
+    r"|internet mail|interscan|antivirus|smtp|mail gateway|mail router|mail server"
+    r"|automated response",
+    re.IGNORECASE,
+)
+
+# Out-of-office subject prefixes (autoreply reference section 5, all languages of
+# its table).  A SUPPORTING signal only: a human can type it, so the ooo_subject
+# rule also needs a header that a person's mail client does not set (section 5,
+# last paragraph).  Matched at the start, after optional "[tag]" prefixes, so a
+# reply or forward of an out-of-office ("Re: Automatic reply: ...") never matches.
+AUTO_REPLY_SUBJECT = re.compile(
+    r"^(?:\s*\[[^\]]{0,40}\])*\s*(?:"
+    r"(?:automatic reply|auto(?:matic)?[- ]?(?:reply|response|respons|answer|responder)"
+    r"|autoreply|autoresponse|auto|out of (?:the )?office(?: autoreply| reply| alert)?"
+    r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence du bureau"
+    r"|respuesta autom[aá]tica|fuera de la oficina|risposta automatica|risposta non al computer"
+    r"|fuori sede|automatisch antwoord|afwezig|resposta autom[aá]tica|automatiskt svar|autosvar"
+    r"|fr[åa]nvaro|automatisk svar|fravær|automaattinen vastaus|odpowied[źz] automatyczna"
+    r"|automatick[áa] odpov[ěe][dď]|automatikus v[áa]lasz|r[ăa]spuns automat"
+    r"|αυτόματη απάντηση|автоматический ответ|автоматична відповідь|otomatik yan[ıi]t"
+    r"|תשובה אוטומטית|رد تلقائي|自動応答|自动回复|自動回覆|자동 회신|자동 응답)\s*[:：]"
+    r"|out of (?:the )?office\b|.{0,80}\bis out of (?:the )?office\b"
+    r"|(?:on )?vacation\b|away from (?:the|my) office|abwesend|不在|отсутству)",
+    re.IGNORECASE,
+)
+
+_REPORT_PARTS = frozenset(
+    {"message/delivery-status", "message/global-delivery-status", "message/xdelivery-status"}
+)
+_MAX_TEXT_PARTS = 4
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _clip(text: str, limit: int = EVIDENCE_LIMIT) -> str:
+    line = re.sub(r"[\x00-\x1f\x7f\s]+", " ", text).strip()
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _first_token(value: str) -> str:
+    """First keyword of a header value, ignoring parameters and comments."""
+    value = re.sub(r"\([^)]*\)", " ", value)
+    return (re.split(r"[\s;,(]", value.strip(), maxsplit=1) or [""])[0].strip().lower()
+
+
+def _local_part(addr: str) -> str:
+    return addr.rpartition("@")[0] if "@" in addr else addr
+
+
+def _system_local(addr: str) -> str | None:
+    local = _local_part(addr.strip().strip("<>").lower())
+    if not local:
+        return None
+    for name, pattern in SYSTEM_LOCAL_PARTS:
+        if pattern.search(local):
+            return name
+    return None
+
+
+class _Context:
+    """Features of one message, computed lazily and at most once."""
+
+    def __init__(
+        self,
+        msg: Message,
+        sender: str,
+        helpdesk_addresses: Collection[str],
+        is_own_message_id: Callable[[str], bool],
+    ) -> None:
+        self.msg = msg
+        self.sender = (sender or "").strip().strip("<>").lower()
+        self.helpdesk = frozenset(
+            a.strip().strip("<>").lower() for a in helpdesk_addresses if isinstance(a, str)
+        )
+        self.is_own_message_id = is_own_message_id
+
+    # headers ---------------------------------------------------------------
+    def header(self, name: str) -> str | None:
+        """First value of header ``name``, decoded, at most 2000 characters."""
+        try:
+            value = self.msg.get(name)
+        except Exception:
+            return None
+        if value is None:
+            return None
+        return _b.decode_header_value(value)[:_MAX_HEADER]
+
+    def has(self, name: str) -> bool:
+        try:
+            return self.msg.get(name) is not None
+        except Exception:
+            return False
+
+    def headers(self, name: str) -> list[str]:
+        try:
+            values = self.msg.get_all(name) or []
+        except Exception:
+            return []
+        return [_b.decode_header_value(v)[:_MAX_HEADER] for v in values[:20]]
+
+    @cached_property
+    def subject(self) -> str:
+        return re.sub(r"\s+", " ", self.header("subject") or "").strip()
+
+    @cached_property
+    def from_header(self) -> tuple[str, str]:
+        name, addr = "", ""
+        raw = self.header("from") or ""
+        with contextlib.suppress(Exception):
+            name, addr = parseaddr(raw)
+        if not addr and raw and "@" not in raw:
+            name = raw
+        return name.strip(), (addr or self.sender).strip().lower()
+
+    @cached_property
+    def from_local(self) -> str:
+        return _local_part(self.from_header[1] or self.sender)
+
+    @cached_property
+    def return_path(self) -> str | None:
+        """Return-Path address, ``""`` for the null sender ``<>``, ``None`` when absent."""
+        value = self.header("return-path")
+        if value is None:
+            return None
+        value = value.strip()
+        m = re.search(r"<([^<>]*)>", value)
+        return (m.group(1) if m else value).strip().lower()
+
+    @cached_property
+    def header_addresses(self) -> frozenset[str]:
+        """Addresses of the report's sender and of us (its own headers, our addresses)."""
+        values: list[str] = []
+        for name in (
+            "from",
+            "to",
+            "cc",
+            "reply-to",
+            "sender",
+            "return-path",
+            "errors-to",
+        ):
+            values.extend(self.headers(name))
+        found = set(_b.find_addresses(" ".join(values))) | self.helpdesk
+        if self.sender:
+            found.add(self.sender)
+        return frozenset(found)
+
+    @cached_property
+    def machine_sender(self) -> bool:
+        """From looks like an MTA (mailer-daemon@, postmaster@, 'Mail Delivery System', none)."""
+        name, addr = self.from_header
+        if _BOUNCE_LOCAL.match(self.from_local):
+            return True
+        if name and _BOUNCE_DISPLAY.search(name):
+            return True
+        return not addr or "@" not in addr
+
+    @cached_property
+    def strict_bounce_sender(self) -> bool:
+        """From local part is mailer-daemon / postmaster (or the like)."""
+        return bool(_BOUNCE_LOCAL.match(self.from_local))
+
+    @cached_property
+    def null_sender(self) -> bool:
+        rp = self.return_path
+        return rp is not None and (rp == "" or _BOUNCE_LOCAL.match(_local_part(rp)) is not None)
+
+    @cached_property
+    def auto_submitted(self) -> str | None:
+        value = self.header("auto-submitted")
+        if value is None:
+            return None
+        token = _first_token(value)
+        return None if token in ("", "no") else value
+
+    @cached_property
+    def bounce_subject(self) -> str | None:
+        return _b.match_bounce_subject(self.subject)
+
+    @cached_property
+    def machine_signal(self) -> str | None:
+        """A header no person's mail client sets on mail it sends."""
+        if self.strict_bounce_sender or _system_local(self.from_header[1] or self.sender):
+            return f"From {self.from_header[1] or self.from_header[0]}"
+        if self.null_sender:
+            return f"Return-Path <{self.return_path}>"
+        if self.auto_submitted:
+            return f"Auto-Submitted: {self.auto_submitted}"
+        if self.machine_sender:
+            return f"From {self.from_header[0] or self.from_header[1] or '(none)'}"
+        return None
+
+    # structure -------------------------------------------------------------
+    @cached_property
+    def parts(self) -> list[Message]:
+        try:
+            return list(_b.iter_parts(self.msg))
+        except Exception:
+            return [self.msg]
+
+    def ctype(self, part: Message) -> str:
+        try:
+            return part.get_content_type()
+        except Exception:
+            return "text/plain"
+
+    def param(self, part: Message, name: str) -> str:
+        try:
+            value = part.get_param(name)
+        except Exception:
+            return ""
+        if isinstance(value, tuple):
+            value = value[2]
+        return str(value or "").strip().lower()
+
+    @cached_property
+    def text_parts(self) -> list[str]:
+        """Text of the report itself: text parts outside any attached message."""
+        texts: list[str] = []
+        for part in self.parts:
+            if len(texts) >= _MAX_TEXT_PARTS:
+                break
+            ctype = self.ctype(part)
+            try:
+                payload_is_text = isinstance(part.get_payload(), str)
+            except Exception:
+                payload_is_text = False
+            if not payload_is_text:
+                continue
+            if ctype.startswith("message/") or ctype == "text/rfc822-headers":
+                continue
+            main = ctype.partition("/")[0]
+            if main not in ("text", "multipart") and part is not self.msg:
+                continue
+            if main not in ("text", "multipart") and ctype != "application/octet-stream":
+                continue
+            try:
+                disposition = (part.get_content_disposition() or "").lower()
+            except Exception:
+                disposition = ""
+            if disposition == "attachment" and texts:
+                continue
+            text = _b.part_text(part)
+            if text.strip():
+                texts.append(text)
+        return texts
+
+    @cached_property
+    def text(self) -> str:
+        return "\n".join(self.text_parts)[: _b.TEXT_SCAN_LIMIT * 2]
+
+    @cached_property
+    def flat(self) -> str:
+        return _b.flatten(self.text)
+
+    @cached_property
+    def report_parts(self) -> list[Message]:
+        return [
+            p
+            for p in self.parts
+            if self.ctype(p) in _REPORT_PARTS
+            or (self.param(p, "report-type") in ("delivery-status", "global-delivery-status"))
+        ]
+
+    @cached_property
+    def dsn(self) -> tuple[list[_b.DsnRecipient], bool | None]:
+        blocks: list[dict[str, str]] = []
+        for part in self.report_parts:
+            if self.ctype(part).startswith("message/"):
+                blocks.extend(_b.dsn_blocks(part))
+        if not blocks and ("final-recipient" in self.flat.lower()):
+            # DSN fields inline in a text part (broken MIME, SES/WorkMail "Technical report").
+            blocks = _b._parse_field_text(self.text)
+        return _b.dsn_recipients(blocks)
+
+    @cached_property
+    def feedback_parts(self) -> list[Message]:
+        return [
+            p
+            for p in self.parts
+            if self.ctype(p) == "message/feedback-report"
+            or (
+                self.ctype(p) == "multipart/report"
+                and self.param(p, "report-type") == "feedback-report"
+            )
+        ]
+
+    @cached_property
+    def ses(self) -> tuple[str, list[str], bool | None] | None:
+        addr = self.from_header[1]
+        if not (
+            addr.endswith("amazonaws.com")
+            or self.has("x-amz-sns-message-id")
+            or self.subject.lower().startswith("aws notification message")
+        ):
+            return None
+        return _b.ses_notification(self.text)
+
+    @cached_property
+    def returned_sole_recipient(self) -> str | None:
+        """The single To/Cc address of the returned message (attached or inline)."""
+        for part in self.parts:
+            ctype = self.ctype(part)
+            if ctype in ("message/rfc822", "message/global"):
+                for sub in _payload_messages(part):
+                    pairs = [
+                        (n, _b.decode_header_value(v))
+                        for n, v in sub.items()
+                        if str(n).lower() in ("to", "cc", "bcc")
+                    ]
+                    return _b.sole_recipient(pairs)
+            if ctype == "text/rfc822-headers":
+                return _b.sole_recipient(_b.returned_header_lines(_b.part_text(part)))
+        inline = _b.returned_text(self.text)
+        return _b.sole_recipient(_b.returned_header_lines(inline)) if inline else None
+
+    # bounce details --------------------------------------------------------
+    def bounce_details(self, rule: str) -> tuple[tuple[str, ...], bool | None]:
+        recipients: dict[str, None] = {}
+        temporary: bool | None = None
+        dsn_recips, dsn_temp = self.dsn
+        for r in dsn_recips:
+            for addr in (r.original, r.final):
+                if addr:
+                    recipients.setdefault(addr, None)
+        temporary = dsn_temp
+        for value in self.headers("x-failed-recipients"):
+            for addr in _b.find_addresses(value):
+                recipients.setdefault(addr, None)
+        if self.feedback_parts:
+            for part in self.feedback_parts:
+                for block in _b.dsn_blocks(part) if self.ctype(part).startswith("message/") else []:
+                    for field in ("original-rcpt-to", "removal-recipient"):
+                        for addr in _b.find_addresses(block.get(field, "")):
+                            recipients.setdefault(addr, None)
+            sole = self.returned_sole_recipient
+            if not recipients and sole and sole not in self.header_addresses:
+                recipients[sole] = None
+            return tuple(recipients)[: _b.MAX_RECIPIENTS], None
+        if rule == "jmrp_complaint":
+            for part in self.parts:
+                if self.ctype(part) == "message/rfc822":
+                    for sub in _payload_messages(part):
+                        for addr in _b.find_addresses(str(sub.get("x-hmxmroriginalrecipient", ""))):
+                            recipients.setdefault(addr, None)
+            return tuple(recipients), None
+        if self.ses is not None:
+            _, ses_recips, ses_temp = self.ses
+            for addr in ses_recips:
+                recipients.setdefault(addr, None)
+            return tuple(recipients)[: _b.MAX_RECIPIENTS], ses_temp
+        if not recipients:
+            # A relay may wrap the whole report into message/rfc822 (flufl dsn_15 style).
+            for part in self.parts:
+                if self.ctype(part) != "message/rfc822":
+                    continue
+                for sub in _payload_messages(part):
+                    blocks: list[dict[str, str]] = []
+                    for inner in _b.iter_parts(sub, 20):
+                        if self.ctype(inner) in _REPORT_PARTS:
+                            blocks.extend(_b.dsn_blocks(inner))
+                    for r in _b.dsn_recipients(blocks)[0]:
+                        for addr in (r.original, r.final):
+                            if addr:
+                                recipients.setdefault(addr, None)
+        if not recipients:
+            reporter = (self.from_header[1] or self.sender).rpartition("@")[2]
+            for addr in _b.text_recipients(self.text, self.header_addresses, reporter):
+                recipients.setdefault(addr, None)
+        if not recipients:
+            sole = self.returned_sole_recipient
+            if sole and sole not in self.header_addresses:
+                recipients[sole] = None
+        if temporary is None:
+            if not self.dsn[0] and self.report_parts and not self.text_parts:
+                temporary = None
+            else:
+                temporary = _b.body_is_delay(self.subject, self.flat)
+        return tuple(recipients)[: _b.MAX_RECIPIENTS], temporary
+
+
+def _payload_messages(part: Message) -> list[Message]:
+    try:
+        payload = part.get_payload()
+    except Exception:
+        return []
+    if isinstance(payload, list):
+        return [p for p in payload if isinstance(p, Message)]
+    return []
+
+
+# --------------------------------------------------------------------------- predicates
+
+
+def _own_address(c: _Context) -> str | None:
+    if c.sender and c.sender in c.helpdesk:
+        return f"From {c.sender}"
+    return None
+
+
+def _own_message_id(c: _Context) -> str | None:
+    value = (c.header("message-id") or "").strip()
+    if not value:
+        return None
+    bare = value.strip("<>").strip()
+    for candidate in dict.fromkeys((value, f"<{bare}>", bare)):
+        try:
+            if c.is_own_message_id(candidate):
+                return f"Message-ID {value}"
+        except Exception:
+            return None
+    return None
+
+
+def _own_x_loop(c: _Context) -> str | None:
+    for value in c.headers("x-loop"):
+        for addr in _b.find_addresses(value):
+            if addr in c.helpdesk:
+                return f"X-Loop: {value}"
+    return None
+
+
+def _dsn_report(c: _Context) -> str | None:
+    top = c.ctype(c.msg)
+    if top == "multipart/report" and c.param(c.msg, "report-type") in (
+        "delivery-status",
+        "global-delivery-status",
+    ):
+        return f"Content-Type: multipart/report; report-type={c.param(c.msg, 'report-type')}"
+    for part in c.report_parts:
+        return f"{c.ctype(part)} part" + (
+            f" (report-type={c.param(part, 'report-type')})" if c.param(part, "report-type") else ""
+        )
+    return None
+
+
+def _arf_report(c: _Context) -> str | None:
+    for part in c.feedback_parts:
+        kind = ""
+        if c.ctype(part).startswith("message/"):
+            blocks = _b.dsn_blocks(part)
+            kind = blocks[0].get("feedback-type", "") if blocks else ""
+        return f"{c.ctype(part)}" + (f" Feedback-Type: {kind}" if kind else "")
+    return None
+
+
+def _jmrp_complaint(c: _Context) -> str | None:
+    # Microsoft JMRP: multipart/mixed with the complained-about message attached; the
+    # complaining recipient is in X-HmXmrOriginalRecipient (reference section 5).
+    if not re.match(r"(?:fw:\s*)?complaint about message from", c.subject, re.IGNORECASE):
+        return None
+    for part in c.parts:
+        if c.ctype(part) == "message/rfc822":
+            for sub in _payload_messages(part):
+                if sub.get("x-hmxmroriginalrecipient") is not None:
+                    return f"Subject: {c.subject}"
+    return None
+
+
+def _x_failed_recipients(c: _Context) -> str | None:
+    value = c.header("x-failed-recipients")
+    return f"X-Failed-Recipients: {value}" if value is not None else None
+
+
+def _exchange_ndr(c: _Context) -> str | None:
+    for name in ("x-ms-exchange-message-is-ndr", "x-ms-embedded-report"):
+        if c.has(name):
+            return f"{name} header"
+    return None
+
+
+def _ses_notification(c: _Context) -> str | None:
+    ses = c.ses
+    if ses is None:
+        return None
+    return f"Amazon SES notificationType {ses[0]}"
+
+
+def _body_rule(name: str, pattern: re.Pattern[str]) -> Predicate:
+    def predicate(c: _Context) -> str | None:
+        # The report text of an MTA plus a header only a machine sets; or, when the
+        # only outer signal is the report subject, the marker must open the text
+        # (a customer pasting a bounce into a new mail writes something first).
+        signal = c.machine_signal
+        if signal is None and c.bounce_subject is None:
+            return None
+        m = pattern.search(c.flat)
+        if m is None:
+            return None
+        if signal is None and m.start() > 600:
+            return None
+        return _clip(f"{signal or 'Subject: ' + c.subject}; body: {m.group(0)}")
+
+    predicate.__name__ = f"_{name}_body"
+    return predicate
+
+
+def _bounce_sender_subject(c: _Context) -> str | None:
+    # "Mailer-daemon senders with a bounce-like subject are bounces."
+    if c.strict_bounce_sender and c.bounce_subject:
+        return _clip(f"From {c.from_header[1]}; Subject: {c.subject}")
+    return None
+
+
+def _machine_failure_text(c: _Context) -> str | None:
+    # A machine sender (mailer-daemon@, null Return-Path, Auto-Submitted...) whose text
+    # states a delivery failure in words no MTA table above knows.
+    if not (c.strict_bounce_sender or c.null_sender) or c.flat == "":
+        return None
+    if not (c.bounce_subject or c.machine_sender):
+        return None
+    m = _b.FAILURE_PHRASES.search(c.flat[:8000])
+    if m is None:
+        return None
+    return _clip(f"{c.machine_signal}; body: {m.group(0)}")
+
+
+def _list_server_error(c: _Context) -> str | None:
+    # fml mailing-list server reporting that it refused our message (SIS Fml):
+    # X-MLServer header, From <list>-admin@, error words.
+    server = c.header("x-mlserver")
+    if server is None or not c.from_local.endswith("-admin"):
+        return None
+    m = re.search(
+        r"not (?:a )?member|duplicated message-id|loop alert|reject|error|not allowed|denied",
+        f"{c.subject} {c.flat[:4000]}",
+        re.IGNORECASE,
+    )
+    return _clip(f"X-MLServer: {server}; {m.group(0)}") if m else None
+
+
+def _read_receipt(c: _Context) -> str | None:
+    for part in c.parts:
+        ctype = c.ctype(part)
+        if ctype == "message/disposition-notification" or (
+            ctype == "multipart/report"
+            and c.param(part, "report-type") == "disposition-notification"
+        ):
+            return f"{ctype} (read receipt, RFC 8098)"
+    return None
+
+
+def _auto_submitted(c: _Context) -> str | None:
+    value = c.auto_submitted
+    return f"Auto-Submitted: {value}" if value else None
+
+
+def _header_present(*names: str, values: tuple[str, ...] = ()) -> Predicate:
+    def predicate(c: _Context) -> str | None:
+        for name in names:
+            for value in c.headers(name):
+                token = _first_token(value)
+                if values and token not in values:
+                    continue
+                if not values and token in ("no", "false", "0", "off"):
+                    continue
+                return f"{name}: {value}"
+        return None
+
+    return predicate
+
+
+def _exchange_oof(c: _Context) -> str | None:
+    # X-MS-Exchange-Inbox-Rules-Loop is set on out-of-office replies AND on mail an
+    # inbox rule forwarded (human content); the OOF subject tells them apart.
+    loop = c.header("x-ms-exchange-inbox-rules-loop")
+    if loop is None or not AUTO_REPLY_SUBJECT.search(c.subject):
+        return None
+    return _clip(f"X-MS-Exchange-Inbox-Rules-Loop: {loop}; Subject: {c.subject}")
+
+
+def _ooo_subject(c: _Context) -> str | None:
+    # Subject is a supporting signal only (autoreply reference section 5): it needs a
+    # header that a person's own mail does not carry.
+    m = AUTO_REPLY_SUBJECT.search(c.subject)
+    if m is None:
+        return None
+    support = None
+    if c.null_sender:
+        support = f"Return-Path <{c.return_path}>"
+    else:
+        for name in (
+            "x-auto-response-suppress",
+            "x-ms-exchange-generated-message-source",
+            "x-ms-exchange-inbox-rules-loop",
+        ):
+            value = c.header(name)
+            if value is not None:
+                support = f"{name}: {value}"
+                break
+    if support is None:
+        precedence = _first_token(c.header("precedence") or c.header("x-precedence") or "")
+        if precedence in ("bulk", "junk", "list", "auto_reply"):
+            support = f"Precedence: {precedence}"
+    if support is None and (c.has("in-reply-to") or c.has("references")):
+        support = "In-Reply-To"
+    if support is None:
+        return None
+    return _clip(f"Subject: {c.subject}; {support}")
+
+
+def _system_local_part(c: _Context) -> str | None:
+    addr = c.sender or c.from_header[1]
+    name = _system_local(addr)
+    if name is None:
+        return None
+    # A Reply-To naming someone else (contact forms) means replies are wanted.
+    for _, reply_to in getaddresses(c.headers("reply-to")):
+        reply_to = reply_to.strip().lower()
+        if reply_to and reply_to != addr and "@" in reply_to and _system_local(reply_to) is None:
+            return None
+    return f"From {addr} ({name})"
+
+
+# --------------------------------------------------------------------------- the table
+
+# RULES -- checked in this order, the first that fires decides.
+#
+# Invariant: a more specific identification comes before a less specific one
+# whose evidence it also carries:
+#   loop  (our own address / Message-ID: certain, and cheap)
+#   > bounce  (delivery reports also carry Auto-Submitted: auto-replied and come
+#              from mailer-daemon@ / postmaster@ / no-reply@: reported as bounce
+#              with their recipients, never as auto_reply or system_sender)
+#   > auto_reply  (out-of-office mail may come from noreply@: reported as auto_reply)
+#   > system_sender  (weakest: the From local part alone).
+# Within the bounce group, structural rules (a report part, an MTA-only header)
+# come before the body-text rules, which need a machine header besides the text.
+RULES: tuple[Rule, ...] = (
+    Rule("own_address", "loop", _own_address),
+    Rule("own_message_id", "loop", _own_message_id),
+    Rule("own_x_loop", "loop", _own_x_loop),
+    Rule("dsn_report", "bounce", _dsn_report),
+    Rule("arf_report", "bounce", _arf_report),
+    Rule("jmrp_complaint", "bounce", _jmrp_complaint),
+    Rule("x_failed_recipients", "bounce", _x_failed_recipients),
+    Rule("exchange_ndr", "bounce", _exchange_ndr),
+    Rule("ses_notification", "bounce", _ses_notification),
+    *(
+        Rule(f"{name}_body", "bounce", _body_rule(name, pattern))
+        for name, pattern in _b.MTA_BODY_FORMATS
+    ),
+    Rule("bounce_sender_subject", "bounce", _bounce_sender_subject),
+    Rule("machine_failure_text", "bounce", _machine_failure_text),
+    Rule("list_server_error", "bounce", _list_server_error),
+    Rule("read_receipt", "auto_reply", _read_receipt),
+    Rule("auto_submitted", "auto_reply", _auto_submitted),
+    Rule("x_autoreply", "auto_reply", _header_present("x-autoreply")),
+    Rule(
+        "x_autorespond",
+        "auto_reply",
+        _header_present(
+            "x-autorespond",
+            "x-autoresponder",
+            "x-autoresponse",
+            "x-autoreply-from",
+            "x-mail-autoreply",
+        ),
+    ),
+    Rule(
+        "precedence_auto_reply",
+        "auto_reply",
+        _header_present("precedence", "x-precedence", values=("auto_reply",)),
+    ),
+    Rule(
+        "x_autogenerated_reply", "auto_reply", _header_present("x-autogenerated", values=("reply",))
+    ),
+    Rule("apple_vacation", "auto_reply", _header_present("x-apple-action", values=("vacation",))),
+    Rule(
+        "delivered_to_autoresponder",
+        "auto_reply",
+        _header_present("delivered-to", values=("autoresponder",)),
+    ),
+    Rule(
+        "mailtraq_autoresponder",
+        "auto_reply",
+        lambda c: next(
+            (
+                f"X-POST-MessageClass: {v}"
+                for v in c.headers("x-post-messageclass")
+                if "autoresponder" in v.lower()
+            ),
+            None,
+        ),
+    ),
+    Rule(
+        "firstclass_machine_generated",
+        "auto_reply",
+        _header_present("x-fc-machinegenerated", values=("true",)),
+    ),
+    Rule("exchange_oof", "auto_reply", _exchange_oof),
+    Rule("ooo_subject", "auto_reply", _ooo_subject),
+    Rule("system_local_part", "system_sender", _system_local_part),
+)
+
+
+# Human mail that nothing automatic may answer (it still becomes a ticket): each
+# of these also sits on ordinary human mail (autoreply reference sections 2, 3).
+NO_AUTO_RESPONSE_RULES: tuple[tuple[str, Predicate], ...] = (
+    (
+        "x_auto_response_suppress",
+        lambda c: next(
+            (
+                f"X-Auto-Response-Suppress: {v}"
+                for v in c.headers("x-auto-response-suppress")
+                if _first_token(v) not in ("", "none")
+            ),
+            None,
+        ),
+    ),
+    (
+        "precedence",
+        _header_present("precedence", "x-precedence", values=("bulk", "list", "junk")),
+    ),
+    ("list_headers", _header_present("list-id", "list-unsubscribe", "list-post")),
+    ("null_return_path", lambda c: "Return-Path <>" if c.return_path == "" else None),
+    ("x_loop", _header_present("x-loop")),
+)
+
+
+def _run(predicate: Predicate, ctx: _Context) -> str | None:
+    try:
+        result = predicate(ctx)
+    except Exception:
+        return None
+    return _clip(result) if result else None
+
+
+def classify(
+    message: Message,
+    *,
+    sender: str,
+    helpdesk_addresses: Collection[str] = (),
+    is_own_message_id: Callable[[str], bool] = lambda mid: False,
+) -> JunkVerdict:
+    """Classify ``message`` as human mail (``kind=None``) or junk; never raises.
+
+    ``sender`` is the decoded, lower-cased From address (``""`` if none);
+    ``helpdesk_addresses`` are the helpdesk's own addresses (mail from them is a
+    loop); ``is_own_message_id`` is asked about this message's own Message-ID
+    (with and without angle brackets) and must say whether the helpdesk generated it.
+    """
+    try:
+        ctx = _Context(message, sender, helpdesk_addresses, is_own_message_id)
+        for rule in RULES:
+            evidence = _run(rule.predicate, ctx)
+            if evidence is None:
+                continue
+            recipients: tuple[str, ...] = ()
+            temporary: bool | None = None
+            if rule.kind == "bounce":
+                try:
+                    recipients, temporary = ctx.bounce_details(rule.name)
+                except Exception:
+                    recipients, temporary = (), None
+            return JunkVerdict(
+                kind=rule.kind,
+                rule=rule.name,
+                evidence=evidence,
+                bounced_recipients=recipients,
+                temporary=temporary,
+                no_auto_response=True,
+                no_auto_response_reason=f"{rule.kind}: {rule.name}",
+            )
+        for name, predicate in NO_AUTO_RESPONSE_RULES:
+            evidence = _run(predicate, ctx)
+            if evidence is not None:
+                return JunkVerdict(
+                    kind=None,
+                    rule=None,
+                    evidence=None,
+                    no_auto_response=True,
+                    no_auto_response_reason=_clip(f"{name}: {evidence}"),
+                )
+    except Exception:  # noqa: S110 -- never raise: unknown failure = keep the mail
+        pass
+    return JunkVerdict(kind=None, rule=None, evidence=None)
