@@ -15,6 +15,7 @@ import re
 import tomllib
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,13 +41,18 @@ __all__ = [
 
 
 class SettingsError(ValueError):
-    """A setting has a bad value: `key` (dotted path), `value` and the `rule` it breaks."""
+    """A setting has a bad value: `key` (dotted path), `value` and the `rule` it breaks.
 
-    def __init__(self, key: str, value: object, rule: str) -> None:
+    With `secret=True` (passwords, keys) the message hides the value; `.value` keeps it.
+    """
+
+    def __init__(self, key: str, value: object, rule: str, *, secret: bool = False) -> None:
         self.key = key
         self.value = value
         self.rule = rule
-        super().__init__(f"{key}: {value!r} is not valid: {rule}")
+        self.secret = secret
+        shown = "<hidden>" if secret else repr(value)
+        super().__init__(f"{key}: {shown} is not valid: {rule}")
 
 
 class MailProtocol(StrEnum):
@@ -80,8 +86,12 @@ class ClosedTicketReply(StrEnum):
 
 # --- rules: each is a (description, predicate) pair attached to a field as metadata ---
 
-_EMAIL_RE = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_HOST_RE = re.compile(r"^[A-Za-z0-9._:\[\]-]+$")
+# Matched with `fullmatch`: `$` alone would accept a trailing newline.
+_EMAIL_RE = re.compile(
+    r"[^@\s<>()\[\],;:\"\x00-\x1f\x7f]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
+)
+_HOST_RE = re.compile(r"[A-Za-z0-9._:\[\]-]+")
+_URL_RE = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?")
 
 
 @dataclass(frozen=True)
@@ -98,7 +108,12 @@ def _in_range(lo: int, hi: int | None = None) -> Rule:
 
 
 def _is_email(value: str) -> bool:
-    return bool(_EMAIL_RE.match(value)) and ".." not in value
+    return bool(_EMAIL_RE.fullmatch(value)) and ".." not in value
+
+
+def _single_line(value: str) -> bool:
+    # Control characters (CR, LF, NEL, VT, FF, ...) and Unicode line/paragraph separators.
+    return not any(unicodedata.category(c) in ("Cc", "Zl", "Zp") for c in value)
 
 
 EMAIL = Rule("must be an email address like support@example.com", _is_email)
@@ -108,12 +123,12 @@ EMAIL_LIST = Rule(
     lambda v: all(_is_email(a) for a in v),
 )
 PORT = Rule("must be a TCP port between 1 and 65535", lambda v: 1 <= v <= 65535)
-HOST = Rule("must be a host name or IP address", lambda v: bool(_HOST_RE.match(v)))
+HOST = Rule("must be a host name or IP address", lambda v: bool(_HOST_RE.fullmatch(v)))
 NOT_EMPTY = Rule("must not be empty", lambda v: bool(str(v).strip()))
-NO_NEWLINES = Rule("must not contain line breaks", lambda v: "\r" not in v and "\n" not in v)
+NO_NEWLINES = Rule("must not contain line breaks or control characters", _single_line)
 URL = Rule(
     "must be empty or an http(s) URL like https://helpdesk.example.com",
-    lambda v: not v or re.match(r"^https?://[^\s/]+", v) is not None,
+    lambda v: not v or _URL_RE.fullmatch(v) is not None,
 )
 
 
@@ -130,7 +145,102 @@ def _validate(instance: object) -> None:
         rule = f.metadata.get("rule")
         value = getattr(instance, f.name)
         if rule is not None and value is not None and not rule.check(value):
-            raise SettingsError(f.name, value, rule.description)
+            raise SettingsError(f.name, value, rule.description, secret=not f.repr)
+
+
+def _check(instance: object) -> None:
+    """Settings built in code: lists become tuples, strings become enums, then types and rules."""
+    _coerce_enums(instance)
+    _check_types(instance)
+    _validate(instance)
+
+
+# --- types: what the loader and __post_init__ accept ---
+
+_TYPE_NAMES = {bool: "true or false", int: "a whole number", str: "a string"}
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _coerce_enums(instance: object) -> None:
+    """Strings given for enum fields become the enum; lists given for tuple fields, tuples."""
+    hints = _hints(type(instance))
+    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
+        enum_type = _enum_in(hints[f.name])
+        value = getattr(instance, f.name)
+        if typing.get_origin(hints[f.name]) is tuple and isinstance(value, list):
+            object.__setattr__(instance, f.name, tuple(value))
+        if enum_type is not None and isinstance(value, str) and not isinstance(value, enum_type):
+            value = str(value)
+            try:
+                object.__setattr__(instance, f.name, enum_type(value))
+            except ValueError:
+                choices = ", ".join(m.value for m in enum_type)
+                raise SettingsError(f.name, value, f"must be one of: {choices}") from None
+
+
+def _check_types(instance: object) -> None:
+    """Reject values of the wrong type (`"no"` for a switch, `"993"` for a port)."""
+    hints = _hints(type(instance))
+    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
+        value = getattr(instance, f.name)
+        if not _is_type(hints[f.name], value):
+            raise SettingsError(
+                f.name, value, f"must be {_describe(hints[f.name])}", secret=not f.repr
+            )
+
+
+def _is_type(tp: Any, value: object) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_type(a, value) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if _is_callable(tp):
+        return callable(value)
+    if origin is tuple:
+        item = typing.get_args(tp)[0]
+        return isinstance(value, tuple) and all(_is_type(item, v) for v in value)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+def _describe(tp: Any) -> str:
+    """The type of a setting in words, as error messages and docs/settings.md give it."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return "null"
+    if _is_callable(tp):
+        return "a callable (set in code only)"
+    if origin is tuple:
+        item = _describe(typing.get_args(tp)[0]).removeprefix("a ")
+        return f"a list of {item}s"
+    if isinstance(tp, type) and issubclass(tp, StrEnum):
+        return "one of: " + ", ".join(m.value for m in tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return f"a {tp.__name__} table"
+    return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _enum_in(tp: Any) -> type[StrEnum] | None:
+    for candidate in (tp, *typing.get_args(tp)):
+        if isinstance(candidate, type) and issubclass(candidate, StrEnum):
+            return candidate
+    return None
+
+
+def _is_callable(tp: Any) -> bool:
+    return typing.get_origin(tp) is Callable or tp is Callable
 
 
 @dataclass(frozen=True)
@@ -141,7 +251,7 @@ class RateLimit:
     minutes: int = _setting(rule=_in_range(1))
 
     def __post_init__(self) -> None:
-        _validate(self)
+        _check(self)
 
 
 # Modelled on Zammad's per-ticket notification limits.
@@ -183,8 +293,7 @@ class MailboxAccount:
     timeout_seconds: int = _setting(60, rule=_in_range(1, 3600))
 
     def __post_init__(self) -> None:
-        _coerce_enums(self)
-        _validate(self)
+        _check(self)
 
     @property
     def effective_port(self) -> int:
@@ -218,14 +327,18 @@ class IncomingSettings:
 
     def __post_init__(self) -> None:
         _coerce_enums(self)
+        _check_types(self)
         object.__setattr__(
             self, "helpdesk_addresses", tuple(a.strip().lower() for a in self.helpdesk_addresses)
         )
         _validate(self)
-        names = [a.name for a in self.accounts]
-        for name in names:
-            if names.count(name) > 1:
-                raise SettingsError("accounts", name, "account names must be unique")
+        seen: set[str] = set()
+        for i, account in enumerate(self.accounts):
+            if account.name in seen:
+                raise SettingsError(
+                    f"accounts[{i}].name", account.name, "account names must be unique"
+                )
+            seen.add(account.name)
 
 
 @dataclass(frozen=True)
@@ -256,7 +369,7 @@ class NotificationSettings:
     recipient_rate_limits: tuple[RateLimit, ...] = DEFAULT_RECIPIENT_RATE_LIMITS
 
     def __post_init__(self) -> None:
-        _validate(self)
+        _check(self)
 
 
 @dataclass(frozen=True)
@@ -284,8 +397,7 @@ class OutgoingSettings:
     """Domain of generated Message-IDs (None: the From address's domain)."""
 
     def __post_init__(self) -> None:
-        _coerce_enums(self)
-        _validate(self)
+        _check(self)
 
 
 @dataclass(frozen=True)
@@ -306,7 +418,7 @@ class Settings:
         """Settings from a JSON document."""
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise SettingsError("<document>", text[:40], f"must be valid JSON ({exc})") from None
         return cls.from_mapping(data)
 
@@ -315,7 +427,7 @@ class Settings:
         """Settings from a TOML document."""
         try:
             data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, RecursionError) as exc:
             raise SettingsError("<document>", text[:40], f"must be valid TOML ({exc})") from None
         return cls.from_mapping(data)
 
@@ -323,7 +435,10 @@ class Settings:
 def load_settings(path: str | Path) -> Settings:
     """Settings from a `.json` or `.toml` file (by extension; other names are tried as JSON)."""
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError("<document>", str(p), f"must be UTF-8 text ({exc})") from None
     if p.suffix.lower() == ".toml":
         return Settings.from_toml(text)
     return Settings.from_json(text)
@@ -334,54 +449,40 @@ def load_settings(path: str | Path) -> Settings:
 _T = TypeVar("_T")
 
 
-def _coerce_enums(instance: object) -> None:
-    hints = typing.get_type_hints(type(instance))
-    for f in dataclasses.fields(instance):  # type: ignore[arg-type]
-        enum_type = _enum_in(hints[f.name])
-        value = getattr(instance, f.name)
-        if enum_type is not None and isinstance(value, str) and not isinstance(value, enum_type):
-            value = str(value)
-            try:
-                object.__setattr__(instance, f.name, enum_type(value))
-            except ValueError:
-                choices = ", ".join(m.value for m in enum_type)
-                raise SettingsError(f.name, value, f"must be one of: {choices}") from None
-
-
-def _enum_in(tp: Any) -> type[StrEnum] | None:
-    for candidate in (tp, *typing.get_args(tp)):
-        if isinstance(candidate, type) and issubclass(candidate, StrEnum):
-            return candidate
-    return None
-
-
 def _build(cls: type[_T], data: object, prefix: str) -> _T:
     if not isinstance(data, Mapping):
         raise SettingsError(prefix.rstrip(".") or "<document>", data, "must be a table/object")
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(key, str) or key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise SettingsError(f"{prefix}{key}", value, f"unknown setting{hint}")
-        kwargs[key] = _convert(hints[key], value, f"{prefix}{key}")
+            secret = _looks_secret(str(key)) or bool(close and not fields[close[0]].repr)
+            raise SettingsError(f"{prefix}{key}", value, f"unknown setting{hint}", secret=secret)
+        try:
+            kwargs[key] = _convert(hints[key], value, f"{prefix}{key}")
+        except SettingsError as exc:
+            if fields[key].repr:
+                raise
+            raise SettingsError(exc.key, exc.value, exc.rule, secret=True) from None
     try:
         return cls(**kwargs)
     except SettingsError as exc:  # raised by this level's checks, named relative to it
-        raise SettingsError(f"{prefix}{exc.key}", exc.value, exc.rule) from None
+        raise SettingsError(f"{prefix}{exc.key}", exc.value, exc.rule, secret=exc.secret) from None
     except TypeError as exc:  # a required field is missing
         missing = [n for n, f in fields.items() if _required(f) and n not in kwargs]
         key = f"{prefix}{missing[0]}" if missing else prefix.rstrip(".")
         raise SettingsError(key, None, f"is required ({exc})") from None
 
 
+def _looks_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("password", "secret", "token"))
+
+
 def _required(f: dataclasses.Field[Any]) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-
-
-_TYPE_NAMES = {bool: "true or false", int: "a whole number", str: "a string"}
 
 
 def _convert(tp: Any, value: object, key: str) -> object:
@@ -414,7 +515,3 @@ def _convert(tp: Any, value: object, key: str) -> object:
     if tp in _TYPE_NAMES and not isinstance(value, tp):
         raise SettingsError(key, value, f"must be {_TYPE_NAMES[tp]}")
     return value
-
-
-def _is_callable(tp: Any) -> bool:
-    return typing.get_origin(tp) is Callable or tp is Callable
