@@ -32,6 +32,8 @@ from .events import (
     Via,
     bind_ticket,
 )
+from .inbound.process import process_email
+from .inbound.result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .model import (
     Attachment,
     Category,
@@ -60,6 +62,7 @@ __all__ = [
     "Action",
     "AddComment",
     "AddSubscribers",
+    "Address",
     "Attachment",
     "Category",
     "CloseTicket",
@@ -69,7 +72,9 @@ __all__ = [
     "CreateUser",
     "CustomField",
     "Discard",
+    "DiscardReason",
     "Event",
+    "InboundResult",
     "IncomingSettings",
     "KBArticle",
     "KBArticleUpdated",
@@ -77,6 +82,7 @@ __all__ = [
     "MailboxAccountDisabled",
     "NotificationSettings",
     "OutgoingSettings",
+    "ParsedEmail",
     "RemoveSubscriber",
     "ReopenTicket",
     "Role",
@@ -92,9 +98,11 @@ __all__ = [
     "TicketUpdated",
     "User",
     "UserCreated",
+    "Verdict",
     "Via",
     "Visibility",
     "__version__",
     "bind_ticket",
     "load_settings",
+    "process_email",
 ]

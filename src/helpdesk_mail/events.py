@@ -30,6 +30,8 @@ class TicketCreated:
     ticket_id: int | None
     actor: str
     via: Via = Via.EMAIL
+    auto_response_allowed: bool = True
+    """False for mail that must get no automatic answer (bulk, list, auto-response-suppressed)."""
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ class InboundResult:
     no_auto_response: bool = False
     """Human mail that must not get an automatic answer (bulk, list or auto-response-suppressed)."""
     bounced_recipients: tuple[str, ...] = ()
+    error: str | None = None
+    """Set when processing failed inside the library: the email must be kept, not deleted."""
     raw: bytes = field(default=b"", repr=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -1,0 +1,46 @@
+"""The email API: commands in the subject line, and the ticket token `[#1234]`.
+
+`#tech#` marks a reply for technicians only, `#close#` closes the ticket,
+`#unsubscribe#` (or `#unsub#`) removes the sender from its subscribers. They are
+case-insensitive and removed from the stored subject. Who may use which command
+is decided by the router (`route.py`), not here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Spelling in the subject -> canonical command name (the inspect contract's names).
+COMMANDS: dict[str, str] = {
+    "tech": "tech",
+    "close": "close",
+    "unsubscribe": "unsubscribe",
+    "unsub": "unsubscribe",
+}
+CANONICAL_ORDER = ("tech", "close", "unsubscribe")
+
+_COMMAND_RE = re.compile(r"#(" + "|".join(sorted(COMMANDS, key=len, reverse=True)) + r")#", re.I)
+_TOKEN_RE = re.compile(r"\[#(\d{1,18})\]")
+
+
+@dataclass(frozen=True)
+class SubjectCommands:
+    """A subject split into its clean text and the commands it carried."""
+
+    subject: str
+    commands: tuple[str, ...]
+
+
+def parse_subject(subject: str) -> SubjectCommands:
+    """Commands found in `subject` (canonical order) and the subject without them."""
+    found = {COMMANDS[m.lower()] for m in _COMMAND_RE.findall(subject)}
+    clean = _COMMAND_RE.sub(" ", subject)
+    clean = re.sub(r"[ \t]{2,}", " ", clean).strip()
+    return SubjectCommands(clean, tuple(c for c in CANONICAL_ORDER if c in found))
+
+
+def ticket_token(subject: str) -> int | None:
+    """The ticket id of the first `[#1234]` token in the subject, if any."""
+    match = _TOKEN_RE.search(subject)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,340 @@
+"""`process_email`: raw bytes in, an `InboundResult` (verdict, actions, events) out.
+
+The pipeline: parse -> junk filter -> sender rules -> threading -> email API ->
+actions. It only reads `storage`; the host (or `Storage.commit`) applies the
+actions. It never raises: an email that cannot be read is discarded as
+`malformed`, and an internal error gives a `malformed` result whose `error` is
+set, which the poller treats as a poison message (kept on the server, never lost).
+"""
+
+from __future__ import annotations
+
+import base64
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from ..actions import (
+    Action,
+    AddComment,
+    CloseTicket,
+    CreateTicket,
+    CreateUser,
+    Discard,
+    RemoveSubscriber,
+    ReopenTicket,
+    SuppressRecipients,
+)
+from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
+from ..model import Ticket, User
+from ..outbound.message_id import check_message_id
+from ..ports import Clock, RandomSource, StorageReader
+from ..runtime import SystemRandom
+from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
+from .commands import parse_subject
+from .junk import JunkVerdict, classify
+from .parse import parse_email
+from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
+from .senders import is_system_address
+from .thread import find_ticket
+
+__all__ = ["process_email"]
+
+PASSWORD_BYTES = 12
+
+# Who may use each subject command on an existing ticket, given (ticket, sender, user).
+CommandCheck = Callable[[Ticket, str, User | None], bool]
+COMMAND_PERMISSIONS: dict[str, tuple[str, CommandCheck]] = {
+    "tech": ("technicians and administrators", lambda t, s, u: u is not None and u.is_staff),
+    "close": (
+        "technicians, administrators and the ticket's submitter",
+        lambda t, s, u: (u is not None and u.is_staff) or s == t.submitter,
+    ),
+    "unsubscribe": ("anyone", lambda t, s, u: True),
+}
+
+# Junk kind -> discard reason of the inspect contract.
+JUNK_REASONS: dict[str, DiscardReason] = {
+    "bounce": DiscardReason.BOUNCE,
+    "auto_reply": DiscardReason.AUTO_REPLY,
+    "system_sender": DiscardReason.SYSTEM_SENDER,
+    "loop": DiscardReason.LOOP,
+}
+
+
+@dataclass(frozen=True)
+class _Context:
+    email: ParsedEmail
+    settings: Settings
+    storage: StorageReader
+    clock: Clock
+    random: RandomSource
+    raw: bytes
+    junk: JunkVerdict
+    subject: str
+    commands: tuple[str, ...]
+    body_text: str
+
+
+def process_email(
+    raw: bytes,
+    settings: Settings,
+    storage: StorageReader,
+    clock: Clock,
+    *,
+    random: RandomSource | None = None,
+) -> InboundResult:
+    """What one incoming email becomes. Pure: reads `storage`, does no I/O, never raises."""
+    rng = random if random is not None else SystemRandom()
+    try:
+        return _process(bytes(raw), settings, storage, clock, rng)
+    except Exception as exc:  # a bug must not lose the mail: report it as a poison result
+        email = ParsedEmail(None, (), (), Address(""), (), (), (), "", None, "", None, ())
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return InboundResult(
+            verdict=Verdict.DISCARD,
+            reason=DiscardReason.MALFORMED,
+            email=email,
+            subject="",
+            commands=(),
+            ticket_id=None,
+            body_text="",
+            subscribers=(),
+            actions=(),
+            events=(),
+            detail=f"internal error: {detail[:300]}",
+            error=detail,
+            raw=raw,
+        )
+
+
+def _process(
+    raw: bytes, settings: Settings, storage: StorageReader, clock: Clock, rng: RandomSource
+) -> InboundResult:
+    email, message = parse_email(raw)
+    secret = settings.outgoing.secret_key
+    junk = classify(
+        message,
+        sender=email.sender.email,
+        helpdesk_addresses=settings.incoming.helpdesk_addresses,
+        is_own_message_id=lambda mid: check_message_id(mid, secret).ticket_id is not None,
+    )
+    parsed_subject = parse_subject(email.subject)
+    ctx = _Context(
+        email=email,
+        settings=settings,
+        storage=storage,
+        clock=clock,
+        random=rng,
+        raw=raw,
+        junk=junk,
+        subject=parsed_subject.subject,
+        commands=parsed_subject.commands,
+        body_text=_new_text(email),
+    )
+    if junk.kind is not None and not _keep_auto_reply(ctx):
+        actions: tuple[Action, ...] = ()
+        if junk.kind == "bounce" and junk.bounced_recipients:
+            days = settings.notifications.bounce_suppression_days
+            actions = (
+                SuppressRecipients(
+                    emails=junk.bounced_recipients,
+                    temporary=junk.temporary,
+                    reason=f"bounce ({junk.rule})",
+                    until=clock.now() + timedelta(days=days),
+                ),
+            )
+        detail = f"{junk.rule}: {junk.evidence}" if junk.evidence else str(junk.rule)
+        return _discard(ctx, JUNK_REASONS[junk.kind], detail, actions)
+
+    if not email.sender.email:
+        return _discard(ctx, DiscardReason.MALFORMED, "no sender address")
+
+    user = storage.user(email.sender.email)
+    if user is None and not settings.incoming.accept_unregistered:
+        return _discard(ctx, DiscardReason.UNREGISTERED, "sender is not a registered user")
+    match = find_ticket(email, user, storage, secret)
+    notes = list(match.notes)
+    if junk.kind == "auto_reply":  # kept as an inert comment (setting), never a new ticket
+        if match.ticket is None:
+            return _discard(ctx, DiscardReason.AUTO_REPLY, f"{junk.rule}: not a reply to a ticket")
+        return _comment(
+            ctx, match.ticket, user, (*notes, f"auto-reply kept: {junk.rule}"), inert=True
+        )
+    ticket = match.ticket
+    reopen = settings.incoming.reply_to_closed is ClosedTicketReply.REOPEN
+    if ticket is not None and ticket.is_closed and not reopen:
+        notes.append(f"ticket {ticket.id} is closed: new ticket")
+        ticket = None
+    if ticket is not None:
+        return _comment(ctx, ticket, user, (*notes, f"threaded by {match.how}"), inert=False)
+    return _new_ticket(ctx, user, tuple(notes))
+
+
+def _keep_auto_reply(ctx: _Context) -> bool:
+    return (
+        ctx.junk.kind == "auto_reply"
+        and ctx.settings.incoming.auto_replies is AutoReplyHandling.COMMENT
+    )
+
+
+def _new_text(email: ParsedEmail) -> str:
+    from .quotes import reply_text_from_html, reply_text_from_plain
+
+    if email.text.strip():
+        return reply_text_from_plain(email.text)
+    if email.html:
+        return reply_text_from_html(email.html)
+    return ""
+
+
+def _result(
+    ctx: _Context,
+    verdict: Verdict,
+    *,
+    reason: DiscardReason | None = None,
+    ticket_id: int | None = None,
+    subscribers: tuple[str, ...] = (),
+    actions: tuple[Action, ...] = (),
+    events: tuple[Event, ...] = (),
+    detail: str = "",
+) -> InboundResult:
+    return InboundResult(
+        verdict=verdict,
+        reason=reason,
+        email=ctx.email,
+        subject=ctx.subject,
+        commands=ctx.commands,
+        ticket_id=ticket_id,
+        body_text=ctx.body_text,
+        subscribers=subscribers,
+        actions=actions,
+        events=events,
+        detail=detail,
+        no_auto_response=ctx.junk.no_auto_response or ctx.junk.kind is not None,
+        bounced_recipients=ctx.junk.bounced_recipients,
+        raw=ctx.raw,
+    )
+
+
+def _discard(
+    ctx: _Context, reason: DiscardReason, detail: str, extra: tuple[Action, ...] = ()
+) -> InboundResult:
+    return _result(
+        ctx,
+        Verdict.DISCARD,
+        reason=reason,
+        actions=(*extra, Discard(reason=reason.value, detail=detail)),
+        detail=detail,
+    )
+
+
+def _create_user(ctx: _Context, user: User | None) -> tuple[Action, ...]:
+    if user is not None:
+        return ()
+    password = base64.urlsafe_b64encode(ctx.random.token_bytes(PASSWORD_BYTES)).decode()
+    sender = ctx.email.sender
+    return (CreateUser(email=sender.email, name=sender.name, password=password),)
+
+
+def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> InboundResult:
+    email = ctx.email
+    sender = email.sender.email
+    own = set(ctx.settings.incoming.helpdesk_addresses)
+    subscribers: list[str] = []
+    if ctx.settings.incoming.add_recipients_as_subscribers:
+        for address in (*email.to, *email.cc):
+            if address.email in own or is_system_address(address.email):
+                continue
+            subscribers.append(address.email)
+    from_recipients = tuple(dict.fromkeys(subscribers))
+    everyone = tuple(dict.fromkeys((sender, *from_recipients)))
+    create = CreateTicket(
+        subject=ctx.subject,
+        submitter=sender,
+        body_text=ctx.body_text,
+        body_html=email.html,
+        category=ctx.settings.incoming.default_category,
+        subscribers=everyone,
+        attachments=email.attachments,
+        message_id=email.message_id,
+        via=Via.EMAIL.value,
+    )
+    ignored = [c for c in ctx.commands if c != "unsubscribe"]
+    if ignored:
+        notes = (*notes, f"commands ignored on a new ticket: {', '.join(ignored)}")
+    return _result(
+        ctx,
+        Verdict.CREATE_TICKET,
+        subscribers=from_recipients,
+        actions=(*_create_user(ctx, user), create),
+        events=(
+            TicketCreated(
+                ticket_id=None,
+                actor=sender,
+                via=Via.EMAIL,
+                auto_response_allowed=not ctx.junk.no_auto_response,
+            ),
+        ),
+        detail="; ".join(notes) if notes else "new ticket",
+    )
+
+
+def _comment(
+    ctx: _Context, ticket: Ticket, user: User | None, notes: tuple[str, ...], *, inert: bool
+) -> InboundResult:
+    email = ctx.email
+    sender = email.sender.email
+    allowed: dict[str, bool] = {}
+    notes_list = list(notes)
+    for command in ctx.commands:
+        who, check = COMMAND_PERMISSIONS[command]
+        allowed[command] = not inert and check(ticket, sender, user)
+        if not allowed[command]:
+            notes_list.append(f"#{command}# ignored: only {who} may use it")
+    actions: list[Action] = list(_create_user(ctx, user))
+    events: list[Event] = []
+    if ticket.is_closed:
+        actions.append(ReopenTicket(ticket_id=ticket.id, by=sender))
+    techs_only = allowed.get("tech", False)
+    only_unsubscribe = allowed.get("unsubscribe", False) and not ctx.body_text.strip()
+    if not only_unsubscribe:
+        actions.append(
+            AddComment(
+                ticket_id=ticket.id,
+                author=sender,
+                body_text=ctx.body_text,
+                body_html=email.html,
+                techs_only=techs_only,
+                attachments=email.attachments,
+                message_id=email.message_id,
+                full_text=email.text,
+            )
+        )
+        if not inert:
+            events.append(
+                TicketUpdated(
+                    ticket_id=ticket.id,
+                    actor=sender,
+                    techs_only=techs_only,
+                    has_attachments=bool(email.attachments),
+                    via=Via.EMAIL,
+                )
+            )
+    if allowed.get("unsubscribe"):
+        if sender in ticket.subscribers:
+            actions.append(RemoveSubscriber(ticket_id=ticket.id, email=sender))
+        else:
+            notes_list.append("#unsubscribe#: sender was not subscribed")
+    if allowed.get("close") and not ticket.is_closed:
+        actions.append(CloseTicket(ticket_id=ticket.id, by=sender))
+        events.append(TicketClosed(ticket_id=ticket.id, actor=sender))
+    return _result(
+        ctx,
+        Verdict.ADD_COMMENT,
+        ticket_id=ticket.id,
+        actions=tuple(actions),
+        events=tuple(events),
+        detail="; ".join(notes_list),
+    )
