@@ -61,6 +61,12 @@ class PlannedEmail:
     cc_mode: bool = False
     ticket_id: int | None = None
     include_attachments: bool = True
+    counts_for_ticket: bool = True
+    """Whether sending this email counts one notification against the ticket's rate limits.
+
+    The planner sets it on the first email of each event only, so that the per-ticket
+    limits count events, not copies (see `outbound.plan.scopes_for`).
+    """
 
 
 @dataclass(frozen=True)
