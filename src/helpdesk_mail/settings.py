@@ -52,7 +52,14 @@ class SettingsError(ValueError):
         self.rule = rule
         self.secret = secret
         shown = "<hidden>" if secret else repr(value)
-        super().__init__(f"{key}: {shown} is not valid: {rule}")
+        if rule == _REQUIRED:
+            super().__init__(f"{key}: {rule}")
+        else:
+            super().__init__(f"{key}: {shown} is not valid: {rule}")
+
+
+_REQUIRED = "is required"
+"""The rule of a missing required key (its `SettingsError.value` is None)."""
 
 
 class MailProtocol(StrEnum):
@@ -473,8 +480,9 @@ def _build(cls: type[_T], data: object, prefix: str) -> _T:
         raise SettingsError(f"{prefix}{exc.key}", exc.value, exc.rule, secret=exc.secret) from None
     except TypeError as exc:  # a required field is missing
         missing = [n for n, f in fields.items() if _required(f) and n not in kwargs]
-        key = f"{prefix}{missing[0]}" if missing else prefix.rstrip(".")
-        raise SettingsError(key, None, f"is required ({exc})") from None
+        if missing:
+            raise SettingsError(f"{prefix}{missing[0]}", None, _REQUIRED) from None
+        raise SettingsError(prefix.rstrip("."), None, f"is not valid ({exc})") from None
 
 
 def _looks_secret(key: str) -> bool:

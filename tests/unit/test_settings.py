@@ -258,7 +258,8 @@ def test_account_required_fields(missing: str) -> None:
     err = load_error({"incoming": {"accounts": [account]}})
     assert err.key == f"incoming.accounts[0].{missing}"
     assert err.value is None
-    assert "required" in err.rule
+    assert err.rule == "is required"
+    assert str(err) == f"incoming.accounts[0].{missing}: is required"
 
 
 def test_account_that_is_not_a_table() -> None:
