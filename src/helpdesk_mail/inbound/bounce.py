@@ -22,7 +22,7 @@ import quopri
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from email.header import decode_header
+from email.header import Header, decode_header
 from email.message import Message
 from typing import Any
 
@@ -39,6 +39,7 @@ __all__ = [
     "find_addresses",
     "iter_parts",
     "match_bounce_subject",
+    "parse_field_text",
     "part_text",
     "ses_notification",
     "text_recipients",
@@ -72,14 +73,14 @@ def _ascii_safe(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _decode_bytes(data: bytes, charset: str | None) -> str:
+def _decode_bytes(data: bytes, charset: object) -> str:
     """Decode ``data`` with ``charset`` (any junk name), falling back to UTF-8/Latin-1."""
     if charset:
-        name = charset.strip().strip('"').lower()
         try:
+            name = str(charset).strip().strip('"').lower()
             if codecs.lookup(name)._is_text_encoding:
                 return data.decode(name, "replace")
-        except (LookupError, ValueError, TypeError, UnicodeError, AttributeError):
+        except Exception:  # noqa: S110 -- unknown or hostile charset: fall back below
             pass
     try:
         return data.decode("utf-8")
@@ -89,6 +90,18 @@ def _decode_bytes(data: bytes, charset: str | None) -> str:
 
 def decode_header_value(value: object) -> str:
     """Return a header value (``str`` or :class:`email.header.Header`) as text, RFC 2047 decoded."""
+    if isinstance(value, Header):
+        # compat32 turns raw 8-bit header bytes into a Header with charset unknown-8bit.
+        try:
+            text = _ascii_safe(
+                "".join(
+                    c if isinstance(c, str) else _decode_bytes(c, cs)
+                    for c, cs in decode_header(value)
+                )
+            )
+            return decode_header_value(text) if "=?" in text else text
+        except Exception:
+            value = value.encode() if hasattr(value, "encode") else ""
     try:
         raw = str(value)
     except Exception:
@@ -167,6 +180,7 @@ def part_text(part: Message, limit: int = TEXT_SCAN_LIMIT) -> str:
     except (binascii.Error, ValueError, UnicodeError):
         data = raw[:limit].encode("utf-8", "replace")
     text = _decode_bytes(data[: limit * 4], charset)[:limit]
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         subtype = part.get_content_subtype()
     except Exception:
@@ -193,7 +207,7 @@ class DsnRecipient:
 _FIELD_RE = re.compile(r"^([A-Za-z][A-Za-z0-9-]{0,60})\s*:\s*(.*)$")
 
 
-def _parse_field_text(text: str) -> list[dict[str, str]]:
+def parse_field_text(text: str) -> list[dict[str, str]]:
     """Split ``Name: value`` text (RFC 3464 blocks separated by blank lines)."""
     blocks: list[dict[str, str]] = []
     current: dict[str, str] = {}
@@ -224,7 +238,7 @@ def dsn_blocks(part: Message) -> list[dict[str, str]]:
     except Exception:
         return blocks
     if isinstance(payload, str):
-        return _parse_field_text(part_text(part))
+        return parse_field_text(part_text(part))
     if not isinstance(payload, list):
         return blocks
     for sub in payload[:MAX_PARTS]:
@@ -240,7 +254,7 @@ def dsn_blocks(part: Message) -> list[dict[str, str]]:
             blocks.append(block)
         body = _raw_payload(sub)
         if body:
-            blocks.extend(_parse_field_text(body))
+            blocks.extend(parse_field_text(body))
     return blocks
 
 

@@ -384,15 +384,24 @@ class _Context:
         ]
 
     @cached_property
-    def dsn(self) -> tuple[list[_b.DsnRecipient], bool | None]:
+    def dsn_blocks(self) -> list[dict[str, str]]:
         blocks: list[dict[str, str]] = []
         for part in self.report_parts:
             if self.ctype(part).startswith("message/"):
                 blocks.extend(_b.dsn_blocks(part))
         if not blocks and ("final-recipient" in self.flat.lower()):
             # DSN fields inline in a text part (broken MIME, SES/WorkMail "Technical report").
-            blocks = _b._parse_field_text(self.text)
-        return _b.dsn_recipients(blocks)
+            blocks = _b.parse_field_text(self.text)
+        return blocks
+
+    @cached_property
+    def dsn(self) -> tuple[list[_b.DsnRecipient], bool | None]:
+        return _b.dsn_recipients(self.dsn_blocks)
+
+    @cached_property
+    def dsn_names_recipients(self) -> bool:
+        """The DSN has per-recipient blocks (maybe all successful: nothing failed)."""
+        return any("final-recipient" in b or "original-recipient" in b for b in self.dsn_blocks)
 
     @cached_property
     def feedback_parts(self) -> list[Message]:
@@ -470,6 +479,9 @@ class _Context:
             for addr in ses_recips:
                 recipients.setdefault(addr, None)
             return tuple(recipients)[: _b.MAX_RECIPIENTS], ses_temp
+        if not recipients and self.dsn_names_recipients:
+            # The DSN lists its recipients and none failed ('delivered'/'relayed').
+            return (), temporary
         if not recipients:
             # A relay may wrap the whole report into message/rfc822 (flufl dsn_15 style).
             for part in self.parts:
