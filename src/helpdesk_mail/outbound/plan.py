@@ -267,7 +267,7 @@ SYSTEM_ADDRESS_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"mailer[-_.]?daemon", "MAILER-DAEMON@: delivery reports"),
     (r"postmaster", "postmaster@ (RFC 5321): delivery reports"),
     (r"mail[-_.]?delivery[-_.]?(?:sub)?system", "Mail Delivery Subsystem (Exchange, Gmail)"),
-    (r"bounces?(?:[-+=_.].*)?", "bounce@, bounces+verp=example.com@ (list and ESP bounces)"),
+    (r"bounces?(?:[-+=].*)?", "bounce@, bounces+verp=example.com@ (list and ESP bounces)"),
 )
 
 _SYSTEM_RE = re.compile(
@@ -388,7 +388,7 @@ class _Context:
             case When.TECHS_ONLY_NOTE:
                 return isinstance(event, TicketUpdated) and event.techs_only
             case When.NO_AUTO_RESPONSE:
-                return not getattr(event, "auto_response_allowed", True)
+                return isinstance(event, TicketCreated) and not event.auto_response_allowed
         raise AssertionError(when)  # pragma: no cover
 
     def switched_on(self, switch: Switch | None) -> bool:
