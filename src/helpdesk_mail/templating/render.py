@@ -1,0 +1,167 @@
+"""Rendering templates with chevron: one kind of email, its subject, HTML and plain text.
+
+A host's templates are a mapping kind -> (subject, body), e.g.
+``{TemplateKind.TICKET_CLOSED: ("Closed: #Subject#", "<p>#What_Happened#</p>")}``.
+Kinds it leaves out use the defaults (`default_templates()`); a kind mapped to an
+empty body is skipped: `render_email` returns None and no email is sent. An empty
+subject with a body falls back to the default subject.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+
+import chevron
+
+from ..outbound.planned import TemplateKind
+from .compile import CompiledTemplate, Format, SlotContext, compile_template
+from .masks import TemplateError, kind_of
+from .values import MaskValues, TemplateData
+
+__all__ = [
+    "RenderedEmail",
+    "Templates",
+    "default_template",
+    "default_templates",
+    "header_text",
+    "parse_template_file",
+    "render_compiled",
+    "render_email",
+    "render_template",
+    "template_for",
+    "tidy_text",
+]
+
+Templates = Mapping[TemplateKind, tuple[str, str]]
+"""A host's templates: kind of email -> (subject, HTML body)."""
+
+MAX_SUBJECT = 250
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A rendered template: one-line subject, HTML body and its plain-text alternative."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def parse_template_file(content: str) -> tuple[str, str]:
+    """(subject, body) from a template file: an optional first line `Subject: ...`, then
+    the body (a blank line after the subject line is dropped)."""
+    first, _, rest = content.partition("\n")
+    if first.lower().startswith("subject:"):
+        if rest.startswith("\r\n"):
+            rest = rest[2:]
+        elif rest.startswith("\n"):
+            rest = rest[1:]
+        return first[len("subject:") :].strip(), rest
+    return "", content
+
+
+@functools.cache
+def default_template(kind: TemplateKind | str) -> tuple[str, str]:
+    """The built-in (subject, body) for `kind` (from `templating/defaults/<kind>.html`)."""
+    k = kind_of(kind)
+    content = resources.files(__package__).joinpath("defaults", f"{k.value}.html")
+    return parse_template_file(content.read_text(encoding="utf-8"))
+
+
+def default_templates() -> dict[TemplateKind, tuple[str, str]]:
+    """A fresh mapping of every kind to its built-in (subject, body)."""
+    return {k: default_template(k) for k in TemplateKind}
+
+
+def template_for(kind: TemplateKind | str, templates: Templates | None) -> tuple[str, str]:
+    """The host's template for `kind`, else the default (an empty subject takes the default)."""
+    k = kind_of(kind)
+    chosen = templates.get(k) if templates is not None else None
+    if chosen is None:
+        return default_template(k)
+    if not isinstance(chosen, tuple | list) or len(chosen) != 2:
+        raise TemplateError(f"the template for {k.value} must be a (subject, body) pair")
+    subject, body = chosen
+    if not isinstance(subject, str) or not isinstance(body, str):
+        raise TemplateError(f"the subject and body of {k.value} must be text")
+    if not subject.strip() and body.strip():
+        subject = default_template(k)[0]
+    return subject, body
+
+
+def header_text(value: str, limit: int = MAX_SUBJECT) -> str:
+    """`value` made safe for a header: no CR, LF or other control characters, one line,
+    whitespace collapsed, at most `limit` characters."""
+    value = " ".join(_HEADER_BREAKS.sub(" ", value).split())
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+def render_compiled(compiled: CompiledTemplate, values: MaskValues) -> str:
+    """Render a compiled template with chevron (pre-tokenized; values already in form)."""
+    data: dict[str, str] = {}
+    for slot in compiled.slots:
+        ref = slot.ref
+        ctx = slot.context
+        if ctx is SlotContext.HTML:
+            data[slot.key] = values.html(ref)
+        elif ctx is SlotContext.TEXT:
+            data[slot.key] = values.text(ref)
+        elif ctx is SlotContext.ATTR:
+            data[slot.key] = values.attr(ref)
+        elif ctx is SlotContext.URL:
+            data[slot.key] = values.url(ref)
+        else:
+            data[slot.key] = values.url_part(ref)
+    try:
+        return chevron.render(compiled.tokens, data)
+    except Exception as exc:  # pragma: no cover - the tokens are ours; keep the contract
+        raise TemplateError(f"rendering failed: {exc}") from exc
+
+
+def render_template(
+    text: str,
+    kind: TemplateKind | str,
+    data: TemplateData,
+    fmt: Format | str = Format.HTML,
+) -> str:
+    """Render one template text (HTML or plain text) for an email of `kind`."""
+    return render_compiled(compile_template(text, kind, fmt), MaskValues(data))
+
+
+def render_email(
+    kind: TemplateKind | str,
+    data: TemplateData,
+    templates: Templates | None = None,
+    values: MaskValues | None = None,
+) -> RenderedEmail | None:
+    """The subject, HTML and plain text of an email of `kind`; None when its template is
+    empty (the notification is skipped)."""
+    k = kind_of(kind)
+    subject_text, body_text = template_for(k, templates)
+    if not body_text.strip():
+        return None
+    body = compile_template(body_text, k, Format.HTML)
+    if body.is_empty:
+        return None
+    subject = compile_template(subject_text, k, Format.TEXT)
+    values = values if values is not None else MaskValues(data)
+    html = render_compiled(body, values)
+    text = render_compiled(body.text_version, values) if body.text_version else ""
+    return RenderedEmail(
+        subject=header_text(render_compiled(subject, values)),
+        html=html,
+        text=tidy_text(text),
+    )
+
+
+def tidy_text(text: str) -> str:
+    """Plain text with trailing spaces and runs of blank lines removed, ending in a newline."""
+    text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
