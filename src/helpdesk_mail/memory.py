@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -98,6 +99,10 @@ class SeededRandom:
     def token_bytes(self, n: int) -> bytes:
         """`n` pseudo-random bytes."""
         return self._random.randbytes(n)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
 
 
 class InMemoryStorage:
@@ -220,10 +225,10 @@ class InMemoryStorage:
 
     def search_kb(self, text: str, limit: int) -> Sequence[KBArticle]:
         """Articles sharing the most words (of four letters or more) with `text`."""
-        words = {w for w in text.lower().split() if len(w) >= 4}
+        words = {w for w in _words(text) if len(w) >= 4}
         scored = []
         for article in self.kb_articles.values():
-            overlap = len(words & set(f"{article.title} {article.body}".lower().split()))
+            overlap = len(words & _words(f"{article.title} {article.body}"))
             if overlap:
                 scored.append((-overlap, article.id, article))
         return tuple(a for _, _, a in sorted(scored)[:limit])
@@ -254,18 +259,40 @@ class InMemoryStorage:
         if self.fail_next_commit is not None:
             exc, self.fail_next_commit = self.fail_next_commit, None
             raise exc
-        saved = copy.copy(self.__dict__)
-        saved["ticket_comments"] = {k: list(v) for k, v in self.ticket_comments.items()}
-        saved["processed"] = set(self.processed)
+        saved = self._snapshot()
         try:
             outcome = self._apply(actions)
         except Exception:
-            self.__dict__.update(saved)
+            self._restore(saved)
             raise
         if key is not None:
             self.processed.add(key.as_string())
         self.commits.append(tuple(actions))
         return outcome
+
+    def _snapshot(self) -> dict[str, Any]:
+        # Copies of every container (and of the lists inside dicts), so that a failing
+        # action leaves no trace; plain values (the id counters) are copied as they are.
+        saved: dict[str, Any] = {}
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict):
+                value = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+            elif isinstance(value, list | set):
+                value = copy.copy(value)
+            saved[name] = value
+        return saved
+
+    def _restore(self, saved: dict[str, Any]) -> None:
+        # In place, so that containers a test holds on to (`tickets = storage.tickets`) stay live.
+        for name, value in saved.items():
+            current = self.__dict__.get(name)
+            if isinstance(current, dict | set) and type(current) is type(value):
+                current.clear()
+                current.update(value)
+            elif isinstance(current, list) and isinstance(value, list):
+                current[:] = value
+            else:
+                self.__dict__[name] = value
 
     def _apply(self, actions: Sequence[Action]) -> CommitOutcome:
         ticket_id: int | None = None
@@ -281,12 +308,12 @@ class InMemoryStorage:
         for action in actions:
             match action:
                 case CreateUser():
-                    if action.email not in self.users:
+                    if normalize_email(action.email) not in self.users:
                         self.add_user(
                             User(email=action.email, name=action.name, role=action.role),
                             action.password,
                         )
-                        created.append(action.email)
+                        created.append(normalize_email(action.email))
                 case CreateTicket():
                     ticket_id = self._next_ticket_id
                     self.add_ticket(
@@ -324,11 +351,13 @@ class InMemoryStorage:
                         self._replace(ticket, message_ids=(*ticket.message_ids, action.message_id))
                 case AddSubscribers():
                     ticket = target(action.ticket_id)
+                    ticket_id = ticket.id
                     self._replace(ticket, subscribers=(*ticket.subscribers, *action.emails))
                 case RemoveSubscriber():
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id
-                    subs = tuple(s for s in ticket.subscribers if s != action.email)
+                    gone = normalize_email(action.email)
+                    subs = tuple(s for s in ticket.subscribers if s != gone)
                     self._replace(ticket, subscribers=subs)
                 case CloseTicket():
                     ticket = target(action.ticket_id)
