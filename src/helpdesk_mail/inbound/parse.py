@@ -113,12 +113,13 @@ _QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 
 def _decode_word(
     charset: bytes, encoding: bytes, payload: bytes, fallbacks: tuple[str, ...]
-) -> str:
+) -> str | None:
+    """One encoded word's text, or None when its payload is not what it claims to be."""
     if encoding in (b"b", b"B"):
         try:
-            data = base64.b64decode(payload + b"=" * (-len(payload) % 4))
+            data = base64.b64decode(payload + b"=" * (-len(payload) % 4), validate=True)
         except (binascii.Error, ValueError):
-            data = payload
+            return None
     else:  # Q; raw 8-bit bytes inside the word are kept as they are
         data = _QP_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), payload.replace(b"_", b" "))
     name = charset.decode("ascii", "replace").split("*", 1)[0]  # RFC 2231 language suffix
@@ -183,7 +184,8 @@ def decode_header_text(value: object, fallbacks: Iterable[str] = ()) -> str:
         between = data[position : match.start()]
         if not (previous_was_word and not between.strip()):
             out.append(_decode_plain(between, fallback_list))
-        out.append(_decode_word(match[1], match[2], match[3], fallback_list))
+        word = _decode_word(match[1], match[2], match[3], fallback_list)
+        out.append(word if word is not None else _decode_plain(match[0], fallback_list))
         position = match.end()
         previous_was_word = True
     out.append(_decode_plain(data[position:], fallback_list))
@@ -317,9 +319,13 @@ def _body_charsets(msg: Message) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _attachment_content(item: dict[str, Any]) -> bytes:
+def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
     payload = item.get("payload") or ""
     if item.get("binary"):
+        if _BLOB_TOKEN.decode() in payload:
+            restored = blobs.decode(payload.encode("ascii", "replace"))
+            if restored is not None:
+                return restored
         try:
             return base64.b64decode(payload)
         except (binascii.Error, ValueError):
@@ -348,7 +354,7 @@ def _clean_filename(name: str) -> str:
     return re.sub(r"\\(.)", r"\1", name).strip()
 
 
-def _attachments(parser: Any, msg: Message) -> tuple[Attachment, ...]:
+def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     for item in parser.attachments:
         content_id = (item.get("content-id") or "").strip().strip("<>") or None
@@ -356,7 +362,7 @@ def _attachments(parser: Any, msg: Message) -> tuple[Attachment, ...]:
         if content_id and filename.strip("<>") == content_id:
             filename = _name_for(content_id, item.get("mail_content_type") or "")
         disposition = (item.get("content-disposition") or "").lower()
-        content = _attachment_content(item)
+        content = _attachment_content(item, blobs)
         found.append(
             Attachment(
                 filename=filename,
@@ -367,10 +373,10 @@ def _attachments(parser: Any, msg: Message) -> tuple[Attachment, ...]:
                 content_id=content_id,
             )
         )
-    return (*found, *_unnamed_message_parts(msg, {a.filename for a in found}))
+    return (*found, *_unnamed_message_parts(msg, {a.filename for a in found}, blobs))
 
 
-def _unnamed_message_parts(msg: Message, known: set[str]) -> list[Attachment]:
+def _unnamed_message_parts(msg: Message, known: set[str], blobs: _Blobs) -> list[Attachment]:
     """Attached messages and delivery reports that mail-parser leaves without a name."""
     found: list[Attachment] = []
     for part in msg.walk():
@@ -389,7 +395,11 @@ def _unnamed_message_parts(msg: Message, known: set[str]) -> list[Attachment]:
         if name in known:
             continue
         try:
-            content = part.as_bytes() if ctype in ATTACHED_MESSAGE_TYPES else _part_bytes(part)
+            content = (
+                blobs.restore(part.as_bytes())
+                if ctype in ATTACHED_MESSAGE_TYPES
+                else _part_bytes(part)
+            )
         except Exception:  # a broken inner message: keep the attachment, empty
             content = b""
         if ctype in ATTACHED_MESSAGE_TYPES:
@@ -417,15 +427,16 @@ def _name_for(content_id: str, content_type: str) -> str:
     return f"{local or 'inline'}.{subtype}"
 
 
-def parse_message(msg: Message, raw_size: int = 0) -> ParsedEmail:
+def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     """A `ParsedEmail` from a stdlib message (compat32 policy), never raising."""
+    blobs = blobs or _Blobs(b"")
     defects: list[str] = [type(d).__name__ for d in getattr(msg, "defects", ())]
     fallbacks = _body_charsets(msg)
     try:
         parser: Any = mailparser.MailParser(msg)
         text_plain: list[str] = list(parser.text_plain)
         text_html: list[str] = list(parser.text_html)
-        attachments = _attachments(parser, msg)
+        attachments = _attachments(parser, msg, blobs)
     except Exception as exc:  # mail-parser failed on this structure: use the stdlib alone
         defects.append(f"MailParserError: {type(exc).__name__}")
         text_plain, text_html, attachments = _stdlib_bodies(msg)
@@ -484,15 +495,105 @@ def _stdlib_bodies(msg: Message) -> tuple[list[str], list[str], tuple[Attachment
     return plain, html, tuple(found)
 
 
+# Large base64 bodies are cut out of the raw bytes before the stdlib parser sees them:
+# its feed parser keeps every line as a separate string, 7-8x the message in memory.
+# The body of a part declared base64 that is longer than BLOB_MIN_BYTES and holds
+# nothing but base64 characters becomes a placeholder token; it is decoded straight
+# from the raw bytes, chunk by chunk, when the attachment is built.
+BLOB_THRESHOLD = 1 << 20
+BLOB_MIN_BYTES = 1 << 18
+_BASE64_CTE = re.compile(rb"(?im)^content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\r\n]")
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_BLOB_TOKEN = b"HELPDESKMAILBLOB"
+_BLOB_PLACEHOLDER = re.compile(rb"HELPDESKMAILBLOB(\d{8})")
+_BLOB_CHUNK = 1 << 20
+
+
+class _Blobs:
+    """The base64 bodies cut out of one message, and how to get them back."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.spans: list[tuple[int, int]] = []
+
+    def _find(self) -> None:
+        raw = self.raw
+        position = 0
+        for match in _BASE64_CTE.finditer(raw):
+            if match.start() < position:
+                continue
+            blank = _BLANK_LINE.search(raw, match.end())
+            if blank is None:
+                break
+            body = blank.end()
+            boundary = raw.find(b"\n--", body)
+            end = boundary if boundary != -1 else len(raw)
+            if end > 0 and raw[end - 1 : end] == b"\r":
+                end -= 1
+            if end - body >= BLOB_MIN_BYTES and not _NOT_BASE64.search(raw, body, end):
+                self.spans.append((body, end))
+            position = end
+
+    def cut(self) -> bytes:
+        """The message with large base64 bodies replaced by placeholders."""
+        if len(self.raw) < BLOB_THRESHOLD:
+            return self.raw
+        self._find()
+        if not self.spans:
+            return self.raw
+        pieces: list[bytes] = []
+        position = 0
+        for index, (start, end) in enumerate(self.spans):
+            pieces.append(self.raw[position:start])
+            pieces.append(b"%s%08d" % (_BLOB_TOKEN, index))
+            position = end
+        pieces.append(self.raw[position:])
+        return b"".join(pieces)
+
+    def decode(self, payload: bytes) -> bytes | None:
+        """The decoded bytes of a base64 payload that holds a placeholder, else None."""
+        match = _BLOB_PLACEHOLDER.search(payload)
+        if match is None or int(match[1]) >= len(self.spans):
+            return None
+        start, end = self.spans[int(match[1])]
+        view = memoryview(self.raw)
+        chunks: list[bytes] = []
+        carry = payload[: match.start()].strip()
+        while start < end:
+            stop = min(start + _BLOB_CHUNK, end)
+            data = carry + bytes(view[start:stop]).replace(b"\r", b"").replace(b"\n", b"")
+            usable = len(data) - len(data) % 4
+            chunks.append(binascii.a2b_base64(data[:usable]))
+            carry = data[usable:]
+            start = stop
+        chunks.append(_b64(carry + payload[match.end() :].strip()))
+        return b"".join(chunks)
+
+    def restore(self, data: bytes) -> bytes:
+        """`data` (a serialised part) with every placeholder replaced by its original body."""
+        if not self.spans or _BLOB_TOKEN not in data:
+            return data
+        return _BLOB_PLACEHOLDER.sub(lambda m: self.raw[slice(*self.spans[int(m[1])])], data)
+
+
+def _b64(data: bytes) -> bytes:
+    try:
+        return base64.b64decode(data)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def parse_email(raw: bytes) -> tuple[ParsedEmail, Message]:
     """Parse raw bytes; returns the summary and the stdlib message it came from."""
+    blobs = _Blobs(raw)
     try:
-        msg = email.message_from_bytes(raw)
+        msg = email.message_from_bytes(blobs.cut())
     except Exception as exc:  # RecursionError on absurd nesting, and the like
         msg = email.message.Message()
         msg.defects.append(email.errors.MessageDefect(f"unparseable: {type(exc).__name__}"))
     try:
-        return parse_message(msg, len(raw)), msg
+        return parse_message(msg, blobs), msg
     except RecursionError:
         empty = email.message.Message()
-        return parse_message(empty, len(raw)), empty
+        return parse_message(empty, _Blobs(b"")), empty
