@@ -8,6 +8,7 @@ categories by name, tickets by an integer id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -46,6 +47,11 @@ def normalize_email(address: str) -> str:
     return address.strip().strip("<>").strip().lower()
 
 
+def _strings(value: str | Iterable[str]) -> tuple[str, ...]:
+    # A lone string is one item, not its characters (`"subscribers": "jane@example.com"`).
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @dataclass(frozen=True)
 class User:
     """A person known to the helpdesk: customer, technician or administrator."""
@@ -65,7 +71,7 @@ class User:
     def __post_init__(self) -> None:
         object.__setattr__(self, "email", normalize_email(self.email))
         object.__setattr__(self, "role", Role(self.role))
-        object.__setattr__(self, "categories", frozenset(self.categories))
+        object.__setattr__(self, "categories", frozenset(_strings(self.categories)))
 
     @property
     def is_staff(self) -> bool:
@@ -141,6 +147,7 @@ class Comment:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "author", normalize_email(self.author))
+        object.__setattr__(self, "attachments", tuple(self.attachments))
 
 
 @dataclass(frozen=True)
@@ -171,8 +178,12 @@ class Ticket:
         object.__setattr__(self, "submitter", normalize_email(self.submitter))
         if self.assignee is not None:
             object.__setattr__(self, "assignee", normalize_email(self.assignee))
-        subs = tuple(dict.fromkeys(normalize_email(s) for s in self.subscribers))
+        subs = tuple(dict.fromkeys(normalize_email(s) for s in _strings(self.subscribers)))
         object.__setattr__(self, "subscribers", subs)
+        ids = tuple(dict.fromkeys(m.strip() for m in _strings(self.message_ids)))
+        object.__setattr__(self, "message_ids", ids)
+        object.__setattr__(self, "custom_fields", tuple(self.custom_fields))
+        object.__setattr__(self, "attachments", tuple(self.attachments))
 
     @property
     def is_closed(self) -> bool:
