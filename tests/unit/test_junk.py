@@ -762,3 +762,50 @@ def test_deeply_nested_multipart_does_not_raise() -> None:
         body += f"--b{i}--\n"
     v = run(head + body)
     assert isinstance(v, JunkVerdict)
+
+
+def test_loose_ooo_words_need_null_return_path() -> None:
+    # newsletters and list posts use such subjects too
+    assert (
+        auto("Precedence: bulk\nX-Auto-Response-Suppress: All\n", subject="Vacation deals!").kind
+        is None
+    )
+    assert auto("Precedence: list\nIn-Reply-To: <a@b>\n", subject="Vacation planning").kind is None
+    v = auto("Return-Path: <>\n", subject="Bob Smith is out of the office")
+    assert (v.kind, v.rule) == ("auto_reply", "ooo_subject")
+
+
+def test_rfc3834_auto_prefix() -> None:
+    assert auto("Precedence: bulk\n", subject="Auto: Angebote der Woche").kind is None
+    v = auto("In-Reply-To: <n1@acme.test>\n", subject="Auto: [#12] Printer")
+    assert (v.kind, v.rule) == ("auto_reply", "ooo_subject")
+
+
+def test_person_at_mailadmin_writing_about_delivery_is_human() -> None:
+    msg = """\
+From: Mail Admin <mailadmin@customer.example>
+To: support@acme.test
+Subject: Delivery failure to your domain
+
+Hello, since yesterday our users get "user unknown" when writing to sales@acme.test.
+Could you check your MX? Thanks.
+"""
+    assert run(msg).kind is None
+
+
+def test_qmail_bounce_from_unusual_sender_via_received_header() -> None:
+    msg = """\
+Received: (qmail 2222 invoked for bounce); 29 Apr 2017 23:34:45 +0900
+From: someone@mx.example.jp
+To: support@acme.test
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.jp.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+
+<gone@example.jp>:
+Sorry, no mailbox here by that name. (#5.1.1)
+"""
+    v = run(msg)
+    assert v.kind == "bounce"
+    assert v.bounced_recipients == ("gone@example.jp",)

@@ -337,6 +337,8 @@ BOUNCE_SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("blocked", r"^\W{0,4}(?:\*\*)?message you sent blocked"),
         ("could_not", r"^\W{0,4}(?:sorry, )?your message could not be delivered"),
         ("error_sending", r"^\W{0,4}there was an error sending your mail"),
+        ("bounce_tag", r"^\s*\[bounce\]"),
+        ("permanent_failure", r"^\W{0,4}permanent delivery failure"),
         # Localized Exchange / Office 365 and other languages (reference section 3).
         (
             "localized",
@@ -405,6 +407,10 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"|this is a permanent error; i've given up"
             r"|su mensaje no pudo ser entregado"
             r"|we're sorry\. there's a problem with the e-mail address"
+            r"|he/her is not |this is the machine generated message from mail service"
+            r"|this is the mail delivery agent at"
+            r"|unfortunately, your mail was not delivered to the following address"
+            r"|your message to the following addresses"
             r"|your mail message to the following address\(es\) could not be delivered"
             r"|--- below (?:this|the next) line is a copy of the message",
         ),
@@ -504,7 +510,12 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"|failed addresses follow"
             r"|reject reason:|target mail address:"
             r"|mail delivery (?:failed|failure|problem)"
-            r"|your mail sent on: .{0,80}could not be delivered",
+            r"|your mail sent on: .{0,80}could not be delivered"
+            r"|message log follows"
+            r"|could not be delivered because of|the following recipients were affected"
+            r"|message could not be delivered to mobile"
+            r"|unable to deliver message to <|sent <<< rcpt to:|received >>> [245]\d\d"
+            r"|error message below: .{0,400}message details:",
         ),
     )
 )

@@ -31,6 +31,8 @@ from helpdesk_mail.inbound import bounce as _b
 __all__ = [
     "AUTO_REPLY_SUBJECT",
     "NO_AUTO_RESPONSE_RULES",
+    "OOO_WORDS_SUBJECT",
+    "RFC3834_SUBJECT",
     "RULES",
     "SYSTEM_LOCAL_PARTS",
     "JunkKind",
@@ -107,12 +109,18 @@ SYSTEM_LOCAL_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-# Local parts and display names MTAs send reports from (reference section 2 "From
-# local part"); only ever combined with another signal.
-_BOUNCE_LOCAL = re.compile(
-    r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|mdaemon|post[-_.]?master|poostmaster"
-    r"|mail[-_.]delivery[-_.]system|mailadm|mail[-_.]?admin|smtp|mailer|mta|mailer[-_.]?agent"
-    r"|bounces?|mail[-_.]?router|mail[-_.]?gateway|mailgw|e500_smtp_mail_service)(?:$|\+)",
+# Local parts MTAs send reports from (reference section 2 "From local part"); only
+# ever combined with another signal.  _MTA_LOCAL are the reporting addresses
+# proper; _MACHINE_LOCAL also matches gateway/scanner names (a person at
+# mailadmin@ may write about delivery problems, so those need the report text).
+_MTA_LOCAL = re.compile(
+    r"^(?:mailer[-_.]?daemon|mail[-_.]?daemon|mdaemon|post[-_.]?master"
+    r"|mail[-_.]delivery[-_.]system|bounces?)(?:$|\+)",
+    re.IGNORECASE,
+)
+_MACHINE_LOCAL = re.compile(
+    r"daemon|postmaster|smtp|mailer|mail[-_.]?(?:adm|admin|router|gateway|gw|service|system)"
+    r"|antivirus|^mta$|^bounces?",
     re.IGNORECASE,
 )
 _BOUNCE_DISPLAY = re.compile(
@@ -124,23 +132,36 @@ _BOUNCE_DISPLAY = re.compile(
 )
 
 # Out-of-office subject prefixes (autoreply reference section 5, all languages of
-# its table).  A SUPPORTING signal only: a human can type it, so the ooo_subject
-# rule also needs a header that a person's mail client does not set (section 5,
-# last paragraph).  Matched at the start, after optional "[tag]" prefixes, so a
-# reply or forward of an out-of-office ("Re: Automatic reply: ...") never matches.
+# its table).  A SUPPORTING signal only: a person can type it, so the ooo_subject
+# rule also needs a header that a person's own mail does not carry (section 5, last
+# paragraph).  Matched at the start, after optional "[tag]" prefixes, so a reply or
+# forward of an out-of-office ("Re: Automatic reply: ...") never matches.
+#  * AUTO_REPLY_SUBJECT: "<automatic reply / out of office>:" in some language --
+#    with a null Return-Path, X-Auto-Response-Suppress, an Exchange rule header,
+#    Precedence bulk/junk or In-Reply-To/References.
+#  * RFC3834_SUBJECT: "Auto: <subject>" (RFC 3834 / Sieve default; also a German
+#    word for car) -- with a null Return-Path or In-Reply-To/References, which RFC
+#    3834 responses carry.
+#  * OOO_WORDS_SUBJECT: looser wording ("Vacation ...", "Name is out of the
+#    office") that newsletters and people also use -- only with a null Return-Path.
+_TAGS = r"^(?:\s*\[[^\]]{0,40}\])*\s*"
 AUTO_REPLY_SUBJECT = re.compile(
-    r"^(?:\s*\[[^\]]{0,40}\])*\s*(?:"
-    r"(?:automatic reply|auto(?:matic)?[- ]?(?:reply|response|respons|answer|responder)"
-    r"|autoreply|autoresponse|auto|out of (?:the )?office(?: autoreply| reply| alert)?"
+    _TAGS + r"(?:automatic reply|auto(?:matic)?[- ]?(?:reply|response|respons|answer|responder)"
+    r"|autoreply|autoresponse|out of (?:the )?office(?: autoreply| reply| alert)?"
     r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence du bureau"
     r"|respuesta autom[aá]tica|fuera de la oficina|risposta automatica|risposta non al computer"
-    r"|fuori sede|automatisch antwoord|afwezig|resposta autom[aá]tica|automatiskt svar|autosvar"
-    r"|fr[åa]nvaro|automatisk svar|fravær|automaattinen vastaus|odpowied[źz] automatyczna"
+    r"|automatisch antwoord|resposta autom[aá]tica|automatiskt svar|autosvar"
+    r"|automatisk svar|automaattinen vastaus|odpowied[źz] automatyczna"
     r"|automatick[áa] odpov[ěe][dď]|automatikus v[áa]lasz|r[ăa]spuns automat"
     r"|αυτόματη απάντηση|автоматический ответ|автоматична відповідь|otomatik yan[ıi]t"
-    r"|תשובה אוטומטית|رد تلقائي|自動応答|自动回复|自動回覆|자동 회신|자동 응답)\s*[:：]"
-    r"|out of (?:the )?office\b|.{0,80}\bis out of (?:the )?office\b"
-    r"|(?:on )?vacation\b|away from (?:the|my) office|abwesend|不在|отсутству)",
+    r"|תשובה אוטומטית|رد تلقائي|自動応答|自动回复|自動回覆|자동 회신|자동 응답)\s*[:：]",
+    re.IGNORECASE,
+)
+RFC3834_SUBJECT = re.compile(_TAGS + r"auto\s*:", re.IGNORECASE)
+OOO_WORDS_SUBJECT = re.compile(
+    _TAGS + r"(?:out of (?:the )?office\b|.{0,80}\bis out of (?:the )?office\b"
+    r"|(?:on )?vacation\b|away from (?:the|my) office|abwesend|afwezig|fuori sede|fr[åa]nvaro"
+    r"|fravær|不在|отсутству)",
     re.IGNORECASE,
 )
 
@@ -270,7 +291,7 @@ class _Context:
     def machine_sender(self) -> bool:
         """From looks like an MTA (mailer-daemon@, postmaster@, 'Mail Delivery System', none)."""
         name, addr = self.from_header
-        if _BOUNCE_LOCAL.match(self.from_local):
+        if _MACHINE_LOCAL.search(self.from_local):
             return True
         if name and _BOUNCE_DISPLAY.search(name):
             return True
@@ -279,12 +300,12 @@ class _Context:
     @cached_property
     def strict_bounce_sender(self) -> bool:
         """From local part is mailer-daemon / postmaster (or the like)."""
-        return bool(_BOUNCE_LOCAL.match(self.from_local))
+        return bool(_MTA_LOCAL.match(self.from_local))
 
     @cached_property
     def null_sender(self) -> bool:
         rp = self.return_path
-        return rp is not None and (rp == "" or _BOUNCE_LOCAL.match(_local_part(rp)) is not None)
+        return rp is not None and (rp == "" or _MTA_LOCAL.match(_local_part(rp)) is not None)
 
     @cached_property
     def auto_submitted(self) -> str | None:
@@ -309,6 +330,10 @@ class _Context:
             return f"Auto-Submitted: {self.auto_submitted}"
         if self.machine_sender:
             return f"From {self.from_header[0] or self.from_header[1] or '(none)'}"
+        for received in self.headers("received")[:3]:
+            # qmail-send writes the bounce itself: "(qmail 123 invoked for bounce)".
+            if "invoked for bounce" in received:
+                return _clip(f"Received: {received}")
         return None
 
     # structure -------------------------------------------------------------
@@ -702,34 +727,47 @@ def _exchange_oof(c: _Context) -> str | None:
     return _clip(f"X-MS-Exchange-Inbox-Rules-Loop: {loop}; Subject: {c.subject}")
 
 
+def _ooo_support(c: _Context) -> dict[str, str]:
+    """Headers that support an out-of-office subject, by kind."""
+    found: dict[str, str] = {}
+    if c.return_path == "":
+        found["null_return_path"] = "Return-Path <>"
+    for name in (
+        "x-auto-response-suppress",
+        "x-ms-exchange-generated-message-source",
+        "x-ms-exchange-inbox-rules-loop",
+    ):
+        value = c.header(name)
+        if value is not None:
+            found.setdefault("exchange", f"{name}: {value}")
+    precedence = _first_token(c.header("precedence") or c.header("x-precedence") or "")
+    if precedence in ("bulk", "junk"):
+        found["precedence"] = f"Precedence: {precedence}"
+    if c.has("in-reply-to") or c.has("references"):
+        found["in_reply_to"] = "In-Reply-To/References"
+    return found
+
+
+# (subject pattern, supporting headers it needs: any one of them)
+_OOO_SUBJECTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (AUTO_REPLY_SUBJECT, ("null_return_path", "exchange", "precedence", "in_reply_to")),
+    (RFC3834_SUBJECT, ("null_return_path", "in_reply_to")),
+    (OOO_WORDS_SUBJECT, ("null_return_path",)),
+)
+
+
 def _ooo_subject(c: _Context) -> str | None:
     # Subject is a supporting signal only (autoreply reference section 5): it needs a
     # header that a person's own mail does not carry.
-    m = AUTO_REPLY_SUBJECT.search(c.subject)
-    if m is None:
-        return None
-    support = None
-    if c.null_sender:
-        support = f"Return-Path <{c.return_path}>"
-    else:
-        for name in (
-            "x-auto-response-suppress",
-            "x-ms-exchange-generated-message-source",
-            "x-ms-exchange-inbox-rules-loop",
-        ):
-            value = c.header(name)
-            if value is not None:
-                support = f"{name}: {value}"
-                break
-    if support is None:
-        precedence = _first_token(c.header("precedence") or c.header("x-precedence") or "")
-        if precedence in ("bulk", "junk", "list", "auto_reply"):
-            support = f"Precedence: {precedence}"
-    if support is None and (c.has("in-reply-to") or c.has("references")):
-        support = "In-Reply-To"
-    if support is None:
-        return None
-    return _clip(f"Subject: {c.subject}; {support}")
+    support: dict[str, str] | None = None
+    for pattern, needs in _OOO_SUBJECTS:
+        if pattern.search(c.subject) is None:
+            continue
+        support = _ooo_support(c) if support is None else support
+        for kind in needs:
+            if kind in support:
+                return _clip(f"Subject: {c.subject}; {support[kind]}")
+    return None
 
 
 def _system_local_part(c: _Context) -> str | None:
