@@ -378,7 +378,7 @@ class MaskValues:
         if name == "What_Happened":
             head = f"<p>{text_to_html(d.what_happened.strip())}</p>" if d.what_happened else ""
             m = d.what_happened_message
-            body = f"<div>{m.html}</div>{_files_html(m.attachments)}" if m is not None else ""
+            body = f"<div>{m.html}</div>" if m is not None else ""
             return head + body
         if name == "Body":
             return d.body_html or text_to_html(d.body_text.strip())
