@@ -2,7 +2,8 @@
 
 Each file is processed against the same starting state (the defaults and an empty
 helpdesk, or --settings and --state), so what one file would change does not
-carry over to the next. With no PATH, the built-in sample mail is inspected.
+carry over to the next. With no PATH, the built-in sample mail is inspected in
+the sample helpdesk (its users and tickets), unless --state is given.
 Keys: path, verdict, reason, from, subject, commands, ticket_id, body_text,
 attachments, subscribers (the inspect contract of docs/cli.md), and detail,
 no_auto_response, bounced_recipients, message_id.
@@ -33,7 +34,14 @@ def run(args: argparse.Namespace) -> int:
     """Inspect each file; exit status 0, or 2 for unusable settings, state or paths."""
     try:
         settings = load_settings(args.settings) if args.settings else Settings()
-        state = json.loads(Path(args.state).read_text(encoding="utf-8")) if args.state else {}
+        if args.state:
+            state = json.loads(Path(args.state).read_text(encoding="utf-8"))
+        elif not args.paths:
+            from .samples import sample_state
+
+            state = sample_state()
+        else:
+            state = {}
         storage = InMemoryStorage()
         storage.load_state(state)
     except SettingsError as exc:

@@ -1,0 +1,40 @@
+"""The Python examples in README.md and docs/ run as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
+
+ROOT = Path(__file__).resolve().parents[2]
+BLOCK = re.compile(r"```python\n(.*?)```", re.S)
+
+
+def blocks(relative: str) -> list[str]:
+    return BLOCK.findall((ROOT / relative).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/quickstart.md"])
+def test_examples_run(doc: str, capsys: pytest.CaptureFixture[str]) -> None:
+    found = blocks(doc)
+    assert found, f"no python example in {doc}"
+    for code in found:
+        exec(compile(code, doc, "exec"), {"__name__": "__doc_example__"})
+
+
+def test_readme_example_prints_what_its_comments_say(capsys: pytest.CaptureFixture[str]) -> None:
+    [code] = blocks("README.md")
+    exec(compile(code, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["create_ticket ('bob@example.com',)", "Printer on fire"]
+
+
+def test_protocols_doc_test_function_passes() -> None:
+    namespace: dict[str, Any] = {}
+    [code] = blocks("docs/protocols.md")
+    exec(compile(code, "docs/protocols.md", "exec"), namespace)
+    namespace["test_new_ticket"](InMemoryStorage(), ManualClock(), SeededRandom(0))
