@@ -4,7 +4,7 @@
 
 1. cleans the text (no lone surrogates, no control characters);
 2. finds the masks (`masks.scan_masks`) and puts a placeholder where each one is;
-3. for HTML: turns a template without any markup into HTML (escaped, line breaks
+3. for HTML: turns a template without any HTML tag into HTML (escaped, line breaks
    kept), reduces it to the limited HTML templates allow (`sanitize_html`), and
    looks at where each placeholder ended up: element content, an attribute, the
    start of a link, or further inside a link. Each place gets its own form of the
@@ -26,7 +26,15 @@ from enum import StrEnum
 
 from ..outbound.planned import TemplateKind
 from .masks import MaskRef, TemplateError, _scan, kind_of
-from .sanitize import URL_ATTRS, clean_text, escape, html_to_text, sanitize_html
+from .sanitize import (
+    ALLOWED_TAGS,
+    DROP_WITH_CONTENT,
+    URL_ATTRS,
+    clean_text,
+    escape,
+    html_to_text,
+    sanitize_html,
+)
 
 __all__ = [
     "MAX_TEMPLATE",
@@ -89,9 +97,21 @@ class CompiledTemplate:
         return not self.slots and not "".join(v for t, v in self.tokens if t == "literal").strip()
 
 
+BLOCK_MASKS = frozenset(
+    {
+        "What_Happened", "Body", "Recent_messages", "XRecent_messages", "Most_recent_message",
+        "Custom_Fields", "Attachments", "Recent_Attachments", "Suggested_KB_articles",
+        "RatingLinks",
+    }
+)  # fmt: skip
+"""Masks whose value is a block (paragraphs, lists): own lines in the plain-text version."""
 _NONCHAR = re.compile("[\ufdd0-\ufdef]")
 _PLACEHOLDER = re.compile("\ufdd0(\\d+)\ufdd1")
-_LOOKS_LIKE_HTML = re.compile(r"<[A-Za-z/!]")
+_LOOKS_LIKE_HTML = re.compile(
+    r"<!--|<!doctype|</?(?:%s)(?=[\s/>])"
+    % "|".join(sorted(ALLOWED_TAGS | DROP_WITH_CONTENT | {"html", "body", "form"})),
+    re.IGNORECASE,
+)
 _TAG_OR_TEXT = re.compile(r"<[^>]*>|[^<]+")
 _ATTR = re.compile(r'\s([a-z][a-z0-9-]*)="([^"]*)"')
 
@@ -145,9 +165,21 @@ def _compile(text: str, kind: TemplateKind, fmt: Format) -> CompiledTemplate:
         else:
             html_parts.extend(_split(segment, SlotContext.HTML))
     text_version = _build(
-        kind, Format.TEXT, _split(html_to_text(sanitized), SlotContext.TEXT), refs
+        kind, Format.TEXT, _split(html_to_text(_blocks(sanitized, refs)), SlotContext.TEXT), refs
     )
     return _build(kind, fmt, html_parts, refs, text_version)
+
+
+def _blocks(sanitized: str, refs: list[MaskRef]) -> str:
+    """For the plain-text version: block masks (messages, lists...) on lines of their own."""
+
+    def wrap(m: re.Match[str]) -> str:
+        return f"<p>{m[0]}</p>" if refs[int(m[1])].spec.name in BLOCK_MASKS else m[0]
+
+    return "".join(
+        seg if seg.startswith("<") else _PLACEHOLDER.sub(wrap, seg)
+        for seg in _TAG_OR_TEXT.findall(sanitized)
+    )
 
 
 def _split(segment: str, context: SlotContext) -> list[tuple[str, int | None, SlotContext]]:

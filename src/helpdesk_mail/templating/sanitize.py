@@ -88,7 +88,7 @@ _TAG_ATTRS: dict[str, frozenset[str]] = {
     "blockquote": frozenset({"type"}),
 }
 URL_ATTRS = frozenset({"href", "src"})
-_PLAIN_VALUE = re.compile(r"^[\w\s#%.,:;!?/+()'*-]*$")
+_PLAIN_VALUE = re.compile(r"^[\w\s#%.,!?/+()'*-]*$")
 _CSS_PROPERTIES = frozenset(
     {
         "background-color", "border", "border-bottom", "border-collapse", "border-color",
