@@ -45,7 +45,9 @@ def build() -> tuple[InMemoryStorage, ManualClock, list[str]]:
     storage, clock = InMemoryStorage(), ManualClock()
     techs = [f"tech{i}@acme.test" for i in range(TECHS)]
     for email in techs:
-        storage.add_user(User(email, role=Role.TECHNICIAN, categories={"Hardware", "Other"}))
+        storage.add_user(
+            User(email, role=Role.TECHNICIAN, categories=frozenset({"Hardware", "Other"}))
+        )
     for i in range(3):
         storage.add_user(User(f"admin{i}@acme.test", role=Role.ADMIN))
     subscribers: list[str] = []
