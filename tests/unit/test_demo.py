@@ -1,0 +1,136 @@
+"""`helpdesk-mail demo` on the built-in sample mail: deterministic, fast, every path shown."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from helpdesk_mail.cli import main
+from helpdesk_mail.cli_demo import account_from_url
+from helpdesk_mail.demo import format_run, run_demo
+from helpdesk_mail.inbound.poller import MessageStatus
+from helpdesk_mail.memory import EPOCH
+from helpdesk_mail.model import TicketStatus
+from helpdesk_mail.samples import sample_messages, sample_state
+from helpdesk_mail.settings import MailProtocol, TlsMode
+
+EXPECTED = {
+    "01-new-ticket.eml": ("create_ticket", None),
+    "02-new-ticket.eml": ("create_ticket", None),
+    "03-reply-with-history.eml": ("add_comment", None),
+    "04-tech-note.eml": ("add_comment", None),
+    "05-close.eml": ("add_comment", None),
+    "06-unsubscribe.eml": ("add_comment", None),
+    "07-html-only.eml": ("create_ticket", None),
+    "08-attachment.eml": ("create_ticket", None),
+    "09-bounce.eml": ("discard", "bounce"),
+    "10-out-of-office.eml": ("discard", "auto_reply"),
+    "11-noreply.eml": ("discard", "system_sender"),
+    "12-hijack.eml": ("create_ticket", None),
+    "13-unknown-sender.eml": ("create_ticket", None),
+}
+
+
+def test_samples_cover_the_dozen_cases() -> None:
+    names = [name for name, _ in sample_messages()]
+    assert names == sorted(EXPECTED)
+    assert {u["email"] for u in sample_state()["users"]} >= {"jane@example.com", "tess@acme.test"}
+
+
+def test_every_sample_gets_its_verdict() -> None:
+    run = run_demo()
+    got = {
+        name: (r.result.verdict.value, r.result.reason.value if r.result.reason else None)
+        for name, r in run.messages
+        if r.result is not None
+    }
+    assert got == EXPECTED
+    assert all(r.status is MessageStatus.PROCESSED for _, r in run.messages)
+    storage = run.storage
+    printer = storage.tickets[1]
+    assert printer.status is TicketStatus.CLOSED
+    comments = storage.comments(1)
+    assert [c.techs_only for c in comments] == [False, True, False]
+    assert "smells of smoke" in comments[0].body_text
+    assert "keep a safe distance" not in comments[0].body_text  # quoted history removed
+    assert "carol@example.com" not in storage.tickets[2].subscribers  # #unsubscribe#
+    hijack = next(r for n, r in run.messages if n == "12-hijack.eml")
+    assert hijack.outcome is not None and hijack.outcome.ticket_id not in (1, 2)
+    assert storage.user("nina@startup.example") is not None
+    assert storage.is_suppressed("former.employee@example.com", EPOCH)
+
+
+def test_redelivery_creates_nothing_twice() -> None:
+    run = run_demo()
+    first, again = run.polls
+    assert first.processed == len(EXPECTED)
+    assert (again.processed, again.duplicates) == (0, len(EXPECTED))
+    assert all(r.status is MessageStatus.DUPLICATE for _, r in run.redelivered)
+    assert run.left_on_server == 0
+
+
+def test_output_is_deterministic_and_fast(capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.perf_counter()
+    assert main(["demo"]) == 0
+    elapsed = time.perf_counter() - started
+    first = capsys.readouterr().out
+    assert main(["demo"]) == 0
+    assert capsys.readouterr().out == first
+    assert elapsed < 2.0
+    assert first.count("verdict  ") == len(EXPECTED)
+    for name in EXPECTED:
+        assert name in first
+    assert "13 duplicates removed, 0 committed a second time" in first
+    assert format_run(run_demo()) + "\n" == first
+
+
+@pytest.mark.parametrize(
+    ("url", "protocol", "tls", "port", "folder"),
+    [
+        (
+            "imaps://u%40x.test:p%20w@mail.x.test/INBOX",
+            MailProtocol.IMAP,
+            TlsMode.IMPLICIT,
+            993,
+            "INBOX",
+        ),
+        (
+            "imap://u:p@mail.x.test:1143/Support%20Box",
+            MailProtocol.IMAP,
+            TlsMode.NONE,
+            1143,
+            "Support Box",
+        ),
+        ("pop3s://u:p@mail.x.test", MailProtocol.POP3, TlsMode.IMPLICIT, 995, "INBOX"),
+        ("pop3://u:p@mail.x.test", MailProtocol.POP3, TlsMode.NONE, 110, "INBOX"),
+    ],
+)
+def test_account_from_url(
+    url: str, protocol: MailProtocol, tls: TlsMode, port: int, folder: str
+) -> None:
+    account = account_from_url(url)
+    assert (account.protocol, account.tls, account.effective_port, account.folder) == (
+        protocol,
+        tls,
+        port,
+        folder,
+    )
+    assert account.host == "mail.x.test"
+
+
+def test_account_from_url_details(monkeypatch: pytest.MonkeyPatch) -> None:
+    account = account_from_url("imaps://u%40x.test:p%20w@mail.x.test/INBOX")
+    assert (account.username, account.password) == ("u@x.test", "p w")
+    assert account_from_url("imap://u:p@h/", starttls=True).tls is TlsMode.STARTTLS
+    monkeypatch.setenv("HELPDESK_MAIL_PASSWORD", "from-env")
+    assert account_from_url("imaps://u@h").password == "from-env"
+    with pytest.raises(ValueError, match="scheme"):
+        account_from_url("http://h")
+    with pytest.raises(ValueError, match="starttls"):
+        account_from_url("imaps://u:p@h", starttls=True)
+
+
+def test_bad_url_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--imap", "ftp://x"]) == 2
+    assert "bad --imap URL" in capsys.readouterr().err
