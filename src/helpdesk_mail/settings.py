@@ -255,7 +255,9 @@ class RateLimit:
     """At most `count` notifications within `minutes`."""
 
     count: int = _setting(rule=_in_range(1))
+    """Notifications allowed within the window."""
     minutes: int = _setting(rule=_in_range(1))
+    """Length of the window, in minutes."""
 
     def __post_init__(self) -> None:
         _check(self)
@@ -277,17 +279,25 @@ class MailboxAccount:
     """One incoming mailbox that the poller reads."""
 
     name: str = _setting(rule=NOT_EMPTY)
+    """Names the account in logs, health records and receipt keys; unique."""
     host: str = _setting(rule=HOST)
+    """The IMAP or POP3 server."""
     protocol: MailProtocol = MailProtocol.IMAP
+    """How the mailbox is read: `imap` or `pop3`."""
     port: int | None = _setting(None, rule=PORT)
     """None: 993/143 for IMAP, 995/110 for POP3, by TLS mode."""
     tls: TlsMode = TlsMode.IMPLICIT
+    """`implicit` (TLS from the start), `starttls` (required upgrade) or `none`."""
     username: str = ""
+    """Login name."""
     password: str = _setting("", repr=False)
+    """Login password; kept out of `repr` and error messages."""
     oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
     """A callable returning a fresh OAuth2 access token (SASL XOAUTH2); set in code only."""
     folder: str = _setting("INBOX", rule=NOT_EMPTY)
+    """IMAP: the folder to read (POP3 has only the inbox)."""
     enabled: bool = True
+    """Off: the poller skips the account (one disabled after failures is in its `MailboxState`)."""
     ca_file: str | None = None
     """A CA bundle for private servers; certificates are always verified."""
     move_to: str | None = None
@@ -297,7 +307,9 @@ class MailboxAccount:
     check_interval_minutes: int | None = _setting(None, rule=_in_range(1, 5))
     """None: the incoming settings' interval."""
     batch_size: int = _setting(50, rule=_in_range(1, 1000))
+    """Messages fetched per round trip (and held in memory at once)."""
     timeout_seconds: int = _setting(60, rule=_in_range(1, 3600))
+    """Network time-out of each server operation."""
 
     def __post_init__(self) -> None:
         _check(self)
@@ -324,13 +336,17 @@ class IncomingSettings:
     add_recipients_as_subscribers: bool = True
     """Subscribe To and Cc addresses of a new ticket (off: only the sender)."""
     check_interval_minutes: int = _setting(5, rule=_in_range(1, 5))
+    """How often the mailboxes are checked (the spec: every 1-5 minutes)."""
     max_consecutive_failures: int = _setting(5, rule=_in_range(1, 100))
     """Connection or login failures in a row before an account is disabled."""
     helpdesk_addresses: tuple[str, ...] = _setting((), rule=EMAIL_LIST)
     """The helpdesk's own addresses: never subscribers; mail from them is a loop."""
     accounts: tuple[MailboxAccount, ...] = ()
+    """The mailboxes the poller reads."""
     auto_replies: AutoReplyHandling = AutoReplyHandling.DISCARD
+    """`discard` auto-replies (the spec) or keep them as a `comment` that notifies nobody."""
     reply_to_closed: ClosedTicketReply = ClosedTicketReply.REOPEN
+    """A reply to a closed ticket `reopen`s it, or starts a `new_ticket`."""
 
     def __post_init__(self) -> None:
         _coerce_enums(self)
@@ -359,21 +375,31 @@ class NotificationSettings:
     ticket_confirmation: bool = True
     """Submitters of tickets by email get a confirmation."""
     notify_admins_new_tickets: bool = True
+    """Administrators hear of every new ticket, in every category."""
     notify_techs_new_tickets: bool = True
     """Technicians hear of new tickets (and tickets moved) into their categories."""
     notify_all_techs_on_customer_update: bool = False
+    """All technicians of the category hear of a customer's update, assigned or not."""
     notify_all_techs_on_take: bool = False
+    """All technicians of the category hear when another technician takes a ticket."""
     notify_techs_on_kb_update: bool = False
+    """Technicians of the category hear when someone else updates a KB article in it."""
     include_attachments: bool = True
+    """Attach the ticket's files to notifications (off, e.g. for HIPAA: no files or images)."""
     autologin_links: bool = True
+    """Regular users get links that log them in without a password (never staff, never CC mode)."""
     autologin_ttl_hours: int = _setting(72, rule=_in_range(1, 24 * 30))
+    """How long an autologin link works (the spec: three days)."""
     cc_mode: bool = False
     """Send one email to all subscribers in CC instead of one each (disables autologin, ratings)."""
     only_tech_updates_to_subscribers: bool = False
     """A non-technician's reply is emailed to technicians only."""
     bounce_suppression_days: int = _setting(7, rule=_in_range(1, 365))
+    """How long an address whose mail bounced gets no notifications."""
     ticket_rate_limits: tuple[RateLimit, ...] = DEFAULT_TICKET_RATE_LIMITS
+    """Flood limits per ticket: once one is reached, its notifications are skipped."""
     recipient_rate_limits: tuple[RateLimit, ...] = DEFAULT_RECIPIENT_RATE_LIMITS
+    """Flood limits per customer address (staff are exempt)."""
 
     def __post_init__(self) -> None:
         _check(self)
@@ -384,22 +410,31 @@ class OutgoingSettings:
     """The spec's "Outgoing email settings", plus the links and signing key."""
 
     from_address: str = _setting("", rule=OPTIONAL_EMAIL)
+    """The From address of every notification."""
     from_name: str = _setting("", rule=NO_NEWLINES)
+    """The From name of system notifications, like "Acme Support"."""
     reply_to: str | None = _setting(None, rule=OPTIONAL_EMAIL)
+    """Reply-To of every email sent: best a mailbox the poller reads (None: none)."""
     from_name_for_all: bool = False
     """Use `from_name` for human replies too (otherwise the author's name)."""
     smtp_host: str = _setting("localhost", rule=HOST)
+    """The SMTP server."""
     smtp_port: int = _setting(587, rule=PORT)
+    """The SMTP server's port."""
     smtp_username: str = ""
+    """SMTP login name (empty: no authentication)."""
     smtp_password: str = _setting("", repr=False)
+    """SMTP password; kept out of `repr` and error messages."""
     smtp_oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
     """A callable returning a fresh OAuth2 access token (Office 365); set in code only."""
     smtp_tls: TlsMode = TlsMode.STARTTLS
+    """`implicit` (SMTPS), `starttls` (required upgrade) or `none`."""
     smtp_ca_file: str | None = None
+    """A CA bundle for a private SMTP server; certificates are always verified."""
     helpdesk_url: str = _setting("", rule=URL)
     """Base URL of the helpdesk, for ticket, autologin, rating and unsubscribe links."""
     secret_key: str = _setting("", repr=False)
-    """Signs autologin links and the Message-IDs of outgoing mail."""
+    """Signs autologin links and outgoing Message-IDs; kept out of `repr` and error messages."""
     message_id_domain: str | None = _setting(None, rule=HOST)
     """Domain of generated Message-IDs (None: the From address's domain)."""
 
