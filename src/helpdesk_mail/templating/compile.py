@@ -107,11 +107,8 @@ BLOCK_MASKS = frozenset(
 """Masks whose value is a block (paragraphs, lists): own lines in the plain-text version."""
 _NONCHAR = re.compile("[\ufdd0-\ufdef]")
 _PLACEHOLDER = re.compile("\ufdd0(\\d+)\ufdd1")
-_LOOKS_LIKE_HTML = re.compile(
-    r"<!--|<!doctype|</?(?:%s)(?=[\s/>])"
-    % "|".join(sorted(ALLOWED_TAGS | DROP_WITH_CONTENT | {"html", "body", "form"})),
-    re.IGNORECASE,
-)
+_TAG_NAMES = "|".join(sorted(ALLOWED_TAGS | DROP_WITH_CONTENT | {"html", "body", "form"}))
+_LOOKS_LIKE_HTML = re.compile(rf"<!--|<!doctype|</?(?:{_TAG_NAMES})(?=[\s/>])", re.IGNORECASE)
 _TAG_OR_TEXT = re.compile(r"<[^>]*>|[^<]+")
 _ATTR = re.compile(r'\s([a-z][a-z0-9-]*)="([^"]*)"')
 
