@@ -273,7 +273,8 @@ SYSTEM_ADDRESS_PATTERNS: tuple[tuple[str, str], ...] = (
 _SYSTEM_RE = re.compile(
     "|".join(f"(?:{pattern})" for pattern, _ in SYSTEM_ADDRESS_PATTERNS), re.IGNORECASE
 )
-_ADDRESS_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+|[^@\s]+@localhost")
+_ADDRESS_RE = re.compile(r'[^@\s<>()\[\],;:"]+@[^@\s<>()\[\],;:"]+')
+"""One bare address: no display name, no list, no whitespace or line break."""
 
 
 def is_system_address(email: str) -> bool:
