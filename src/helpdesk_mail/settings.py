@@ -230,12 +230,13 @@ def _describe(tp: Any) -> str:
     if _is_callable(tp):
         return "a callable (set in code only)"
     if origin is tuple:
-        item = _describe(typing.get_args(tp)[0]).removeprefix("a ")
+        item = _describe(typing.get_args(tp)[0]).removeprefix("a ").removeprefix("an ")
         return f"a list of {item}s"
     if isinstance(tp, type) and issubclass(tp, StrEnum):
         return "one of: " + ", ".join(m.value for m in tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return f"a {tp.__name__} table"
+        article = "an" if tp.__name__[0] in "AEIOU" else "a"
+        return f"{article} {tp.__name__} table"
     return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
@@ -449,6 +450,9 @@ class Settings:
     incoming: IncomingSettings = field(default_factory=IncomingSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
+
+    def __post_init__(self) -> None:
+        _check_types(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Settings:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,6 +75,8 @@ DESIGN_STATE: dict[str, Any] = {
         }
     ],
 }
+
+DESIGN_MD = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
 
 KEY = ReceiptKey(mailbox="support", message_id="<m1@example.com>", content_sha256="ab" * 32)
 
@@ -170,6 +175,13 @@ def test_load_state_with_the_design_example(storage: InMemoryStorage) -> None:
     assert ticket.message_ids == ("<abc@example.com>",)
     assert storage.ticket_for_message_id("<abc@example.com>") == 1234
     assert list(storage.staff()) == [tech]
+
+
+@pytest.mark.skipif(not DESIGN_MD.exists(), reason="../shared/DESIGN.md is not here")
+def test_design_state_example_is_the_one_in_design_md() -> None:
+    found = re.findall(r"```json\n(.*?)```", DESIGN_MD.read_text(encoding="utf-8"), re.S)
+    states = [json.loads(b) for b in found if '"tickets"' in b]
+    assert states == [DESIGN_STATE]
 
 
 def test_load_state_ignores_extra_keys_and_defaults_missing_ones() -> None:

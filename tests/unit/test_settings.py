@@ -588,6 +588,16 @@ def test_code_construction_is_checked(cls: Any, kwargs: dict[str, Any], rule: st
     assert rule in info.value.rule
 
 
+def test_settings_sections_must_be_their_classes() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings(incoming={"accept_unregistered": False})  # type: ignore[arg-type]
+    assert info.value.key == "incoming"
+    assert info.value.rule == "must be an IncomingSettings table"
+    assert Settings(incoming=IncomingSettings(accept_unregistered=False)).incoming == (
+        IncomingSettings(accept_unregistered=False)
+    )
+
+
 def test_lists_in_code_become_tuples() -> None:
     account = MailboxAccount(name="a", host="h")
     incoming = IncomingSettings(
