@@ -296,16 +296,15 @@ class MaskValues:
         return value
 
     def html(self, ref: MaskRef) -> str:
-        """The value as HTML content: escaped text, or a safe fragment for rich masks."""
+        """The value as HTML content: escaped text, or (rich masks) a fragment built here."""
         if not ref.allowed:
             return ""
         key = ref.key
         value = self._html.get(key)
         if value is None:
-            if ref.spec.rich:
-                value = clean_text(self._compute_html(ref))
-            else:
-                value = text_to_html(self.text(ref))
+            # plain values are escaped, nothing more: no markup (not even <br>)
+            rich = ref.spec.rich
+            value = clean_text(self._compute_html(ref)) if rich else escape(self.text(ref))
             self._html[key] = value
         return value
 
