@@ -46,6 +46,8 @@ from .model import (
     User,
     Visibility,
 )
+from .outbound.plan import plan_notifications, scopes_for
+from .outbound.planned import NotificationPlan, PlannedEmail, Recipient, TemplateKind
 from .settings import (
     IncomingSettings,
     MailboxAccount,
@@ -80,15 +82,19 @@ __all__ = [
     "KBArticleUpdated",
     "MailboxAccount",
     "MailboxAccountDisabled",
+    "NotificationPlan",
     "NotificationSettings",
     "OutgoingSettings",
     "ParsedEmail",
+    "PlannedEmail",
+    "Recipient",
     "RemoveSubscriber",
     "ReopenTicket",
     "Role",
     "Settings",
     "SettingsError",
     "SuppressRecipients",
+    "TemplateKind",
     "Ticket",
     "TicketClosed",
     "TicketCreated",
@@ -104,5 +110,7 @@ __all__ = [
     "__version__",
     "bind_ticket",
     "load_settings",
+    "plan_notifications",
     "process_email",
+    "scopes_for",
 ]
