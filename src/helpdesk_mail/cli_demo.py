@@ -19,9 +19,8 @@ import sys
 from urllib.parse import unquote, urlsplit
 
 from .demo import format_run, run_demo, run_mailbox_demo
-from .inbound.imap import ImapTransport
-from .inbound.pop3 import Pop3Transport
-from .ports import MailboxError, MailboxTransport
+from .inbound.poller import MailTransport
+from .ports import MailboxError
 from .runtime import SystemClock, SystemRandom
 from .settings import MailboxAccount, MailProtocol, SettingsError, TlsMode
 
@@ -95,12 +94,9 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, SettingsError) as exc:
         print(f"helpdesk-mail demo: bad --imap URL: {exc}", file=sys.stderr)
         return 2
-    transport: MailboxTransport = (
-        ImapTransport() if account.protocol is MailProtocol.IMAP else Pop3Transport()
-    )
     try:
         result = run_mailbox_demo(
-            account, transport, SystemClock(), SystemRandom(), delete=args.delete
+            account, MailTransport(), SystemClock(), SystemRandom(), delete=args.delete
         )
     except MailboxError as exc:  # pragma: no cover - the poller reports mailbox errors itself
         print(f"helpdesk-mail demo: {exc}", file=sys.stderr)
