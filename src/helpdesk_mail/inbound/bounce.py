@@ -394,10 +394,10 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "sendmail",
             r"the original message was received at"
-            r"|-{3,} ?the following addresses? had (?:permanent fatal errors|delivery problems"
+            r"|-{3} ?the following addresses? had (?:permanent fatal errors|delivery problems"
             r"|transient non-fatal errors)"
-            r"|-{3,} ?transcript of session follows ?-{3,}"
-            r"|-{3,} ?unsent message follows ?-{3,}"
+            r"|-{3} ?transcript of session follows ?-{3}"
+            r"|-{3} ?unsent message follows ?-{3}"
             r"|message could not be delivered for \d+ (?:hours|days)",
         ),
         (
@@ -447,8 +447,8 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "notes",
             r"was not delivered to: .{0,200}? because:"
-            r"|-{3,} failure reasons -{3,}"
-            r"|-{3,} returned message -{3,}",
+            r"|-{3} failure reasons -{3}"
+            r"|-{3} returned message -{3}",
         ),
         (
             "courier",
@@ -495,7 +495,7 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r" to the following (?:recipient|address)"
             r"|(?:message|mail) (?:was )?not delivered to the following"
             r"|undeliverable address:|intended recipient:"
-            r"|-{3,} ?failed recipients ?-{3,}"
+            r"|-{3} ?failed recipients ?-{3}"
             r"|delivery failed \d+ attempts"
             r"|each of the following recipients was rejected"
             r"|the following recipients did not receive this message"
@@ -535,7 +535,7 @@ FAILURE_PHRASES = re.compile(
 # Where the returned message starts in a plain-text report: recipients are looked
 # for only before it (reference section 6: skip the returned message).
 _RETURNED_START = re.compile(
-    r"^\s*(?:-{2,}.{0,20}(?:below this line is a copy|below the next line is a copy"
+    r"^[ \t]*(?:-{2}.{0,20}(?:below this line is a copy|below the next line is a copy"
     r"|this is a copy of the message|original message|message header follows"
     r"|unsent message follows|returned message|message text follows|the header of the original"
     r"|start of returned message|header and top|attachment is a copy|mensaje original)"
