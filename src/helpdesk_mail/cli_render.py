@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Render the template; 0 on success, 1 for template problems with --strict, 2 on errors."""
     kind = TemplateKind(args.kind)
     templates: dict[TemplateKind, tuple[str, str]] | None = None
-    problems = []
+    problems: list[tuple[int, int, str, str]] = []
     if args.template:
         try:
             content = Path(args.template).read_text(encoding="utf-8")
@@ -71,9 +71,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
         subject, body = parse_template_file(content)
         templates = {kind: (subject, body)}
-        problems = validate_template(subject, kind, html=False) + validate_template(body, kind)
-    for p in problems:
-        print(f"{args.template}:{p.line}:{p.column}: {p.code}: {p.message}", file=sys.stderr)
+        # positions in the file: the subject sits on line 1, the body after it
+        subject_column = content.find(subject) if subject else 0
+        body_line = content.count("\n", 0, len(content) - len(body))
+        for p in validate_template(subject, kind, html=False):
+            problems.append((1, p.column + subject_column, p.code, p.message))
+        for p in validate_template(body, kind):
+            problems.append((p.line + body_line, p.column, p.code, p.message))
+    for line, column, code, message in problems:
+        print(f"{args.template}:{line}:{column}: {code}: {message}", file=sys.stderr)
     settings = sample_settings()
     if args.settings:
         try:
