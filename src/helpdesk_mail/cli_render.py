@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
             problems.append((1, p.column + subject_column, p.code, p.message))
         for p in validate_template(body, kind):
             problems.append((p.line + body_line, p.column, p.code, p.message))
-    for line, column, code, message in problems:
-        print(f"{args.template}:{line}:{column}: {code}: {message}", file=sys.stderr)
+    for line, column, code, text in problems:
+        print(f"{args.template}:{line}:{column}: {code}: {text}", file=sys.stderr)
     settings = sample_settings()
     if args.settings:
         try:
