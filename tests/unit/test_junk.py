@@ -809,3 +809,50 @@ Sorry, no mailbox here by that name. (#5.1.1)
     v = run(msg)
     assert v.kind == "bounce"
     assert v.bounced_recipients == ("gone@example.jp",)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # IMail / SMTP32: "<label>: address"
+        (
+            "Delivery failed 20 attempts: Lists@Mail.example.com\nOriginal message follows.\n",
+            "lists@mail.example.com",
+        ),
+        ("User mailbox exceeds allowed size: big@example.net\n", "big@example.net"),
+        # Exchange 5.5: "SMTP=addr; on <date>"
+        (
+            "did not reach the following recipient(s):\n\n"
+            "SMTP=jo@example.org; on Mon, 1 Jan 2001\n",
+            "jo@example.org",
+        ),
+        # MDaemon: "> addr"
+        (
+            "The following addresses did NOT receive a copy of your message:\n\n"
+            "> bob@example.com\n",
+            "bob@example.com",
+        ),
+        # a bracketed address opening a line, followed by the reason
+        (
+            "Your message could not be delivered.\n<ann@example.cn> mailbox unavailable\n",
+            "ann@example.cn",
+        ),
+    ],
+)
+def test_text_recipient_formats(body: str, expected: str) -> None:
+    head = "From: MAILER-DAEMON@mx.example\nTo: support@acme.test\nSubject: Undeliverable Mail\n"
+    msg = f"{head}\n{body}"
+    v = run(msg)
+    assert v.kind == "bounce"
+    assert expected in v.bounced_recipients
+
+
+def test_utf8_address_in_global_dsn() -> None:
+    v = run(
+        DSN.format(action="failed", status="5.1.1").replace(
+            "Final-Recipient: rfc822; gone.user@example.net\n"
+            "Original-Recipient: rfc822;Gone.User@example.net",
+            "Final-Recipient: utf-8; δοκιμή@παράδειγμα.δοκιμή",
+        )
+    )
+    assert v.bounced_recipients == ("δοκιμή@παράδειγμα.δοκιμή",)

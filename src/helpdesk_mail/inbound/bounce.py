@@ -57,6 +57,10 @@ MAX_RECIPIENTS = 100
 
 _ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
 _ADDR_RE = re.compile(_ADDR)
+# In DSN fields an address may be UTF-8 (RFC 6531/6533 global delivery status).
+_DSN_ADDR_RE = re.compile(
+    r"[\w!#$%&'*+/=?^`{|}~.-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+", re.UNICODE
+)
 _WS_RE = re.compile(r"\s+")
 _TAG_RE = re.compile(r"<[^<>]{0,2000}>")
 
@@ -247,7 +251,13 @@ def dsn_blocks(part: Message) -> list[dict[str, str]]:
         block: dict[str, str] = {}
         try:
             for name, value in sub.items():
-                block.setdefault(str(name).lower(), decode_header_value(value).strip())
+                # DSN fields are not RFC 2047 text: keep "=?utf-8?...?=@x" as sent.
+                text = (
+                    decode_header_value(value)
+                    if isinstance(value, Header)
+                    else _ascii_safe(str(value))
+                )
+                block.setdefault(str(name).lower(), text.strip())
         except Exception:  # noqa: S110 -- keep the fields read before the broken one
             pass
         if block:
@@ -262,7 +272,7 @@ def _dsn_address(value: str | None) -> str | None:
     if not value:
         return None
     _, _, addr = value.rpartition(";")
-    m = _ADDR_RE.search(addr or value)
+    m = _DSN_ADDR_RE.search(addr or value)
     return m.group(0).lower().strip(".") if m else None
 
 
@@ -436,7 +446,7 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "gmail",
-            r"delivery to the following recipients? (?:failed|has been delayed)"
+            r"del[ie]very to the following recipients? (?:failed|was aborted|has been delayed)"
             r"|technical details of (?:permanent|temporary) failure"
             r"|\*\* (?:address not found|message not delivered|message blocked"
             r"|delivery incomplete) \*\*"
@@ -511,6 +521,13 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"|reject reason:|target mail address:"
             r"|mail delivery (?:failed|failure|problem)"
             r"|your mail sent on: .{0,80}could not be delivered"
+            r"|here is your list of failed recipients|message from interscan e-mail viruswall"
+            r"|the following addresses did not receive a copy of your message"
+            r"|user's mailbox is full|the email below could not be delivered to the following user"
+            r"|a message could not be delivered to:|invalid final delivery userid"
+            r"|sorry, unable to deliver your message to"
+            r"|this is the (?:deliver program|email server) at"
+            r"|no such user here|this is an advisory-only email"
             r"|message log follows"
             r"|could not be delivered because of|the following recipients were affected"
             r"|message could not be delivered to mobile"
@@ -590,10 +607,10 @@ _LINE_ADDR = re.compile(
     r"^[\s>|*\-]{0,12}(?:[245]\d\d[ -](?:[245]\.\d{1,3}\.\d{1,3}\s+)?)?"
     r"(?:rcpt to:\s*|to:\s*<|recipient:\s*|failed recipient:\s*|error-for:\s*"
     r"|undeliverable address:\s*|unknown user:\s*|original-recipient:\s*(?:rfc822;)?\s*"
-    r"|final-recipient:\s*(?:rfc822;)?\s*|x-failed-recipients:\s*|address:\s*)?"
+    r"|final-recipient:\s*(?:rfc822;)?\s*|x-failed-recipients:\s*|address:\s*|smtp=)?"
     r"[<\"'(\[]?(?<![\w.+-])(" + _ADDR + r")[>\"')\]]?"
-    r"(?:\s*$|\s*:|\s*\.\.\.|\s+on\s|\s*\(|\s*<mailto:|\s*\[|\s+\w*\s*(?:user|mailbox|address)"
-    r"|\s*-\s)",
+    r"(?:\s*$|\s*[:;]|\s*\.\.\.|\s+on\s|\s*\(|\s*<mailto:|\s*\[|\s+\w*\s*(?:user|mailbox|address)"
+    r"|\s*-\s|(?<=>))",
     re.IGNORECASE | re.MULTILINE,
 )
 # Phrases naming the failed address inside a sentence.
@@ -602,6 +619,13 @@ _PHRASE_ADDR = re.compile(
     r"|attempts|recipient|rcpt to|mailbox|address|account|user|expanded from|generated from"
     r"|originally addressed to)\W{0,3}(?:to|for|:)?\W{0,3}"
     r"['\"<]?(?<![\w.+-])(" + _ADDR + r")",
+    re.IGNORECASE,
+)
+# "<label ...>: address" on one line (SMTP32/IMail "Delivery failed 20 attempts: a@b",
+# "User mailbox exceeds allowed size: a@b", "Unknown user: a@b").
+_LABEL_ADDR = re.compile(
+    r"\b(?:mailbox|failed|user|userid|recipient|address(?:ee)?)\b[^:\n]{0,60}:[ \t]*<?"
+    r"(?<![\w.+-])(" + _ADDR + r")",
     re.IGNORECASE,
 )
 _NOT_RECIPIENT = re.compile(
@@ -635,7 +659,7 @@ def text_recipients(text: str, exclude: Iterable[str], reporter: str = "") -> li
         )
 
     found: dict[str, None] = {}
-    for regex in (_LINE_ADDR, _PHRASE_ADDR):
+    for regex in (_LINE_ADDR, _PHRASE_ADDR, _LABEL_ADDR):
         for m in regex.finditer(report):
             addr = m.group(1).lower().strip(".")
             before = report[max(0, m.start(1) - 30) : m.start(1)]
