@@ -22,19 +22,33 @@ from .check import (
     check_spf,
 )
 from .record import Mechanism, Qualifier, SpfRecord, SpfSyntaxError, is_spf_record, parse_record
+from .setup import (
+    KNOWN_SERVICES,
+    HostCheck,
+    SpfSetupReport,
+    check_outgoing_settings,
+    check_sender_domain,
+    txt_zone_line,
+)
 
 __all__ = [
     "DEFAULT_EXPLANATION",
+    "KNOWN_SERVICES",
     "LOOKUP_LIMIT",
     "VOID_LOOKUP_LIMIT",
+    "HostCheck",
     "Mechanism",
     "Qualifier",
     "SpfOutcome",
     "SpfRecord",
     "SpfResult",
+    "SpfSetupReport",
     "SpfSyntaxError",
     "check_host",
+    "check_outgoing_settings",
+    "check_sender_domain",
     "check_spf",
     "is_spf_record",
     "parse_record",
+    "txt_zone_line",
 ]
