@@ -243,7 +243,9 @@ class _Handler:
             "scope": "https://outlook.office.com/SMTP.Send",
         }
         await server.challenge_auth(json.dumps(error))  # the client's empty line is read here
-        return AuthResult(success=False, message="535 5.7.3 Authentication unsuccessful")
+        return AuthResult(
+            success=False, handled=False, message="535 5.7.3 Authentication unsuccessful"
+        )
 
 
 class SMTPTestServer:

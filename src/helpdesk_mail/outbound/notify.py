@@ -8,9 +8,10 @@ of the outbound side:
    in CC mode; None when the host left that template empty);
 3. `transport.send` sends each message;
 4. after each successful send, `storage.record_notification(scopes, clock.now())`
-   counts it for the rate limits of the next plans (`scopes_for` of the planned
-   email, narrowed to the recipients of that message; the ticket is counted once
-   per planned email).
+   counts it for the rate limits of the next plans: `scopes_for` of the planned
+   email, narrowed to the recipients who got that message, and the ticket counted
+   once per event (by the first message that goes out, even when the email the
+   planner marked `counts_for_ticket` failed).
 
 A failed send does not stop the others: everything ends up in the `NotifyReport`
 (sent, skipped with reasons, failed with errors). Only `SendError` from the
@@ -136,6 +137,9 @@ def notify(
     sent: list[SentNotification] = []
     skipped = [SkippedNotification(s.email, s.reason) for s in plan.skipped]
     failed: list[FailedNotification] = []
+    # The planner marks the event's first email as the one that counts for the ticket;
+    # if that one fails, the first email of the event that does go out counts instead.
+    ticket_pending = any(p.counts_for_ticket for p in plan.emails)
     for planned in plan.emails:
         everyone = (*planned.to, *planned.cc)
         try:
@@ -161,7 +165,6 @@ def notify(
             for r in everyone
             if normalize_email(r.email) not in addressed
         )
-        ticket_counted = False
         for message in messages:
             outcome = _send(transport, message, planned.template)
             if isinstance(outcome, FailedNotification):
@@ -173,10 +176,10 @@ def notify(
                     planned,
                     to=_matching(everyone, outcome.recipients),
                     cc=(),
-                    counts_for_ticket=planned.counts_for_ticket and not ticket_counted,
+                    counts_for_ticket=ticket_pending,
                 )
             )
-            ticket_counted = True
+            ticket_pending = False
             storage.record_notification(scopes, clock.now())
     return NotifyReport(tuple(sent), tuple(skipped), tuple(failed))
 

@@ -61,6 +61,7 @@ _ENVELOPE_ADDRESS = re.compile(
     r'[^\s<>()\[\],;:"\\\x00-\x1f\x7f@]+@[^\s<>()\[\],;:"\\\x00-\x1f\x7f@]+'
 )
 _MAX_ADDRESS = 254
+_FOLD = re.compile(r"\r?\n[ \t]")
 _DROPPED_CODES = frozenset({421})
 """Replies that mean the server is closing the connection."""
 
@@ -162,7 +163,19 @@ def _header_addresses(message: EmailMessage, name: str) -> Iterator[str]:
                 yield spec
 
 
+def _check_headers(message: EmailMessage) -> None:
+    """Refuse a header with a line break that is not folding (a header injection)."""
+    for name, value in message.raw_items():
+        text = _FOLD.sub(" ", str(value))
+        if "\r" in text or "\n" in text or "\x00" in text:
+            raise SmtpSendError(
+                f"the message's {name} header contains a line break or NUL; not sent",
+                temporary=False,
+            )
+
+
 def _envelope(settings: OutgoingSettings, message: EmailMessage) -> _Envelope:
+    _check_headers(message)
     sender = settings.from_address
     if not sender or not _is_envelope_address(sender):
         raise SmtpSendError(
