@@ -166,3 +166,23 @@ def test_dropped_connection_raises_mailbox_error(mailbox: MailServer, make_mail:
     with pytest.raises(MailboxError):
         list(session.fetch(uids))
     session.close()  # closing a dead session is quiet
+
+
+def test_batches_are_cut_by_bytes_too(mailbox: MailServer, make_mail: MakeMail) -> None:
+    mailbox.drop([make_mail(n, size=1_000_000) for n in range(3)] + [make_mail(9)])
+    transport = ImapTransport(max_batch_bytes=1_500_000)
+    with transport.open(mailbox.account(batch_size=50)) as session:
+        uids = session.list_uids()
+        before = transport.stats.commands
+        got = list(session.fetch(uids))
+        # one big message per batch; the small one rides with the last big one
+        assert transport.stats.commands - before == 3
+    assert [uid for uid, _ in got] == list(uids)
+
+
+def test_empty_folder_costs_no_listing(mailbox: MailServer) -> None:
+    transport = ImapTransport()
+    with transport.open(mailbox.account()) as session:
+        before = transport.stats.commands
+        assert session.list_uids() == []
+        assert transport.stats.commands == before

@@ -125,3 +125,13 @@ def test_move_is_not_possible(mailbox: MailServer) -> None:
         pytest.raises(MailboxError, match="POP3"),
     ):
         session.move(["x"], "Quarantine")
+
+
+def test_batches_are_cut_by_bytes_too(mailbox: MailServer, make_mail: MakeMail) -> None:
+    mailbox.drop([make_mail(n, size=1_000_000) for n in range(3)] + [make_mail(9)])
+    transport = Pop3Transport(max_batch_bytes=1_500_000)
+    with transport.open(mailbox.account(POP3, batch_size=50)) as session:
+        uids = session.list_uids()
+        before = transport.stats.round_trips
+        assert len(list(session.fetch(uids))) == 4
+        assert transport.stats.round_trips - before == 3

@@ -749,3 +749,17 @@ def test_clock_only_moves_when_told() -> None:
     env.poller.run_once()
     assert env.clock.now() == start
     assert env.poller.seconds_until_due() == timedelta(minutes=5).total_seconds()
+
+
+def test_unexpected_error_ends_only_that_account() -> None:
+    a = MailboxAccount(name="a", host="mail.acme.test")
+    b = MailboxAccount(name="b", host="mail.acme.test")
+    env = Env(make_settings(a, b))
+    env.deliver(mail(1), account="a")
+    env.deliver(mail(2), account="b")
+    env.mailbox.fail_connect = [KeyError("bug in a transport")]
+    report = env.poller.run_once()
+    assert "unexpected: KeyError" in (report.account("a").error or "")
+    assert env.storage.mailbox_state("a").consecutive_failures == 0
+    assert report.account("b").processed == 1
+    assert env.inbox("a") == [mail(1)]

@@ -3,11 +3,13 @@
 One session is one connection: connect (implicit TLS, or STARTTLS which is then
 required), log in (LOGIN or SASL XOAUTH2), SELECT the account's folder, and then:
 
-- `list_uids`: one `UID SEARCH` (`RETURN (ALL)` with ESEARCH, so a large mailbox
-  answers with compact ranges);
+- `list_uids`: one `UID FETCH 1:* (UID RFC822.SIZE)`, which gives the UIDs and
+  their sizes (none at all when SELECT said the folder is empty);
 - `fetch`: one `UID FETCH <set> (UID BODY.PEEK[])` per batch of
-  `account.batch_size` UIDs, where `<set>` is compressed (`1:50`, `3,7,9:12`);
-  `BODY.PEEK[]` leaves `\\Seen` alone, so a failed poll changes nothing;
+  `account.batch_size` UIDs, where `<set>` is compressed (`1:50`, `3,7,9:12`). A
+  batch is also cut when its messages add up to more than `max_batch_bytes`
+  (32 MiB by default; a bigger message goes alone), so memory holds one bounded
+  batch. `BODY.PEEK[]` leaves `\\Seen` alone, so a failed poll changes nothing;
 - `delete`: one `UID STORE <set> +FLAGS.SILENT (\\Deleted)` and one `UID EXPUNGE
   <set>` per batch (UIDPLUS: only our messages are expunged; without UIDPLUS a
   plain `EXPUNGE` is the only way, and it also removes other `\\Deleted` mail);
@@ -38,12 +40,23 @@ from ..ports import MailboxAuthError, MailboxError
 from ..settings import MailboxAccount, TlsMode
 from .tls import ssl_context, xoauth2_string
 
-__all__ = ["ImapSession", "ImapTransport", "TransportStats", "encode_mailbox_name", "uid_set"]
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "ImapSession",
+    "ImapTransport",
+    "TransportStats",
+    "encode_mailbox_name",
+    "split_batches",
+    "uid_set",
+]
 
 _UID_RE = re.compile(rb"UID (\d+)", re.IGNORECASE)
 _BODY_RE = re.compile(rb"BODY\[\]", re.IGNORECASE)
 _FETCH_START_RE = re.compile(rb"^\d+ \(")
-_ESEARCH_ALL_RE = re.compile(rb"\bALL ([0-9:,]+)", re.IGNORECASE)
+_SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)", re.IGNORECASE)
+
+MAX_BATCH_BYTES = 32 * 1024 * 1024
+"""Default cap on the bytes of one fetch batch (a single bigger message goes alone)."""
 
 
 @dataclass
@@ -74,15 +87,21 @@ def uid_set(uids: Sequence[str]) -> str:
     return ",".join(parts)
 
 
-def _expand_uid_set(text: bytes) -> list[str]:
-    uids: list[str] = []
-    for part in text.decode("ascii").split(","):
-        if ":" in part:
-            lo, hi = sorted(int(x) for x in part.split(":", 1))
-            uids.extend(str(n) for n in range(lo, hi + 1))
-        elif part:
-            uids.append(str(int(part)))
-    return uids
+def split_batches(
+    uids: Sequence[str], count: int, sizes: dict[str, int], max_bytes: int
+) -> Iterator[list[str]]:
+    """`uids` in batches of at most `count` messages and (when sizes are known) `max_bytes`."""
+    batch: list[str] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if batch and (len(batch) >= count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
 
 
 def _modified_base64(text: str) -> str:
@@ -161,12 +180,20 @@ class _Xoauth2:
 class ImapSession:
     """One logged-in IMAP connection with the account's folder selected."""
 
-    def __init__(self, account: MailboxAccount, connection: imaplib.IMAP4) -> None:
+    def __init__(
+        self,
+        account: MailboxAccount,
+        connection: imaplib.IMAP4,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+    ) -> None:
         self.account = account
         self.connection = connection
         """The underlying `imaplib.IMAP4` (tests use it to cut the connection)."""
+        self.max_batch_bytes = max_batch_bytes
         self.capabilities: frozenset[str] = frozenset()
         self.closed = False
+        self._exists: int | None = None
+        self._sizes: dict[str, int] = {}
 
     # --- setup (called by ImapTransport.open) ---
 
@@ -192,32 +219,35 @@ class ImapSession:
         with _errors(account, "SELECT"):
             typ, data = conn.select(encode_mailbox_name(account.folder))
             _check(account, f"SELECT {account.folder!r}", typ, data)
+            with contextlib.suppress(ValueError, TypeError, IndexError):
+                self._exists = int(data[0] or b"")
 
     # --- MailboxSession ---
 
     def list_uids(self) -> Sequence[str]:
-        """UIDs of every message in the folder, oldest first (one UID SEARCH)."""
+        """UIDs of every message in the folder, oldest first (one command, with sizes)."""
+        if self._exists == 0:
+            return []
         conn = self.connection
-        with _errors(self.account, "UID SEARCH"):
-            if "ESEARCH" in self.capabilities:
-                typ, data = conn.uid("SEARCH", "RETURN", "(ALL)", "ALL")
-                _check(self.account, "UID SEARCH", typ, data)
-                _, esearch = conn.response("ESEARCH")
-                uids: list[str] = []
-                for line in esearch:
-                    if isinstance(line, bytes) and (match := _ESEARCH_ALL_RE.search(line)):
-                        uids.extend(_expand_uid_set(match[1]))
-            else:
-                typ, data = conn.uid("SEARCH", "ALL")
-                _check(self.account, "UID SEARCH", typ, data)
-                uids = [u.decode("ascii") for line in data if line for u in bytes(line).split()]
-        return sorted(set(uids), key=int)
+        with _errors(self.account, "UID FETCH (RFC822.SIZE)"):
+            typ, data = conn.uid("FETCH", "1:*", "(UID RFC822.SIZE)")
+            _check(self.account, "UID FETCH (RFC822.SIZE)", typ, data)
+        sizes: dict[str, int] = {}
+        for item in data:
+            line = item[0] if isinstance(item, tuple) else item
+            if not isinstance(line, bytes):
+                continue
+            uid, size = _UID_RE.search(line), _SIZE_RE.search(line)
+            if uid:
+                sizes[uid[1].decode("ascii")] = int(size[1]) if size else 0
+        self._sizes = sizes
+        return sorted(sizes, key=int)
 
     def fetch(self, uids: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         """The raw messages, one `UID FETCH` per batch; a batch is read whole before yielding."""
-        size = self.account.batch_size
-        for start in range(0, len(uids), size):
-            batch = uids[start : start + size]
+        for batch in split_batches(
+            uids, self.account.batch_size, self._sizes, self.max_batch_bytes
+        ):
             yield from self._fetch_batch(batch)
 
     def _fetch_batch(self, batch: Sequence[str]) -> list[tuple[str, bytes]]:
@@ -312,14 +342,15 @@ class ImapSession:
 class ImapTransport:
     """A `MailboxTransport` for IMAP4rev1 servers."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_batch_bytes: int = MAX_BATCH_BYTES) -> None:
         self.stats = TransportStats()
         """Connections, commands and round trips over every session opened."""
+        self.max_batch_bytes = max_batch_bytes
 
     def open(self, account: MailboxAccount) -> ImapSession:
         """Connect, secure, log in and select `account.folder`."""
         conn = self._connect(account)
-        session = ImapSession(account, conn)
+        session = ImapSession(account, conn, self.max_batch_bytes)
         try:
             session._login()
         except BaseException:

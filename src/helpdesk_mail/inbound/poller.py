@@ -34,8 +34,9 @@ Rules (this file owns them):
 7. After a commit, the result's events are bound to the committed ticket id
    (`bind_ticket`) and handed to `on_event`; a failing `on_event` is logged and never
    undoes or repeats the commit.
-8. Errors from the storage itself (not the mail) end that account's poll without
-   touching its health record: the mail stays on the server for the next poll.
+8. Errors from the storage itself (not the mail), and unexpected errors (bugs), end
+   that account's poll without touching its health record: the mail stays on the
+   server for the next poll, and the other accounts are polled as usual.
 """
 
 from __future__ import annotations
@@ -439,6 +440,10 @@ class Poller:
             return self._report(account, tally, error=str(exc), disabled=disabled), tally.events
         except _StorageFailure as exc:
             return self._report(account, tally, error=str(exc)), tally.events
+        except Exception as exc:  # a bug somewhere: logged loudly, never fatal to the others
+            log.exception("%s: unexpected error while polling", name)
+            error = f"unexpected: {type(exc).__name__}: {exc}"
+            return self._report(account, tally, error=error), tally.events
         if state.consecutive_failures or state.last_error is not None:
             try:
                 self.storage.save_mailbox_state(name, MailboxState())

@@ -3,11 +3,13 @@
 A session: connect (implicit TLS, or STLS which is then required), CAPA, log in
 (USER/PASS or `AUTH XOAUTH2`), then:
 
-- `list_uids`: one `UIDL`; the UIDs are the server's unique ids, stable across
-  sessions (message numbers are not);
+- `list_uids`: `UIDL` and `LIST` (pipelined: one round trip); the UIDs are the
+  server's unique ids, stable across sessions (message numbers are not), and
+  LIST gives the sizes;
 - `fetch`: `RETR` per message. When the server announces PIPELINING (RFC 2449),
   a whole batch of `RETR` commands goes out in one write and the answers are
-  read back in order: one round trip per batch instead of one per message;
+  read back in order: one round trip per batch instead of one per message. A
+  batch holds at most `account.batch_size` messages and `max_batch_bytes`;
 - `delete`: `DELE` per message (pipelined the same way). The server applies the
   deletions only at `QUIT`, so a session that dies before `close` deletes nothing;
 - `move`: POP3 has no folders, so it raises `MailboxError`;
@@ -28,7 +30,7 @@ from collections.abc import Iterator, Sequence
 
 from ..ports import MailboxAuthError, MailboxError
 from ..settings import MailboxAccount, TlsMode
-from .imap import TransportStats
+from .imap import MAX_BATCH_BYTES, TransportStats, split_batches
 from .tls import ssl_context, xoauth2_string
 
 __all__ = ["Pop3Session", "Pop3Transport"]
@@ -44,12 +46,18 @@ class Pop3Session:
     """One logged-in POP3 connection (a POP3 "transaction state")."""
 
     def __init__(
-        self, account: MailboxAccount, connection: poplib.POP3, stats: TransportStats
+        self,
+        account: MailboxAccount,
+        connection: poplib.POP3,
+        stats: TransportStats,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self.account = account
         self.connection = connection
         """The underlying `poplib.POP3` (tests use it to cut the connection)."""
         self.stats = stats
+        self.max_batch_bytes = max_batch_bytes
+        self._sizes: dict[str, int] = {}
         self.capabilities: frozenset[str] = frozenset()
         self.closed = False
         self._numbers: dict[str, int] = {}
@@ -140,22 +148,36 @@ class Pop3Session:
     def list_uids(self) -> Sequence[str]:
         """The unique ids (UIDL) of the messages waiting, in message-number order."""
         with self._errors("UIDL"):
-            self._command("UIDL")
-            listing = self._multiline()
+            if self.pipelining:
+                self._send(["UIDL", "LIST"])
+                self._status()
+                listing = self._multiline()
+                self._status()
+                sizes_listing = self._multiline()
+            else:
+                self._command("UIDL")
+                listing = self._multiline()
+                self._command("LIST")
+                sizes_listing = self._multiline()
         numbers: dict[str, int] = {}
         for line in listing.splitlines():
             fields = line.split()
             if len(fields) >= 2:
                 numbers.setdefault(fields[1].decode("utf-8", "replace"), int(fields[0]))
+        octets: dict[int, int] = {}
+        for line in sizes_listing.splitlines():
+            fields = line.split()
+            if len(fields) >= 2:
+                octets[int(fields[0])] = int(fields[1])
         self._numbers = numbers
+        self._sizes = {uid: octets.get(n, 0) for uid, n in numbers.items()}
         return sorted(numbers, key=numbers.__getitem__)
 
     def fetch(self, uids: Sequence[str]) -> Iterator[tuple[str, bytes]]:
         """The raw messages; with PIPELINING one write per batch (read whole before yielding)."""
         known = [u for u in uids if u in self._numbers]
         size = self.account.batch_size if self.pipelining else 1
-        for start in range(0, len(known), size):
-            batch = known[start : start + size]
+        for batch in split_batches(known, size, self._sizes, self.max_batch_bytes):
             yield from self._fetch_batch(batch)
 
     def _fetch_batch(self, batch: Sequence[str]) -> list[tuple[str, bytes]]:
@@ -234,9 +256,10 @@ class Pop3Session:
 class Pop3Transport:
     """A `MailboxTransport` for POP3 servers."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_batch_bytes: int = MAX_BATCH_BYTES) -> None:
         self.stats = TransportStats()
         """Connections, commands and round trips over every session opened."""
+        self.max_batch_bytes = max_batch_bytes
 
     def open(self, account: MailboxAccount) -> Pop3Session:
         """Connect, secure (STLS is required when configured), read CAPA and log in."""
@@ -251,7 +274,7 @@ class Pop3Transport:
             else:
                 conn = poplib.POP3(host, port, timeout=timeout)
             self.stats.round_trips += 1  # the greeting
-            session = Pop3Session(account, conn, self.stats)
+            session = Pop3Session(account, conn, self.stats, self.max_batch_bytes)
             session._capa()
             if account.tls is TlsMode.STARTTLS:
                 if "STLS" not in session.capabilities:
