@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "inspect": (".cli_inspect", "show what incoming emails would become (JSON lines)"),
     "render": (".cli_render", "preview an email template with sample data (html, text, eml)"),
     "demo": (".cli_demo", "poll the built-in sample mail (or --imap URL) and show what it became"),
+    "spf": (".cli_spf", "check SPF: the From domain against the SMTP server(s), or one sender"),
 }
 
 
