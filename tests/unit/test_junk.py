@@ -856,3 +856,34 @@ def test_utf8_address_in_global_dsn() -> None:
         )
     )
     assert v.bounced_recipients == ("δοκιμή@παράδειγμα.δοκιμή",)
+
+
+def test_report_forwarded_inline_by_a_person_is_human() -> None:
+    msg = """\
+From: Jane Customer <jane@example.com>
+To: support@acme.test
+Subject: Fwd: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="M"
+
+--M
+Content-Type: text/plain
+
+See below, why does this fail?
+
+--M
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; x@example.net
+Action: failed
+Status: 5.1.1
+
+--M--
+"""
+    assert run(msg).kind is None
+    # the same structure sent by the MTA itself is a bounce
+    v = run(msg.replace("Jane Customer <jane@example.com>", "MAILER-DAEMON@mx.example.net"))
+    assert v.kind == "bounce"
+    assert v.bounced_recipients == ("x@example.net",)

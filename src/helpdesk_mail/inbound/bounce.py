@@ -360,7 +360,8 @@ BOUNCE_SUBJECTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "cjk",
-            r"(?:配信(?:でき|に失敗|不能|エラー)|送信(?:でき|エラー)|配送(?:エラー|失敗|不能)"
+            # (not 配送: that is also the delivery of goods)
+            r"(?:配信(?:でき|に失敗|不能|エラー)|送信(?:でき|エラー)"
             r"|メール(?:配信|送信)|エラー通知|メールエラー|未配達|不達|退信|退回|投递失败|發送失敗|发送失败"
             r"|전송 실패|발송 실패)",
         ),
@@ -495,7 +496,7 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("facebook", r"this message was created automatically by facebook"),
         (
             "japanese",
-            r"(?:送信|配信|配送)(?:できませんでした|に失敗|エラー)|宛先不明|あて先(?:不明|へのメッセージ)",
+            r"(?:送信|配信)(?:できませんでした|に失敗|エラー)|宛先不明|あて先(?:不明|へのメッセージ)",
         ),
         (
             "generic",

@@ -289,13 +289,11 @@ class _Context:
 
     @cached_property
     def machine_sender(self) -> bool:
-        """From looks like an MTA (mailer-daemon@, postmaster@, 'Mail Delivery System', none)."""
-        name, addr = self.from_header
+        """From looks like an MTA, gateway or scanner (local part or display name)."""
+        name = self.from_header[0]
         if _MACHINE_LOCAL.search(self.from_local):
             return True
-        if name and _BOUNCE_DISPLAY.search(name):
-            return True
-        return not addr or "@" not in addr
+        return bool(name and _BOUNCE_DISPLAY.search(name))
 
     @cached_property
     def strict_bounce_sender(self) -> bool:
@@ -580,20 +578,32 @@ def _own_x_loop(c: _Context) -> str | None:
 
 def _dsn_report(c: _Context) -> str | None:
     top = c.ctype(c.msg)
-    if top == "multipart/report" and c.param(c.msg, "report-type") in (
-        "delivery-status",
-        "global-delivery-status",
-    ):
-        return f"Content-Type: multipart/report; report-type={c.param(c.msg, 'report-type')}"
-    for part in c.report_parts:
-        return f"{c.ctype(part)} part" + (
-            f" (report-type={c.param(part, 'report-type')})" if c.param(part, "report-type") else ""
-        )
-    return None
+    report_type = c.param(c.msg, "report-type")
+    if report_type in ("delivery-status", "global-delivery-status"):
+        return f"Content-Type: {top}; report-type={report_type}"
+    if not c.report_parts:
+        return None
+    # A delivery-status part deeper down: a person may have forwarded a report
+    # "inline" (reference section 6), so the outer headers must look machine-made.
+    if c.machine_signal is None and c.bounce_subject is None:
+        return None
+    part = c.report_parts[0]
+    kind = c.param(part, "report-type")
+    return f"{c.ctype(part)} part" + (f" (report-type={kind})" if kind else "")
 
 
 def _arf_report(c: _Context) -> str | None:
     for part in c.feedback_parts:
+        nested = part is not c.msg and c.param(c.msg, "report-type") != "feedback-report"
+        # nested deeper: as for DSNs, a forwarded report is a person's mail
+        if (
+            nested
+            and c.machine_signal is None
+            and not re.search(
+                r"^\W{0,4}(?:abuse|complaint|feedback|fbl|spam report)", c.subject, re.IGNORECASE
+            )
+        ):
+            return None
         kind = ""
         if c.ctype(part).startswith("message/"):
             blocks = _b.dsn_blocks(part)
@@ -688,12 +698,15 @@ def _list_server_error(c: _Context) -> str | None:
 
 
 def _read_receipt(c: _Context) -> str | None:
+    top_report = c.param(c.msg, "report-type") == "disposition-notification"
     for part in c.parts:
         ctype = c.ctype(part)
         if ctype == "message/disposition-notification" or (
             ctype == "multipart/report"
             and c.param(part, "report-type") == "disposition-notification"
         ):
+            if not top_report and c.machine_signal is None:
+                return None  # a read receipt forwarded inside a person's mail
             return f"{ctype} (read receipt, RFC 8098)"
     return None
 
