@@ -171,3 +171,72 @@ def test_bounced_recipients_recall_99_percent() -> None:
     print(f"bounced recipients: {found}/{stated}")
     assert stated > 0
     assert found / stated >= 0.99, missing
+
+
+# --- reply text, end to end: the comment body that process_email produces ---
+
+ALL_ENTRIES = _manifest()
+
+
+def _visible_text(entry: dict[str, Any]) -> str | None:
+    from helpdesk_mail.inbound.quotes import reply_text_from_html, reply_text_from_plain
+
+    fmt = entry.get("format")
+    if fmt in FULL_MESSAGE_FORMATS:
+        return result_for(entry["path"]).body_text
+    raw = (CORPUS / entry["path"]).read_bytes().decode("utf-8", "replace")
+    if fmt == "body-only":
+        return reply_text_from_plain(raw)
+    if fmt == "html-body":
+        return reply_text_from_html(raw)
+    return None
+
+
+def _norm_body(text: str) -> str:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).strip()
+
+
+def _body_matches(entry: dict[str, Any], got: str) -> bool:
+    want = entry["body_visible"]
+    if entry.get("body_compare") == "ignore-whitespace":
+        return re.sub(r"\s", "", got) == re.sub(r"\s", "", want)
+    return _norm_body(got) == _norm_body(want)
+
+
+@needs_corpus
+def test_reply_text_exact_match_95_percent() -> None:
+    stated = [e for e in ALL_ENTRIES if "body_visible" in e]
+    results = [(e["path"], _visible_text(e)) for e in stated]
+    checked = [(e, got) for e, (_, got) in zip(stated, results, strict=True) if got is not None]
+    failing = [e["path"] for e, got in checked if not _body_matches(e, got)]
+    ok = len(checked) - len(failing)
+    print(f"reply text exact: {ok}/{len(checked)}; failing: {failing}")
+    assert ok / len(checked) >= 0.95, failing
+
+
+def _quoted_texts(entry: dict[str, Any]) -> list[str]:
+    """Text the source puts in the quoted part. `body_visible_not_contains` counts too, except
+    where the source strips signatures (`signature_stripped`): there it names the signature or
+    a list footer, which is the sender's own text and which we keep (docs/decisions.md)."""
+    quoted = entry.get("quoted_contains", [])
+    found = [quoted] if isinstance(quoted, str) else list(quoted)
+    if entry.get("signature_stripped") is not True:
+        found.extend(entry.get("body_visible_not_contains", ()))
+    return found
+
+
+@needs_corpus
+def test_no_quoted_text_leaks_into_the_comment() -> None:
+    leaks: list[tuple[str, str]] = []
+    checked = 0
+    for entry in ALL_ENTRIES:
+        forbidden = _quoted_texts(entry)
+        got = _visible_text(entry) if forbidden else None
+        if got is None:
+            continue
+        checked += 1
+        leaks.extend((entry["path"], text) for text in forbidden if text in got)
+    print(f"quoted-text leak checks: {checked} emails, {len(leaks)} leaks")
+    assert checked > 0
+    assert leaks == []

@@ -434,12 +434,16 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     fallbacks = _body_charsets(msg)
     try:
         parser: Any = mailparser.MailParser(msg)
-        text_plain: list[str] = list(parser.text_plain)
-        text_html: list[str] = list(parser.text_html)
         attachments = _attachments(parser, msg, blobs)
     except Exception as exc:  # mail-parser failed on this structure: use the stdlib alone
         defects.append(f"MailParserError: {type(exc).__name__}")
-        text_plain, text_html, attachments = _stdlib_bodies(msg)
+        attachments = _stdlib_attachments(msg)
+    bodies = _Bodies(blobs, fallbacks)
+    try:
+        bodies.visit(msg)
+    except RecursionError:
+        defects.append("BodyTooDeep")
+    text_plain, text_html = bodies.plain, bodies.html
     senders = _addresses(msg, "from", fallbacks) or _addresses(msg, "sender", fallbacks)
     headers = tuple(
         (str(k), decode_header_text(v, fallbacks))
@@ -465,34 +469,89 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     )
 
 
-def _stdlib_bodies(msg: Message) -> tuple[list[str], list[str], tuple[Attachment, ...]]:
-    plain: list[str] = []
-    html: list[str] = []
+class _Bodies:
+    """The message's own text and HTML bodies, as a mail client would show them.
+
+    Attached messages (message/rfc822) are attachments, not body; of a
+    multipart/alternative only the plain and the HTML version are taken (the last
+    of each, the sender's preferred); text parts that are files (disposition
+    attachment, or any file name, even shown inline) are attachments.
+    """
+
+    def __init__(self, blobs: _Blobs, fallbacks: tuple[str, ...]) -> None:
+        self.blobs = blobs
+        self.fallbacks = fallbacks
+        self.plain: list[str] = []
+        self.html: list[str] = []
+
+    def visit(self, part: Message) -> None:
+        ctype = part.get_content_type()
+        if ctype.startswith("message/"):
+            return
+        if part.is_multipart():
+            children = [p for p in part.get_payload() if isinstance(p, Message)]
+            if ctype == "multipart/alternative":
+                self._alternative(children)
+            else:
+                for child in children:
+                    self.visit(child)
+            return
+        if ctype not in ("text/plain", "text/html") or self._is_file(part):
+            return
+        text = self._text(part)
+        if text.strip():
+            (self.plain if ctype == "text/plain" else self.html).append(text)
+
+    def _alternative(self, children: list[Message]) -> None:
+        found: dict[str, list[str]] = {}
+        for child in children:
+            sub = _Bodies(self.blobs, self.fallbacks)
+            sub.visit(child)
+            if sub.plain:
+                found["plain"] = sub.plain
+            if sub.html:
+                found["html"] = sub.html
+        self.plain.extend(found.get("plain", ()))
+        self.html.extend(found.get("html", ()))
+
+    @staticmethod
+    def _is_file(part: Message) -> bool:
+        disposition = (part.get_content_disposition() or "").lower()
+        return disposition == "attachment" or bool(part.get_param("name") or part.get_filename())
+
+    def _text(self, part: Message) -> str:
+        try:
+            data = part.get_payload(decode=True)
+        except Exception:  # a broken transfer encoding: read what is there
+            data = None
+        if not isinstance(data, bytes):
+            raw = part.get_payload()
+            data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+        elif _BLOB_TOKEN in data[:64] or _BLOB_TOKEN.decode() in str(part.get_payload())[:64]:
+            restored = self.blobs.decode(str(part.get_payload()).encode("ascii", "replace"))
+            data = restored if restored is not None else data
+        return decode_bytes(data, part.get_content_charset(), self.fallbacks)
+
+
+def _stdlib_attachments(msg: Message) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
     for part in msg.walk():
-        if part.is_multipart():
+        if part.is_multipart() or not _Bodies._is_file(part):
             continue
         try:
             payload = part.get_payload(decode=True)
         except Exception:
             payload = None
         data = payload if isinstance(payload, bytes) else b""
-        filename = part.get_filename()
-        ctype = part.get_content_type()
-        if filename or part.get_content_disposition() == "attachment":
-            found.append(
-                Attachment(
-                    filename=decode_header_text(filename or ""),
-                    content_type=ctype,
-                    size=len(data),
-                    content=data,
-                )
+        found.append(
+            Attachment(
+                filename=_clean_filename(decode_header_text(part.get_filename() or "")),
+                content_type=part.get_content_type(),
+                size=len(data),
+                content=data,
             )
-        elif ctype == "text/plain":
-            plain.append(decode_bytes(data, part.get_content_charset()))
-        elif ctype == "text/html":
-            html.append(decode_bytes(data, part.get_content_charset()))
-    return plain, html, tuple(found)
+        )
+    return tuple(found)
 
 
 # Large base64 bodies are cut out of the raw bytes before the stdlib parser sees them:
