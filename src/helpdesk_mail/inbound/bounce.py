@@ -28,7 +28,9 @@ from typing import Any
 
 __all__ = [
     "BOUNCE_SUBJECTS",
+    "FAILURE_PHRASES",
     "MAX_PARTS",
+    "MAX_RECIPIENTS",
     "MTA_BODY_FORMATS",
     "TEXT_SCAN_LIMIT",
     "DsnRecipient",
@@ -37,11 +39,16 @@ __all__ = [
     "dsn_blocks",
     "dsn_recipients",
     "find_addresses",
+    "flatten",
     "iter_parts",
     "match_bounce_subject",
     "parse_field_text",
     "part_text",
+    "registered_domain",
+    "returned_header_lines",
+    "returned_text",
     "ses_notification",
+    "sole_recipient",
     "text_recipients",
 ]
 

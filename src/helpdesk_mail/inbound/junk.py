@@ -6,13 +6,28 @@ system sender addresses, our own addresses and Message-IDs) and checks ONE TABLE
 of named rules, :data:`RULES`, in order; the first rule that fires decides and is
 reported.  Human mail gets ``kind=None``; when it carries a request not to be
 answered automatically (Exchange's ``X-Auto-Response-Suppress``, ``Precedence:
-bulk``, mailing-list headers, ...) it is still a ticket but ``no_auto_response``
-is set.  Losing a customer's mail is worse than keeping junk, so the weak signals
-(a subject, a ``postmaster@`` address, a display name) never decide alone.
+bulk|list|junk``, ``List-Id``/``List-Unsubscribe``, a null Return-Path, another
+system's ``X-Loop``) it is still a ticket but ``no_auto_response`` is set.  Junk
+verdicts also carry ``no_auto_response=True`` (nothing may answer junk).
+
+Decisions (losing a customer's mail is worse than keeping junk):
+
+* Weak signals never decide alone: a bounce-like subject, an MTA-like From
+  (mailer-daemon@, postmaster@, "Mail Delivery System") or MTA boilerplate in the
+  body each need a second, machine-only signal.  A person forwarding or pasting a
+  bounce ("Fwd: Returned mail", a report attached or inline) stays human.
+* Out-of-office subjects are a SUPPORTING signal (see ``AUTO_REPLY_SUBJECT``):
+  they need a header a person's mail does not carry.
+* ``Auto-Submitted`` with any keyword but ``no`` is an auto-reply, including
+  ``auto-generated`` (a host that wants monitoring alerts as tickets can look at
+  ``rule == "auto_submitted"`` and the evidence).
+* Read receipts (RFC 8098 disposition notifications) are ``auto_reply``.
+* System senders: see ``SYSTEM_LOCAL_PARTS``.
 
 Sources of the facts: ``shared/reference/bounce-formats.md`` and
 ``shared/reference/autoreply-formats.md``.  It never raises: a rule whose
-predicate fails on a broken message is skipped.
+predicate fails on a broken message is skipped, and any other failure gives the
+human-mail verdict.
 """
 
 from __future__ import annotations
