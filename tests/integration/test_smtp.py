@@ -7,6 +7,7 @@ mailbag and no injected failures.
 
 from __future__ import annotations
 
+import socket
 import ssl
 import sys
 from collections.abc import Iterator
@@ -169,19 +170,21 @@ def test_bad_password_is_a_permanent_failure(smtp: SMTPTestServer) -> None:
     assert smtp.messages == []
 
 
-def test_auth_login_when_plain_is_not_offered(smtp: SMTPTestServer) -> None:
-    # Not a server option: restrict what the client sees by making PLAIN look absent.
-    t = transport(outgoing(smtp))
-    original = t._login
+def test_auth_login_when_plain_is_not_offered(tmp_path_factory: pytest.TempPathFactory) -> None:
+    tls_dir = str(tmp_path_factory.mktemp("tls-login"))
+    with SMTPTestServer(auth_exclude=("PLAIN",), tls_dir=tls_dir) as srv:
+        transport(outgoing(srv)).send(message())
+        [got] = srv.wait_for(1)
+        assert got.auth_user == srv.user
 
-    def login_without_plain(conn: Any) -> None:
-        conn.esmtp_features["auth"] = "LOGIN"
-        original(conn)
 
-    t._login = login_without_plain  # type: ignore[method-assign]
-    t.send(message())
-    [got] = smtp.wait_for(1)
-    assert got.auth_user == smtp.user
+def test_credentials_but_no_auth_offered_is_an_error(smtp: SMTPTestServer) -> None:
+    # The STARTTLS listener offers AUTH only after STARTTLS, so in plain text: none.
+    t = transport(outgoing(smtp, smtp_tls=TlsMode.NONE))
+    with pytest.raises(SmtpSendError, match="offers no AUTH PLAIN or LOGIN") as info:
+        t.send(message())
+    assert info.value.temporary is False
+    assert smtp.messages == []
 
 
 def test_credentials_with_non_ascii_password(
@@ -237,7 +240,37 @@ def test_xoauth2_token_source_failure(smtp: SMTPTestServer) -> None:
     assert smtp.messages == []
 
 
+def test_xoauth2_unusable_token(smtp: SMTPTestServer) -> None:
+    t = transport(outgoing(smtp, smtp_username=OAUTH_USER, smtp_oauth2_token=lambda: "tok\r\nQUIT"))
+    with pytest.raises(SmtpSendError, match="unusable token") as info:
+        t.send(message())
+    assert info.value.temporary is False
+    assert smtp.sasl_log == []
+
+
 # --- failures ---
+
+
+def test_a_silent_server_times_out(smtp: SMTPTestServer) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) but never greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        port = silent.getsockname()[1]
+        for tls in (TlsMode.STARTTLS, TlsMode.IMPLICIT):
+            t = SmtpTransport(
+                outgoing(smtp, smtp_port=port, smtp_tls=tls), timeout=0.3, local_hostname="c"
+            )
+            with pytest.raises(SmtpSendError, match=r"timed out after 0\.3 s") as info:
+                t.send(message())
+            assert (info.value.code, info.value.temporary) == (None, True)
+
+
+def test_421_on_mail_from_a_fresh_connection_is_temporary(smtp: SMTPTestServer) -> None:
+    smtp.mail_responses.append("421 4.3.2 Service shutting down")
+    with pytest.raises(SmtpSendError, match="421") as info:
+        transport(outgoing(smtp)).send(message())
+    assert info.value.temporary is True
+    assert smtp.messages == []
 
 
 def test_451_on_data_is_temporary(smtp: SMTPTestServer) -> None:
@@ -411,6 +444,28 @@ def test_reconnects_once_when_the_server_dropped_the_connection(smtp: SMTPTestSe
     assert [m.message["Subject"] for m in got] == ["first", "second"]
     assert t.connections == 2
     assert got[0].peer != got[1].peer
+
+
+def test_reconnects_once_after_421_on_a_kept_connection(smtp: SMTPTestServer) -> None:
+    with transport(outgoing(smtp)) as t:
+        t.send(message(Subject="first"))
+        smtp.mail_responses.append("421 4.4.2 Idle timeout, closing")
+        t.send(message(Subject="second"))
+    got = smtp.wait_for(2)
+    assert [m.message["Subject"] for m in got] == ["first", "second"]
+    assert t.connections == 2
+
+
+def test_reconnects_only_once(smtp: SMTPTestServer) -> None:
+    with transport(outgoing(smtp)) as t:
+        t.send(message(Subject="first"))
+        smtp.mail_responses.extend(["421 4.4.2 closing"] * 2)
+        with pytest.raises(SmtpSendError, match="421") as info:
+            t.send(message(Subject="second"))
+        assert info.value.temporary is True
+        assert t.connections == 2
+        t.send(message(Subject="third"))  # the transport is usable afterwards
+    assert [m.message["Subject"] for m in smtp.wait_for(2)] == ["first", "third"]
 
 
 def test_open_fails_early_inside_with(smtp: SMTPTestServer) -> None:

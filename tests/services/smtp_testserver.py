@@ -167,6 +167,20 @@ class _Handler:
     def __init__(self, owner: SMTPTestServer) -> None:
         self.owner = owner
 
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.owner.mail_responses:
+            return self.owner.mail_responses.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -256,6 +270,7 @@ class SMTPTestServer:
     auth_required    refuse MAIL FROM before a successful AUTH (530)
     require_starttls on the STARTTLS port, refuse everything but EHLO/STARTTLS/QUIT before it
     tls_dir          where to make or reuse the certificate (default: a new temporary dir)
+    auth_exclude     AUTH mechanisms not to offer (e.g. ("PLAIN",))
     """
 
     def __init__(
@@ -268,6 +283,7 @@ class SMTPTestServer:
         require_starttls: bool = False,
         tls_dir: str | None = None,
         server_hostname: str = "smtp.example.test",
+        auth_exclude: tuple[str, ...] = (),
     ) -> None:
         self.host = host
         self.port = free_port(host)
@@ -279,6 +295,7 @@ class SMTPTestServer:
         self.auth_required = auth_required
         self.require_starttls = require_starttls
         self.server_hostname = server_hostname  # the EHLO name; avoids socket.getfqdn()
+        self.auth_exclude = auth_exclude
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if tls_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="smtp-tls-")
@@ -287,6 +304,8 @@ class SMTPTestServer:
         self.messages: list[ReceivedMessage] = []
         self.reject_recipients: dict[str, str] = {}
         self.data_response: str | None = None
+        self.mail_responses: list[str] = []
+        """Replies to the next MAIL FROM commands, one each (e.g. "421 4.4.2 Idle timeout")."""
         self.sasl_log: list[bytes] = []
         """Every decoded XOAUTH2 initial response received."""
         self.connections = 0
@@ -325,6 +344,7 @@ class SMTPTestServer:
             self.connections = 0
         self.sasl_log.clear()
         self.reject_recipients.clear()
+        self.mail_responses.clear()
         self.data_response = None
 
     def disconnect_all(self, timeout: float = 5.0) -> int:
@@ -370,6 +390,7 @@ class SMTPTestServer:
             "authenticator": self._authenticator,
             "auth_required": self.auth_required,
             "ready_timeout": 10.0,
+            "auth_exclude_mechanism": self.auth_exclude,
         }
         starttls = _TrackingController(
             self,

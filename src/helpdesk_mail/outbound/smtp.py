@@ -132,6 +132,13 @@ class _Dropped(Exception):
     """The connection was lost before the message data was sent: safe to try again."""
 
 
+def _lost(exc: OSError, timeout: float) -> str:
+    """Why a connection was lost, in words (smtplib hides a read time-out as a disconnect)."""
+    if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
+        return f"timed out after {timeout} s"
+    return f"the server closed the connection ({exc or type(exc).__name__})"
+
+
 def _reply_text(reply: bytes | str) -> str:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
     return " ".join(text.split())
@@ -310,10 +317,7 @@ class SmtpTransport:
                     self._discard()
                     if reused and attempt == 0:
                         continue  # the server dropped an idle kept connection: reconnect once
-                    raise SmtpSendError(
-                        f"{self._where()}: the server closed the connection: {exc}",
-                        temporary=True,
-                    ) from exc
+                    raise SmtpSendError(f"{self._where()}: {exc}", temporary=True) from exc
             raise AssertionError("unreachable")  # pragma: no cover
         finally:
             if not self._keep:
@@ -387,12 +391,12 @@ class SmtpTransport:
                 code=exc.smtp_code,
             ) from exc
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _Dropped(str(exc) or type(exc).__name__) from exc
+            raise _Dropped(_lost(exc, self.timeout)) from exc
         except ValueError as exc:  # smtplib refuses CR/LF in a command line
             self._reset(conn)
             raise SmtpSendError(f"{self._where()}: {exc}", temporary=False) from exc
         if code in _DROPPED_CODES:
-            raise _Dropped(f"{code} {_reply_text(reply)}")
+            raise _Dropped(f"the server is closing the connection: {code} {_reply_text(reply)}")
         return code, reply
 
     def _reset(self, conn: smtplib.SMTP) -> None:
@@ -469,9 +473,7 @@ class SmtpTransport:
             text = f"{exc.smtp_code} {_reply_text(exc.smtp_error)}"
             return SmtpSendError(f"{where}: {text}", code=exc.smtp_code)
         if isinstance(exc, smtplib.SMTPServerDisconnected):
-            return SmtpSendError(
-                f"{where}: the server closed the connection: {exc}", temporary=True
-            )
+            return SmtpSendError(f"{where}: {_lost(exc, self.timeout)}", temporary=True)
         if isinstance(exc, ssl.SSLCertVerificationError):
             return SmtpSendError(
                 f"{where}: the server's certificate is not trusted ({exc.verify_message}); "
