@@ -187,9 +187,7 @@ def test_credentials_but_no_auth_offered_is_an_error(smtp: SMTPTestServer) -> No
     assert smtp.messages == []
 
 
-def test_credentials_with_non_ascii_password(
-    smtp_server: SMTPTestServer, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_credentials_with_non_ascii_password(tmp_path_factory: pytest.TempPathFactory) -> None:
     with SMTPTestServer(
         users={"zoë@example.test": "pässwörd"}, tls_dir=str(tmp_path_factory.mktemp("tls2"))
     ) as srv:
