@@ -887,3 +887,45 @@ Status: 5.1.1
     v = run(msg.replace("Jane Customer <jane@example.com>", "MAILER-DAEMON@mx.example.net"))
     assert v.kind == "bounce"
     assert v.bounced_recipients == ("x@example.net",)
+
+
+def test_mailer_daemon_returning_a_message_in_unknown_wording() -> None:
+    msg = """\
+From: mailer-daemon@mx.example.cn
+To: support@acme.test
+Subject: =?utf-8?b?6YKu5Lu26YCa55+l?=
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="S"
+
+--S
+Content-Type: text/plain; charset=utf-8
+
+<li.lei@example.cn> mailbox unavailable
+
+--S
+Content-Type: message/rfc822
+
+From: support@acme.test
+To: li.lei@example.cn
+Subject: [#7] hello
+
+hello
+--S--
+"""
+    v = run(msg)
+    assert (v.kind, v.rule) == ("bounce", "mta_returned_message")
+    assert v.bounced_recipients == ("li.lei@example.cn",)
+
+
+def test_chinese_bounce_wording() -> None:
+    msg = """\
+From: Postmaster <postmaster@mail.example.cn>
+To: support@acme.test
+Subject: =?utf-8?b?57O757uf6YCA5L+h?=
+Content-Type: text/plain; charset=utf-8
+
+很抱歉，您的邮件被退回。收件人 wang@example.cn 不存在。
+"""
+    v = run(msg)
+    assert v.kind == "bounce"
+    assert "wang@example.cn" in v.bounced_recipients

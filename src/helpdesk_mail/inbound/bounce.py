@@ -506,6 +506,11 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"(?:送信|配信)(?:できませんでした|に失敗|エラー)|宛先不明|あて先(?:不明|へのメッセージ)",
         ),
         (
+            "chinese_korean",
+            r"退信|投递失败|無法投遞|无法投递|无法送达|未能(?:成功)?(?:送达|投递)|邮件被退回|發送失敗"
+            r"|发送失败|전송 실패|발송 실패|반송된 메일|배달 실패",
+        ),
+        (
             "generic",
             r"(?:your|the following|this) (?:e-?mail |mail )?message (?:could not|cannot|can't)"
             r" be delivered"

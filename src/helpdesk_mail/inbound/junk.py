@@ -685,6 +685,20 @@ def _bounce_sender_subject(c: _Context) -> str | None:
     return None
 
 
+def _mta_returned_message(c: _Context) -> str | None:
+    # mailer-daemon@/postmaster@ sending back a message (attached, or its headers):
+    # the structure of a report even when its wording is unknown.
+    if not c.strict_bounce_sender:
+        return None
+    for part in c.parts:
+        ctype = c.ctype(part)
+        if ctype in ("message/rfc822", "text/rfc822-headers", "message/global"):
+            return _clip(f"From {c.from_header[1]}; returned message ({ctype})")
+    if _b.returned_text(c.text):
+        return _clip(f"From {c.from_header[1]}; returned message inline")
+    return None
+
+
 def _machine_failure_text(c: _Context) -> str | None:
     # A machine sender (mailer-daemon@, null Return-Path, Auto-Submitted...) whose text
     # states a delivery failure in words no MTA table above knows.
@@ -840,6 +854,7 @@ RULES: tuple[Rule, ...] = (
         for name, pattern in _b.MTA_BODY_FORMATS
     ),
     Rule("bounce_sender_subject", "bounce", _bounce_sender_subject),
+    Rule("mta_returned_message", "bounce", _mta_returned_message),
     Rule("machine_failure_text", "bounce", _machine_failure_text),
     Rule("list_server_error", "bounce", _list_server_error),
     Rule("read_receipt", "auto_reply", _read_receipt),
