@@ -929,3 +929,17 @@ Content-Type: text/plain; charset=utf-8
     v = run(msg)
     assert v.kind == "bounce"
     assert "wang@example.cn" in v.bounced_recipients
+
+
+def test_newsletter_with_bounces_return_path_is_a_ticket() -> None:
+    msg = """\
+Return-Path: <bounces+123@mailer.shop.example>
+From: "Shop" <news@shop.example>
+To: support@acme.test
+Subject: Your order could not be delivered? Track it here
+List-Unsubscribe: <https://shop.example/u>
+
+Undeliverable parcels are returned to sender. Delivery failed? Contact us.
+"""
+    v = run(msg)
+    assert v.kind is None and v.no_auto_response

@@ -317,8 +317,12 @@ class _Context:
 
     @cached_property
     def null_sender(self) -> bool:
+        """Return-Path is the null sender (RFC 5321 requires it on reports)."""
         rp = self.return_path
-        return rp is not None and (rp == "" or _MTA_LOCAL.match(_local_part(rp)) is not None)
+        # <> or <MAILER-DAEMON> (not bounces@: newsletters use that as their return path)
+        return rp is not None and (
+            rp == "" or re.match(r"(?:mailer|mail)[-_.]?daemon(?:$|@)", rp) is not None
+        )
 
     @cached_property
     def auto_submitted(self) -> str | None:
@@ -564,8 +568,9 @@ def _payload_messages(part: Message) -> list[Message]:
 
 
 def _own_address(c: _Context) -> str | None:
-    if c.sender and c.sender in c.helpdesk:
-        return f"From {c.sender}"
+    for addr in (c.sender, c.from_header[1]):
+        if addr and addr in c.helpdesk:
+            return f"From {addr}"
     return None
 
 
