@@ -32,6 +32,7 @@ from .events import (
     Via,
     bind_ticket,
 )
+from .inbound.poller import MailTransport, Poller, PollReport
 from .inbound.process import process_email
 from .inbound.result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .model import (
@@ -80,6 +81,7 @@ __all__ = [
     "IncomingSettings",
     "KBArticle",
     "KBArticleUpdated",
+    "MailTransport",
     "MailboxAccount",
     "MailboxAccountDisabled",
     "NotificationPlan",
@@ -87,6 +89,8 @@ __all__ = [
     "OutgoingSettings",
     "ParsedEmail",
     "PlannedEmail",
+    "PollReport",
+    "Poller",
     "Recipient",
     "RemoveSubscriber",
     "ReopenTicket",

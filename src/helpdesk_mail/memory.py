@@ -9,7 +9,6 @@ thread-safe and not for production.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import random
 import re
@@ -120,6 +119,7 @@ class InMemoryStorage:
         self.suppressed: dict[str, tuple[datetime, str]] = {}
         self.sent_log: dict[str, list[datetime]] = {}
         self.commits: list[tuple[Action, ...]] = []
+        self._message_index: dict[str, int] = {}
         self._next_ticket_id = first_ticket_id
         self._next_comment_id = 1
         self.fail_next_commit: Exception | None = None
@@ -135,8 +135,14 @@ class InMemoryStorage:
         return user
 
     def add_ticket(self, ticket: Ticket, comments: Iterable[Comment] = ()) -> Ticket:
-        """Add or replace a ticket (and its comments)."""
+        """Add or replace a ticket (and its comments).
+
+        Add tickets through this method or `commit`, not by writing to `tickets`: the
+        Message-ID index that threading uses is kept here.
+        """
         self.tickets[ticket.id] = ticket
+        for message_id in ticket.message_ids:
+            self._message_index[message_id] = ticket.id
         self.ticket_comments.setdefault(ticket.id, []).extend(comments)
         self._next_ticket_id = max(self._next_ticket_id, ticket.id + 1)
         return ticket
@@ -209,11 +215,11 @@ class InMemoryStorage:
 
     def ticket_for_message_id(self, message_id: str) -> int | None:
         """The ticket that stored this Message-ID, or None."""
-        wanted = message_id.strip()
-        for ticket in self.tickets.values():
-            if wanted in ticket.message_ids:
-                return ticket.id
-        return None
+        ticket_id = self._message_index.get(message_id.strip())
+        ticket = self.tickets.get(ticket_id) if ticket_id is not None else None
+        return (
+            ticket_id if ticket is not None and message_id.strip() in ticket.message_ids else None
+        )
 
     def comments(self, ticket_id: int) -> Sequence[Comment]:
         """The ticket's log, oldest first."""
@@ -259,40 +265,28 @@ class InMemoryStorage:
         if self.fail_next_commit is not None:
             exc, self.fail_next_commit = self.fail_next_commit, None
             raise exc
-        saved = self._snapshot()
-        try:
-            outcome = self._apply(actions)
-        except Exception:
-            self._restore(saved)
-            raise
+        self._check(actions)  # every action can be applied, so applying cannot fail half-way
+        outcome = self._apply(actions)
         if key is not None:
             self.processed.add(key.as_string())
         self.commits.append(tuple(actions))
         return outcome
 
-    def _snapshot(self) -> dict[str, Any]:
-        # Copies of every container (and of the lists inside dicts), so that a failing
-        # action leaves no trace; plain values (the id counters) are copied as they are.
-        saved: dict[str, Any] = {}
-        for name, value in self.__dict__.items():
-            if isinstance(value, dict):
-                value = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
-            elif isinstance(value, list | set):
-                value = copy.copy(value)
-            saved[name] = value
-        return saved
-
-    def _restore(self, saved: dict[str, Any]) -> None:
-        # In place, so that containers a test holds on to (`tickets = storage.tickets`) stay live.
-        for name, value in saved.items():
-            current = self.__dict__.get(name)
-            if isinstance(current, dict | set) and type(current) is type(value):
-                current.clear()
-                current.update(value)
-            elif isinstance(current, list) and isinstance(value, list):
-                current[:] = value
-            else:
-                self.__dict__[name] = value
+    def _check(self, actions: Sequence[Action]) -> None:
+        """Raise `KeyError`, before anything changes, if an action names a missing ticket."""
+        current: int | str | None = None  # "new": the ticket this commit creates
+        for action in actions:
+            if isinstance(action, CreateTicket):
+                current = "new"
+                continue
+            if not isinstance(
+                action, AddComment | AddSubscribers | RemoveSubscriber | CloseTicket | ReopenTicket
+            ):
+                continue
+            wanted = action.ticket_id if action.ticket_id is not None else current
+            if wanted is None or (wanted != "new" and wanted not in self.tickets):
+                raise KeyError(f"no ticket {wanted}")
+            current = wanted
 
     def _apply(self, actions: Sequence[Action]) -> CommitOutcome:
         ticket_id: int | None = None
@@ -377,7 +371,7 @@ class InMemoryStorage:
         )
 
     def _replace(self, ticket: Ticket, **changes: Any) -> None:
-        self.tickets[ticket.id] = dataclasses.replace(ticket, **changes)
+        self.add_ticket(dataclasses.replace(ticket, **changes))
 
     def save_mailbox_state(self, account: str, state: MailboxState) -> None:
         """Store an account's health record."""
