@@ -58,6 +58,8 @@ class Outcome:
 class Results:
     outcomes: list[Outcome] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
+    # human texts that are not RFC 822 messages (body-only, HTML fragments), parsed anyway
+    body_only_human: list[Outcome] = field(default_factory=list)
 
     def of_kind(self, kind: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.entry["kind"] == kind]
@@ -87,6 +89,8 @@ def results() -> Results:
         assert isinstance(verdict, JunkVerdict)
         if _is_full_message(entry):
             out.outcomes.append(Outcome(entry, verdict, elapsed))
+        elif entry["kind"] in ("ticket", "reply"):
+            out.body_only_human.append(Outcome(entry, verdict, elapsed))
     return out
 
 
@@ -138,6 +142,8 @@ def test_human_mail_is_never_junk(results: Results) -> None:
     junked = [o for o in human if o.verdict.kind is not None]
     assert human
     assert junked == [], f"human mail discarded:\n{_fmt_misses(junked)}"
+    fragments = [o for o in results.body_only_human if o.verdict.kind is not None]
+    assert fragments == [], f"human fragments discarded:\n{_fmt_misses(fragments)}"
 
 
 def test_system_senders_found(results: Results) -> None:
@@ -180,9 +186,15 @@ def test_print_figures(results: Results, capsys: pytest.CaptureFixture[str]) -> 
     human = results.of_kind("ticket") + results.of_kind("reply")
     junked = sum(1 for o in human if o.verdict.kind is not None)
     lines.append(f"human mail (ticket+reply) classified as junk: {junked} of {len(human)}")
+    every = human + results.body_only_human
+    junked_all = sum(1 for o in every if o.verdict.kind is not None)
+    lines.append(f"  incl. body-only/HTML fragments parsed as mail: {junked_all} of {len(every)}")
     hit, total, rmisses = _recipients(results)
     lines.append(f"bounced recipients recall {hit}/{total} = {hit / max(total, 1):.2%}")
     lines.extend(f"    miss {p}: {a}" for p, a in rmisses)
+    stated = [o for o in results.of_kind("bounce") if "bounce_temporary" in o.entry]
+    agree = sum(1 for o in stated if o.verdict.temporary == o.entry["bounce_temporary"])
+    lines.append(f"bounce temporary/permanent agrees: {agree}/{len(stated)}")
     rules = Counter(o.verdict.rule for o in results.of_kind("bounce"))
     lines.append("bounce rules: " + ", ".join(f"{r}={n}" for r, n in rules.most_common()))
     malformed = results.of_kind("malformed")

@@ -705,8 +705,8 @@ def test_evidence_is_single_short_line() -> None:
 
 def test_header_objects_and_bad_charsets() -> None:
     msg = Message()
-    msg["From"] = Header("M\u00e4iler <MAILER-DAEMON@x.example>", "utf-8")
-    msg["Subject"] = Header("Undelivered Mail Returned to Sender", "utf-8")
+    msg["From"] = Header("M\u00e4iler <MAILER-DAEMON@x.example>", "utf-8")  # type: ignore[assignment]
+    msg["Subject"] = Header("Undelivered Mail Returned to Sender", "utf-8")  # type: ignore[assignment]
     msg["Content-Type"] = 'text/plain; charset="x-unknown-charset"'
     msg.set_payload("I'm sorry to have to inform you that your message could not be delivered.")
     v = classify(msg, sender="mailer-daemon@x.example")
