@@ -42,6 +42,7 @@ from functools import cached_property
 from typing import Literal
 
 from helpdesk_mail.inbound import bounce as _b
+from helpdesk_mail.inbound.senders import SYSTEM_LOCAL_PARTS, system_sender_rule
 
 __all__ = [
     "AUTO_REPLY_SUBJECT",
@@ -97,32 +98,6 @@ EVIDENCE_LIMIT = 200
 _MAX_HEADER = 2000
 
 # --------------------------------------------------------------------------- data tables
-
-# System senders (discarded as system_sender): local parts that announce "nobody
-# reads replies to this address".  Decisions (losing a customer's mail is worse
-# than keeping junk):
-#  * bounce(s)@ and notifications@ are NOT here: bounces@ is a VERP return path,
-#    not a From address, and notifications@ (GitHub, Jira, ...) carry comments
-#    written by people.
-#  * a noreply@ message whose Reply-To names another, non-system address is NOT a
-#    system sender: web contact forms send from noreply@ with the customer in
-#    Reply-To, and the sender evidently wants replies.
-SYSTEM_LOCAL_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (name, re.compile(pattern, re.IGNORECASE))
-    for name, pattern in (
-        ("mailer-daemon", r"^mailer[-_.]?daemon(?:$|\+)|^mail[-_.]?daemon(?:$|\+)"),
-        ("postmaster", r"^post[-_.]?master(?:$|\+)"),
-        ("noreply", r"(?:^|[._+-])no[._-]?repl(?:y|ies)"),
-        ("do-not-reply", r"(?:^|[._+-])(?:do[._-]?not|dont|do[._-]?nt)[._-]?(?:reply|respond)"),
-        ("no-response", r"(?:^|[._+-])no[._-]?respon(?:se|d)"),
-        # other languages: fr ne-pas-repondre, es no-responder, pt nao-responda, de nicht-antworten
-        (
-            "noreply-localized",
-            r"(?:^|[._+-])(?:ne[._-]?pas[._-]?repondre|no[._-]?responder|nao[._-]?respond[ae]"
-            r"|nicht[._-]?antworten|keine[._-]?antwort|niet[._-]?beantwoorden|non[._-]?rispondere)",
-        ),
-    )
-)
 
 # Local parts MTAs send reports from (reference section 2 "From local part"); only
 # ever combined with another signal.  _MTA_LOCAL are the reporting addresses
@@ -202,16 +177,6 @@ def _first_token(value: str) -> str:
 
 def _local_part(addr: str) -> str:
     return addr.rpartition("@")[0] if "@" in addr else addr
-
-
-def _system_local(addr: str) -> str | None:
-    local = _local_part(addr.strip().strip("<>").lower())
-    if not local:
-        return None
-    for name, pattern in SYSTEM_LOCAL_PARTS:
-        if pattern.search(local):
-            return name
-    return None
 
 
 class _Context:
@@ -339,7 +304,7 @@ class _Context:
     @cached_property
     def machine_signal(self) -> str | None:
         """A header no person's mail client sets on mail it sends."""
-        if self.strict_bounce_sender or _system_local(self.from_header[1] or self.sender):
+        if self.strict_bounce_sender or system_sender_rule(self.from_header[1] or self.sender):
             return f"From {self.from_header[1] or self.from_header[0]}"
         if self.null_sender:
             return f"Return-Path <{self.return_path}>"
@@ -819,13 +784,18 @@ def _ooo_subject(c: _Context) -> str | None:
 
 def _system_local_part(c: _Context) -> str | None:
     addr = c.sender or c.from_header[1]
-    name = _system_local(addr)
+    name = system_sender_rule(addr)
     if name is None:
         return None
     # A Reply-To naming someone else (contact forms) means replies are wanted.
     for _, reply_to in getaddresses(c.headers("reply-to")):
         reply_to = reply_to.strip().lower()
-        if reply_to and reply_to != addr and "@" in reply_to and _system_local(reply_to) is None:
+        if (
+            reply_to
+            and reply_to != addr
+            and "@" in reply_to
+            and system_sender_rule(reply_to) is None
+        ):
             return None
     return f"From {addr} ({name})"
 

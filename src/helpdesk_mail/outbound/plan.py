@@ -6,7 +6,7 @@ addressed but who was left out, with the reason. It never writes. Whoever sends 
 emails counts each one sent with `storage.record_notification(scopes_for(email), now)`,
 which is what the rate limits of the next plans read.
 
-The rules are data (`RULES`, `RESTRICTIONS`, `SYSTEM_ADDRESS_PATTERNS`); the code
+The rules are data (`RULES`, `RESTRICTIONS`, and `inbound.senders` for machine addresses); the code
 below them only evaluates the tables. `docs/notifications.md` tells the same in prose.
 """
 
@@ -31,6 +31,7 @@ from ..events import (
     UserCreated,
     Via,
 )
+from ..inbound.senders import is_system_address
 from ..model import KBArticle, Role, Ticket, User, normalize_email
 from ..ports import Clock, StorageReader
 from ..settings import NotificationSettings, RateLimit, Settings
@@ -39,7 +40,6 @@ from .planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
 __all__ = [
     "RESTRICTIONS",
     "RULES",
-    "SYSTEM_ADDRESS_PATTERNS",
     "Group",
     "Restriction",
     "Rule",
@@ -258,29 +258,8 @@ TICKET_TEMPLATES: frozenset[TemplateKind] = frozenset(
 )
 """Templates about a ticket: they may carry attachments and autologin links."""
 
-# Local parts of machine mailboxes that must never receive a notification: a reply from
-# them is a bounce or nothing, and mail to them can start a loop. Matched against the whole
-# local part, case-insensitively; a "+tag" or "-tag" suffix (VERP) is part of the pattern.
-SYSTEM_ADDRESS_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"no[-_.]?reply(?:[-+=_.].*)?", "noreply@, no-reply@, no_reply@, noreply+tag@"),
-    (r"do[-_.]?not[-_.]?reply(?:[-+=_.].*)?", "donotreply@, do-not-reply@"),
-    (r"mailer[-_.]?daemon", "MAILER-DAEMON@: delivery reports"),
-    (r"postmaster", "postmaster@ (RFC 5321): delivery reports"),
-    (r"mail[-_.]?delivery[-_.]?(?:sub)?system", "Mail Delivery Subsystem (Exchange, Gmail)"),
-    (r"bounces?(?:[-+=].*)?", "bounce@, bounces+verp=example.com@ (list and ESP bounces)"),
-)
-
-_SYSTEM_RE = re.compile(
-    "|".join(f"(?:{pattern})" for pattern, _ in SYSTEM_ADDRESS_PATTERNS), re.IGNORECASE
-)
 _ADDRESS_RE = re.compile(r'[^@\s<>()\[\],;:"]+@[^@\s<>()\[\],;:"]+')
 """One bare address: no display name, no list, no whitespace or line break."""
-
-
-def is_system_address(email: str) -> bool:
-    """Whether `email` is a machine's mailbox (`SYSTEM_ADDRESS_PATTERNS`) that gets no mail."""
-    local = normalize_email(email).rpartition("@")[0]
-    return bool(local) and _SYSTEM_RE.fullmatch(local) is not None
 
 
 def scopes_for(planned: PlannedEmail) -> tuple[str, ...]:
