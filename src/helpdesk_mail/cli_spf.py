@@ -9,7 +9,7 @@ of every SMTP host against it, and prints what is wrong and the TXT record to
 publish, like `acme.test. IN TXT "v=spf1 a:smtp.acme.test ~all"`. `check` runs
 the RFC 7208 evaluation for one client IP, MAIL FROM and HELO.
 
-`--nameserver HOST[:PORT]` asks that DNS server instead of the system's;
+`--nameserver IP[:PORT]` asks that DNS server instead of the system's;
 `--json` prints one JSON object. Exit status: 0 authorised (`setup`: every host;
 `check`: pass), 1 not authorised, 2 bad arguments, 3 a DNS failure (try again).
 """
@@ -38,8 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--nameserver",
-        metavar="HOST[:PORT]",
-        help="ask this DNS server (e.g. 127.0.0.1:5353) instead of the system's resolvers",
+        metavar="IP[:PORT]",
+        help="ask this DNS server (an IP address, e.g. 127.0.0.1:5353) instead of the system's",
     )
     common.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS", help="per DNS query (default 5)"

@@ -921,3 +921,10 @@ def test_any_published_records_give_a_result(record: str, extra: list[str]) -> N
 def test_parse_record_accepts_or_raises_syntax_error(text: str) -> None:
     with contextlib.suppress(SpfSyntaxError):
         assert isinstance(parse_record(text), SpfRecord)
+
+
+def test_nesting_is_bounded_even_with_a_huge_lookup_limit() -> None:
+    r = zone(example_com__TXT="v=spf1 include:example.com -all")
+    res = check_spf(IP, "x@example.com", "h", r, lookup_limit=100_000)
+    assert res.result is SpfOutcome.PERMERROR
+    assert "nested" in res.reason

@@ -63,6 +63,9 @@ from .record import (
 __all__ = [
     "DEFAULT_EXPLANATION",
     "LOOKUP_LIMIT",
+    "MAX_DEPTH",
+    "MX_LIMIT",
+    "PTR_LIMIT",
     "VOID_LOOKUP_LIMIT",
     "IPAddress",
     "SpfOutcome",
@@ -81,7 +84,11 @@ LOOKUP_LIMIT = 10
 VOID_LOOKUP_LIMIT = 2
 """DNS look-ups with no answer allowed in one check (RFC 7208 4.6.4)."""
 MX_LIMIT = 10
+"""MX records an ``mx`` mechanism may look at; more is ``permerror`` (RFC 7208 4.6.4)."""
 PTR_LIMIT = 10
+"""PTR names that ``ptr`` and ``%{p}`` look at; the rest are ignored (RFC 7208 4.6.4)."""
+MAX_DEPTH = 64
+"""Nested include/redirect levels, whatever `lookup_limit` allows (Python's stack is finite)."""
 DEFAULT_EXPLANATION = "%{o} does not designate %{c} as a permitted sender"
 """The explanation of a ``fail`` when the record has no usable exp= (macros expanded)."""
 
@@ -163,6 +170,7 @@ class _Context:
     lookups: int = 0
     voids: int = 0
     top_record: str | None = None
+    depth: int = 0
     _validated: list[str] | None = field(default=None, repr=False)
 
     # --- counting ---------------------------------------------------------------
@@ -404,6 +412,16 @@ def _find_record(ctx: _Context, domain: str) -> str | None:
 
 
 def _check_host(ctx: _Context, domain: str) -> _Eval:
+    if ctx.depth >= MAX_DEPTH:
+        raise _PermError(f"more than {MAX_DEPTH} nested include/redirect levels (at {domain})")
+    ctx.depth += 1
+    try:
+        return _check_host_record(ctx, domain)
+    finally:
+        ctx.depth -= 1
+
+
+def _check_host_record(ctx: _Context, domain: str) -> _Eval:
     if not valid_domain(domain):
         return _Eval(SpfOutcome.NONE, domain, reason=f"{domain!r} is not a valid domain name")
     text = _find_record(ctx, domain)
