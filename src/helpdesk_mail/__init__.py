@@ -58,6 +58,7 @@ from .settings import (
     SettingsError,
     load_settings,
 )
+from .spf import check_sender_domain, check_spf
 
 __version__ = "0.1.0"
 
@@ -113,6 +114,8 @@ __all__ = [
     "Visibility",
     "__version__",
     "bind_ticket",
+    "check_sender_domain",
+    "check_spf",
     "load_settings",
     "plan_notifications",
     "process_email",
