@@ -149,3 +149,24 @@ def test_html_to_text_does_not_repeat_a_link_that_is_its_own_text() -> None:
 
 def test_html_to_text_drops_scripts_and_styles() -> None:
     assert html_to_text("<style>p{}</style><script>x()</script>text") == "text"
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["<a ", '<a href="', "<!--", "<![CDATA[", "<!", "<?", "</a ", "<!DOCTYPE ", "<a b="],
+)
+@pytest.mark.parametrize("suffix", ["", ">", "-->"])
+def test_hostile_input_takes_linear_time(unit: str, suffix: str) -> None:
+    import time
+
+    start = time.perf_counter()
+    out = sanitize_html(unit * 30_000 + suffix)
+    html_to_text(out)
+    assert time.perf_counter() - start < 3.0  # quadratic parsing would take minutes
+
+
+def test_unclosed_comment_hides_the_rest_and_outlook_conditionals_go() -> None:
+    assert sanitize_html("<p>a</p><!-- x <p>b</p>") == "<p>a</p>"
+    assert sanitize_html("<!--a--><p>b</p><!-- c") == "<p>b</p>"
+    assert sanitize_html("<![if !supportLists]>1.<![endif]> item") == "1. item"
+    assert sanitize_html("a <b") == "a &lt;b"

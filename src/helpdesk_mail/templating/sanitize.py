@@ -291,6 +291,34 @@ class _Sanitizer(HTMLParser):
         return "".join(self.out)
 
 
+_COMMENT_CLOSE = re.compile(r"--\s*>")
+_CONDITIONAL = re.compile(r"<!\[[^<>\[\]]{0,200}\]\s*>")
+
+
+def _defuse(source: str) -> str:
+    """Neutralise what would make ``html.parser`` scan to the end of the input again and
+    again (quadratic time on hostile input), in one linear pass, the way browsers read it:
+
+    - a ``<`` after the last ``>`` cannot open a tag: it is text;
+    - a comment that is never closed hides the rest of the document: cut it there;
+    - marked sections: Outlook's ``<![if ...]>``/``<![endif]>`` go, others become text.
+    """
+    limit = -1
+    for match in _COMMENT_CLOSE.finditer(source):
+        limit = match.start()
+    cut = source.find("<!--", max(limit - 3, 0))
+    while cut != -1 and cut + 4 <= limit:
+        cut = source.find("<!--", cut + 1)
+    if cut != -1:
+        source = source[:cut]
+    if "<![" in source:
+        source = _CONDITIONAL.sub("", source).replace("<![", "&lt;![")
+    last_gt = source.rfind(">")
+    if source.find("<", last_gt + 1) != -1:
+        source = source[: last_gt + 1] + source[last_gt + 1 :].replace("<", "&lt;")
+    return source
+
+
 def sanitize_html(
     source: str, *, allow_cid: bool = True, report: list[Removal] | None = None
 ) -> str:
@@ -299,7 +327,7 @@ def sanitize_html(
     With `allow_cid` off, images that refer to inline parts (``cid:``) are replaced
     by their alt text. `report`, when given, collects what was removed and where.
     """
-    source = clean_text(source[:MAX_INPUT])
+    source = _defuse(clean_text(source[:MAX_INPUT]))
     parser = _Sanitizer(allow_cid, report)
     try:
         parser.feed(source)
@@ -470,7 +498,7 @@ def html_to_text(source: str) -> str:
     """Readable plain text of (sanitized) HTML: paragraphs, line breaks, lists, link targets."""
     renderer = _TextRenderer()
     try:
-        renderer.feed(clean_text(source[:MAX_INPUT]))
+        renderer.feed(_defuse(clean_text(source[:MAX_INPUT])))
         renderer.close()
     except Exception:
         return html.unescape(re.sub(r"<[^>]*>?", "", source))
