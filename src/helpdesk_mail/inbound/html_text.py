@@ -114,6 +114,9 @@ class _Renderer:
         self.out: list[str] = []
         self.size = 0  # total characters in self.out
         self.marks: list[tuple[str, int]] = []
+        self.mark_pieces: list[int] = []  # index into ``out`` where each mark starts
+        self.mark_visible: list[bool] = []  # visible text already emitted at each mark?
+        self.visible = 0  # visible (non-space) characters emitted so far
         self._marker = marker
         self._quote_blockquotes = quote_blockquotes
         self._skip = 0  # number of open dropped elements (script, style, ...)
@@ -162,6 +165,8 @@ class _Renderer:
         elif self._space:
             self._emit(" ")
         self._emit(s)
+        if not self.visible and s.strip():
+            self.visible = 1
         self._space = False
         self._line_start = False
         self._nl_run = 0
@@ -188,6 +193,8 @@ class _Renderer:
             name = self._marker(tag, amap)
             if name is not None:
                 self.marks.append((name, self.size))
+                self.mark_pieces.append(len(self.out))
+                self.mark_visible.append(self.visible > 0)
         self._open(tag, attrs)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -453,6 +460,22 @@ class HtmlRender:
     def size(self) -> int:
         """Characters of raw text rendered so far."""
         return self._r.size
+
+    def text_after(self, index: int, limit: int) -> str:
+        """Roughly the first ``limit`` raw characters rendered after mark ``index``."""
+        pieces = self._r.out
+        got: list[str] = []
+        total = 0
+        for k in range(self._r.mark_pieces[index], len(pieces)):
+            got.append(pieces[k])
+            total += len(pieces[k])
+            if total >= limit:
+                break
+        return "".join(got)[:limit]
+
+    def visible_before(self, index: int) -> bool:
+        """Was any visible text rendered before mark ``index``?"""
+        return self._r.mark_visible[index]
 
     def run(self, should_stop: Callable[[], bool] | None = None) -> None:
         """Render the document, stopping early when ``should_stop()`` says so."""

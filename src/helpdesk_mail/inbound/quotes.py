@@ -101,10 +101,10 @@ ATTRIBUTION_VERBS: dict[str, tuple[str, ...]] = {
     "pt": ("escreveu",),
     "sv/da/nb": ("skrev",),
     "fi": ("kirjoitti",),
-    "pl": ("napisał\\(a\\)", "napisała", "napisał", "napisal", "pisze"),
-    "cs": ("napsal\\(a\\)", "napsala", "napsal"),
-    "sk": ("napísal\\(a\\)", "napísala", "napísal"),
-    "ru": ("пишет", "написал\\(а\\)", "написала", "написал", "писал\\(а\\)", "писала", "писал"),
+    "pl": ("napisał(a)", "napisała", "napisał", "napisal", "pisze"),
+    "cs": ("napsal(a)", "napsala", "napsal"),
+    "sk": ("napísal(a)", "napísala", "napísal"),
+    "ru": ("пишет", "написал(а)", "написала", "написал", "писал(а)", "писала", "писал"),
     "uk": ("пише", "написав", "написала"),
     "tr": ("şunu yazdı", "yazdı", "yazmış"),
     "hu": ("ezt írta", "írta"),
@@ -114,7 +114,13 @@ ATTRIBUTION_VERBS: dict[str, tuple[str, ...]] = {
     "he": ("כתב",),
     "ar": ("كتب",),
 }
-"""Verbs of reply attribution lines (word-bounded), per language."""
+"""Verbs of reply attribution lines (plain strings, matched word-bounded), per language."""
+
+ATTRIBUTION_VERBS_AFTER_OPENER: dict[str, tuple[str, ...]] = {
+    "en": ("sent",),
+    "nl": ("het volgende geschreven",),
+}
+"""Verbs too common to trust on their own: only after an opener ("On <date>, <name> sent:")."""
 
 ATTRIBUTION_VERBS_CJK: dict[str, tuple[str, ...]] = {
     "zh": ("写道", "寫道", "寫到"),
@@ -324,6 +330,7 @@ _MAX_VIEW = 1000  # characters of a line looked at by the patterns
 _MAX_JOIN = 4  # lines an attribution may be wrapped over
 _HEADER_SCAN = 10  # lines examined for one header block
 
+_QP_ESCAPES = re.compile(r"(?:=[0-9A-F]{2}){1,64}")
 _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad]")
 _SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]+")
 
@@ -337,26 +344,30 @@ def _phrase(p: str) -> str:
     return re.escape(p).replace("\\ ", "\\s+")
 
 
-_VERB_WORDS = _alternation([v for vs in ATTRIBUTION_VERBS.values() for v in vs])
-_VERB_CJK = _alternation([v for vs in ATTRIBUTION_VERBS_CJK.values() for v in vs])
-_VERB = rf"(?:(?<!\w)(?:{_VERB_WORDS})(?!\w)|(?:{_VERB_CJK}))"
 _OPENER = _alternation([o for os in ATTRIBUTION_OPENERS.values() for o in os])
+_OPENER_START = re.compile(rf"^(?:{_OPENER})\s", re.I)
+_ATTR_START = re.compile(rf"^(?:(?:{_OPENER})\s|\d)", re.I)
+# an opener in the middle of a line ("reply On Wed, ... wrote:"): capitalised, after text
+_MID_OPENERS = ("On", "Am", "Le", "El", "Il", "Op", "Em", "Den", "Dne", "Dnia", "W dniu")
+_MID_OPENER = re.compile(rf"(?<=\w)(?:\s+|\s*-{{2,}}\s*)(?=(?:{'|'.join(_MID_OPENERS)})\s)")
+
+# Verbs are found with str.find on the lower-cased candidate (a regex alternation
+# of ~60 words costs ~100 us per line; this costs a few).
+_VERBS_WORD = tuple(sorted({v.lower() for vs in ATTRIBUTION_VERBS.values() for v in vs}))
+_VERBS_CJK = tuple(sorted({v for vs in ATTRIBUTION_VERBS_CJK.values() for v in vs}))
+_VERBS_AFTER_OPENER = tuple(
+    sorted({v.lower() for vs in ATTRIBUTION_VERBS_AFTER_OPENER.values() for v in vs})
+)
+_VERB_TAIL = 160  # characters allowed between the verb and the end of the attribution
+_DASHES = "-‐‑–—"
 
 _COLON_END = re.compile(r"[:：]\s*$")
-# A: opener ... verb ... colon   (strong)
-_ATTR_OPENER = re.compile(rf"^(?:{_OPENER})\s.{{0,300}}?{_VERB}.{{0,160}}$", re.I)
-# B: anything ... verb ... colon, with a date or an address as evidence (strong)
-_ATTR_VERB = re.compile(rf"^.{{0,300}}?{_VERB}.{{0,160}}$", re.I)
-# D: short "Name wrote:" (weak: only when a > quote follows)
-_ATTR_SHORT = re.compile(rf"^.{{1,100}}?{_VERB}\s*[:：]\s*$", re.I)
-# C: verb-less "<date> <name> <addr>:" (ru/ja/Gmail-style, mail.ru "от")
-_ATTR_ADDR_END = re.compile(r"(?:<\s*[^<>\s@]+@[^<>\s]+\s*>|[^\s<>@]+@[^\s<>@]+\.\w+)\s*[:：]\s*$")
-# E: "---- Name wrote ----" (Android / Lotus Notes)
-_ATTR_DASHED = re.compile(rf"^[-‐‑–—]{{2,}}\s*.{{1,200}}?{_VERB}.{{0,100}}?[-‐‑–—]{{2,}}$", re.I)
+_END_CHARS = frozenset(":：>" + _DASHES)
 _DATE_EVIDENCE = re.compile(
     r"\d{1,2}[:.h]\d{2}|(?<!\d)(?:19|20)\d{2}(?!\d)|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{1,2}\s*[年月日]"
 )
 _ADDRESS = re.compile(r"@[\w.-]+\.\w+|<[^<>]*@")
+_EMAIL_TOKEN = re.compile(r"^<?\s*[^\s<>@]+@[^\s<>@]+\.[^\s<>@]+\s*>?$")
 
 _LABEL_KIND: dict[str, str] = {}
 for _kind, _labels in HEADER_LABELS.items():
@@ -374,12 +385,12 @@ _HEADER_INLINE = re.compile(
 
 _DASH = "-‐‑–—_=*~"
 _ORIGINAL = re.compile(
-    rf"^[{_DASH}]{{2,}}\s*(?:{_alternation([_phrase(p) for p in ORIGINAL_MESSAGE_PHRASES])})"
+    rf"^[{_DASH}]{{2,}}+\s*(?:{_alternation([_phrase(p) for p in ORIGINAL_MESSAGE_PHRASES])})"
     rf"(?:\s.{{0,60}}?)?\s*[{_DASH}]{{2,}}\s*$",
     re.I,
 )
 _FORWARD = re.compile(
-    rf"^[{_DASH}]{{2,}}\s*(?:{_alternation([_phrase(p) for p in FORWARD_PHRASES])})"
+    rf"^[{_DASH}]{{2,}}+\s*(?:{_alternation([_phrase(p) for p in FORWARD_PHRASES])})"
     rf"(?:\s.{{0,60}}?)?\s*[{_DASH}]{{2,}}\s*$",
     re.I,
 )
@@ -393,7 +404,7 @@ _MOBILE = re.compile(
     r"\s*(?:<[^<>\s]{1,300}>|\([^()\s]{1,300}\)|\[[^\[\]\s]{1,300}\])?\s*$",
     re.I,
 )
-_RULE_LINE = re.compile(rf"^[{_DASH}\s]*[{_DASH}][{_DASH}\s]*$")
+_URL_CHARS = re.compile(r"https?:|[/=?&]")
 _VALEDICTION = re.compile(
     rf"^(?:{_alternation([_phrase(v) for v in SIGNATURE_VALEDICTIONS])})[\s,.!:;-]*$", re.I
 )
@@ -406,12 +417,80 @@ _SIG_DASH_NAME = re.compile(r"^[-–—~/]\s?[^\W\d_][\w.'’-]*(?:\s[\w.'’-]+
 # ---------------------------------------------------------------------------
 
 
+def _qp_run(m: re.Match[str]) -> str:
+    raw = bytes.fromhex(m.group(0).replace("=", ""))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _view(line: str) -> str:
-    """The line as the patterns see it: invisible marks gone, spaces plain, trimmed."""
+    """The line as the patterns see it: invisible marks gone, spaces plain, trimmed.
+
+    Undecoded quoted-printable escapes (``=C3=A9``) are decoded in the view, so a
+    body that reached us still QP-encoded is matched like its decoded text.
+    """
     v = line[:_MAX_VIEW]
+    if "=" in v:
+        v = _QP_ESCAPES.sub(_qp_run, v)
+    if v.isascii():
+        return (v.replace("\t", " ") if "\t" in v else v).strip()
     v = _INVISIBLE.sub("", v)
     v = _SPACES.sub(" ", v)
     return v.strip()
+
+
+def _join(views: list[str], a: int, b: int) -> str:
+    """Lines ``a..b-1`` as one candidate; a QP soft break ("=" at the end) joins tightly."""
+    parts: list[str] = []
+    for k in range(a, b):
+        v = views[k]
+        if parts and parts[-1].endswith("="):
+            parts[-1] = parts[-1][:-1] + v
+        else:
+            parts.append(v)
+    return " ".join(parts)
+
+
+def _is_rule(view: str) -> bool:
+    """A line made only of dashes, underscores, equals signs... (``____``, ``-----``)."""
+    return bool(view) and not view.strip(_DASH + " \t")
+
+
+def _is_wrapped_link(view: str) -> bool:
+    """One token with URL characters: a link wrapped out of a quote block."""
+    token = view.rstrip("> ").strip()
+    return bool(token) and " " not in token and _URL_CHARS.search(token) is not None
+
+
+def _is_separator(view: str) -> bool:
+    """An "Original Message" separator or a forwarded-message marker line."""
+    if view[:1] in _DASH:
+        return _ORIGINAL.match(view) is not None or _FORWARD.match(view) is not None
+    return len(view) <= 80 and _FORWARD_LINE.match(view) is not None
+
+
+def _is_mobile(view: str) -> bool:
+    return len(view) <= 200 and _MOBILE.match(view) is not None
+
+
+def _is_reply_above(view: str) -> bool:
+    if len(view) > 120:
+        return False
+    low = view.lower()
+    if "above" not in low and "oberhalb" not in low and "dessus" not in low:
+        return False
+    return _REPLY_ABOVE.search(view) is not None
+
+
+def _may_end_attribution(view: str) -> bool:
+    """Cheap test: can an attribution end on this line (colon, closing dashes, address)?"""
+    return view[-1:] in _END_CHARS
+
+
+def _is_quoted_view(view: str) -> bool:
+    return view.startswith(">")
 
 
 def _is_quoted(line: str) -> bool:
@@ -420,6 +499,9 @@ def _is_quoted(line: str) -> bool:
 
 
 def _header_kind(view: str) -> str | None:
+    head = view[:48]
+    if ":" not in head and "：" not in head:
+        return None
     m = _HEADER_LINE.match(view)
     if m is None:
         return None
@@ -427,16 +509,20 @@ def _header_kind(view: str) -> str | None:
     return _LABEL_KIND.get(label, "other")
 
 
-def _header_block(views: list[str], i: int) -> int:
-    """If an Outlook-style header block starts at line ``i``, return its end index, else -1."""
-    first = _header_kind(views[i])
+def _header_block(views: list[str], kinds_of: list[str | None], i: int, loose: bool = False) -> int:
+    """If an Outlook-style header block starts at line ``i``, return its end index, else -1.
+
+    ``kinds_of[k]`` is :func:`_header_kind` of line ``k``.  ``loose`` (used right after
+    an HTML separator such as ``<hr>``) accepts From plus any one other field.
+    """
+    first = kinds_of[i]
     if first is None:
         return -1
     kinds = {first}
-    if first == "from":  # Yahoo may run all fields together on one line
+    if first in ("from", "date"):  # Yahoo / HTML may run the fields together on one line
         for m in _HEADER_INLINE.finditer(views[i], 0, 600):
             kinds.add(_LABEL_KIND.get(re.sub(r"\s+", " ", m.group("label")).casefold(), "x"))
-        if _block_ok(kinds):
+        if _block_ok(kinds, loose):
             return i + 1
         kinds = {first}
     end = i + 1
@@ -446,10 +532,10 @@ def _header_block(views: list[str], i: int) -> int:
         v = views[k]
         if not v:
             blanks += 1
-            if blanks > 1 or _block_ok(kinds):
+            if blanks > 1 or _block_ok(kinds, loose):
                 break
             continue
-        kind = _header_kind(v)
+        kind = kinds_of[k]
         if kind is None:
             cont += 1
             if cont > 2:
@@ -459,13 +545,48 @@ def _header_block(views: list[str], i: int) -> int:
         cont = 0
         kinds.add(kind)
         end = k + 1
-    return end if _block_ok(kinds) else -1
+    return end if _block_ok(kinds, loose) else -1
 
 
-def _block_ok(kinds: set[str]) -> bool:
+def _block_ok(kinds: set[str], loose: bool = False) -> bool:
+    if loose and "from" in kinds and len(kinds) >= 2:
+        return True
     if "from" in kinds and "date" in kinds and ({"to", "subject", "cc"} & kinds):
         return True
     return {"from", "to", "subject"} <= kinds
+
+
+def _last_verb_end(low: str, weak_too: bool = False) -> int:
+    """End offset of the last attribution verb in ``low`` (lower-cased), or -1."""
+    best = -1
+    n = len(low)
+    groups: tuple[tuple[str, ...], ...] = (
+        (_VERBS_WORD, _VERBS_AFTER_OPENER) if weak_too else (_VERBS_WORD,)
+    )
+    for verbs in groups:
+        for verb in verbs:
+            p = low.rfind(verb)
+            while p >= 0:
+                e = p + len(verb)
+                if (p == 0 or not low[p - 1].isalnum()) and (e >= n or not low[e].isalnum()):
+                    best = max(best, e)
+                    break
+                p = low.rfind(verb, 0, p)
+    for verb in _VERBS_CJK:
+        p = low.rfind(verb)
+        if p >= 0:
+            best = max(best, p + len(verb))
+    return best
+
+
+def _ends_with_address(c: str) -> bool:
+    """Does ``c`` end (before its colon) with an e-mail address, maybe in <>?"""
+    tail = c.rstrip(" :：")
+    if tail.endswith(">"):
+        lt = tail.rfind("<")
+        return lt >= 0 and "@" in tail[lt:] and len(tail) - lt <= 320
+    token = tail[tail.rfind(" ") + 1 :]
+    return _EMAIL_TOKEN.match(token) is not None
 
 
 def _attribution_strength(cand: str) -> int:
@@ -473,21 +594,51 @@ def _attribution_strength(cand: str) -> int:
     if len(cand) > 600:
         return 0
     c = cand.strip("*_ ")
-    if _ATTR_DASHED.match(c):
-        return 2
-    if not _COLON_END.search(c):
+    if not c:
         return 0
-    if _ATTR_OPENER.match(c):
+    low = c.lower()
+    if c[0] in _DASHES and c[-1] in _DASHES:  # "---- Name wrote ----"
+        inner = c.lstrip(_DASHES)
+        lead = len(c) - len(inner)
+        inner = inner.rstrip(_DASHES)
+        trail = len(c) - lead - len(inner)
+        inner_low = inner.strip().lower()
+        if lead >= 2 and trail >= 2 and len(inner_low) <= 300:
+            e = _last_verb_end(inner_low)
+            if e >= 0 and len(inner_low) - e <= 100:
+                return 2
+        return 0
+    if not _COLON_END.search(c):
+        # "2011/4/7 Name <addr>" right above a quote (weak: needs the quote)
+        if len(c) <= 200 and c.endswith(">") and _ends_with_address(c) and _DATE_EVIDENCE.search(c):
+            return 1
+        return 0
+    opener = _OPENER_START.match(c) is not None
+    e = _last_verb_end(low, weak_too=opener)
+    verb_ok = e >= 0 and len(low) - e <= _VERB_TAIL
+    if opener and verb_ok:
         return 2
     evidence_date = _DATE_EVIDENCE.search(c) is not None
-    evidence_addr = _ADDRESS.search(c) is not None
-    if (evidence_date or evidence_addr) and _ATTR_VERB.match(c):
+    if verb_ok and (evidence_date or _ADDRESS.search(c) is not None):
         return 2
-    if evidence_date and len(c) <= 300 and _ATTR_ADDR_END.search(c):
-        return 2
-    if _ATTR_SHORT.match(c):
-        return 1
+    if evidence_date and len(c) <= 300 and _ends_with_address(c):
+        return 2  # verb-less "<date>, <name> <addr>:"
+    if verb_ok and len(c) <= 110 and not low[e:].rstrip(" :：*_"):
+        return 1  # short "Name wrote:"
     return 0
+
+
+def _split_prefix(first: str, rest: str) -> str | None:
+    """Text in front of an attribution that shares its first line, or None."""
+    if len(first) > _MAX_VIEW:
+        return None
+    for m in _MID_OPENER.finditer(first):
+        if "@" in first[: m.start()] or "<" in first[: m.start()]:
+            return None
+        suffix = first[m.end() :] + rest
+        if _OPENER_START.match(suffix.strip("*_ ")) and _attribution_strength(suffix) == 2:
+            return first[: m.start()].rstrip(" -")
+    return None
 
 
 def _attribution_at(views: list[str], i: int) -> tuple[int, int, int]:
@@ -498,20 +649,30 @@ def _attribution_at(views: list[str], i: int) -> tuple[int, int, int]:
     n = len(views)
     if not views[i]:
         return i, i, 0
+    if _is_quoted_view(views[i]):
+        return i, i, 0
     for j in range(i, min(n, i + _MAX_JOIN)):
-        if j > i and not views[j]:
+        if j > i and (
+            not views[j] or (_is_quoted_view(views[j]) and not views[j - 1].endswith("="))
+        ):
             break
         vj = views[j]
-        if not (_COLON_END.search(vj) or vj[-2:] in ("--", "—", "–")):
+        if not _may_end_attribution(vj):
             continue
-        strength = _attribution_strength(" ".join(views[i : j + 1]))
+        if vj.endswith(">"):
+            k = j + 1
+            while k < n and not views[k]:
+                k += 1
+            if k < n and not _is_quoted_view(views[k]):
+                continue  # an address at the end only counts right above a quote
+        strength = _attribution_strength(_join(views, i, j + 1))
         if strength:
             start = i
             # prefer the shortest tail that still matches ("Thanks. On ... wrote:"),
             # but never one that loses the date ("<addr> wrote:" alone)
-            dated = _DATE_EVIDENCE.search(" ".join(views[i : j + 1])) is not None
-            while start < j:
-                shorter = " ".join(views[start + 1 : j + 1])
+            dated = _DATE_EVIDENCE.search(_join(views, i, j + 1)) is not None
+            while start < j and not _ATTR_START.match(views[start]):
+                shorter = _join(views, start + 1, j + 1)
                 s2 = _attribution_strength(shorter)
                 if not s2 or (dated and _DATE_EVIDENCE.search(shorter) is None):
                     break
@@ -556,7 +717,7 @@ def _trim_tail(lines: list[str], drop_mobile: bool) -> list[str]:
     """Drop trailing blank lines, rule lines and (optionally) mobile boilerplate."""
     while lines:
         v = _view(lines[-1])
-        if not v or _RULE_LINE.match(v) or (drop_mobile and _MOBILE.match(v)):
+        if not v or _is_rule(v) or (drop_mobile and _is_mobile(v)):
             lines.pop()
             continue
         break
@@ -565,8 +726,12 @@ def _trim_tail(lines: list[str], drop_mobile: bool) -> list[str]:
 
 def _new_lines(lines: list[str]) -> list[str]:
     views = [_view(line) for line in lines]
+    kinds_of = [_header_kind(v) for v in views]
     out = _Out()
     n = len(lines)
+    next_end = [n] * (n + 1)  # next line where an attribution could end
+    for k in range(n - 1, -1, -1):
+        next_end[k] = k if _may_end_attribution(views[k]) else next_end[k + 1]
     content = False  # something the sender wrote has been kept
     i = 0
     while i < n:
@@ -575,36 +740,47 @@ def _new_lines(lines: list[str]) -> list[str]:
             out.keep(line, True)
             i += 1
             continue
-        if len(v) <= 120 and _REPLY_ABOVE.search(v):
+        if _is_reply_above(v):
             break
-        if _is_quoted(line):
+        if _is_quoted(line) or (
+            i > 0
+            and _is_quoted_view(views[i - 1])
+            and i + 1 < n
+            and _is_quoted_view(views[i + 1])
+            and _is_wrapped_link(v)
+        ):
             out.drop()
             i += 1
             continue
-        start, end, strength = _attribution_at(views, i)
+        if next_end[i] - i < _MAX_JOIN:
+            start, end, strength = _attribution_at(views, i)
+        else:
+            start, end, strength = i, i, 0
         if strength:
             k = end
             while k < n and not views[k]:
                 k += 1
-            if k >= n or _is_quoted(lines[k]):
+            followed_by_quote = k >= n or _is_quoted(lines[k])
+            if followed_by_quote or strength == 2:
                 for kept in range(i, start):
                     out.keep(lines[kept], not views[kept])
                     content = True
+                prefix = _split_prefix(views[start], " " + _join(views, start + 1, end))
+                if prefix:
+                    out.keep(prefix, False)
+                    content = True
+                if not followed_by_quote:
+                    break
                 out.drop()
                 i = end
                 continue
-            if strength == 2:
-                for kept in range(i, start):
-                    out.keep(lines[kept], not views[kept])
-                    content = True
-                break
-        if _ORIGINAL.match(v) or _FORWARD.match(v) or _FORWARD_LINE.match(v):
+        if _is_separator(v):
             if content:
                 break
             out.keep(line, False)  # forwarded without comment: keep it all
             i += 1
             continue
-        block_end = _header_block(views, i)
+        block_end = _header_block(views, kinds_of, i) if kinds_of[i] else -1
         if block_end > 0:
             if content:
                 break
@@ -613,7 +789,7 @@ def _new_lines(lines: list[str]) -> list[str]:
             i = block_end
             continue
         out.keep(line, False)
-        if not _MOBILE.match(v):
+        if not _is_mobile(v):
             content = True
         i += 1
     return out.lines
@@ -630,10 +806,15 @@ def reply_text_from_plain(text: str) -> str:
     """
     if not isinstance(text, str) or not text:
         return ""
+    original = _split_lines(text)
     try:
-        lines = _trim_tail(_new_lines(_split_lines(text)), drop_mobile=True)
+        lines = _trim_tail(_new_lines(original), drop_mobile=True)
     except (RecursionError, MemoryError):  # pragma: no cover - defensive
         return text.rstrip()
+    if len(lines) != len(_trim_tail(original, drop_mobile=False)):
+        # something was removed: the leading blank lines go too
+        while lines and not lines[0].strip():
+            del lines[0]
     return "\n".join(lines).rstrip()
 
 
@@ -646,6 +827,7 @@ _HTML_RULES: tuple[tuple[HtmlMarker, re.Pattern[str]], ...] = tuple(
 )
 _MARKER_BY_NAME = {m.name: m for m in HTML_MARKERS}
 _LOOKAHEAD = 4000  # characters of text after a marker used to judge it
+_MAX_MARKS_JUDGED = 200  # markers examined per message (bounds work on hostile HTML)
 
 
 def _html_marker(tag: str, attrs: Attrs) -> str | None:
@@ -667,13 +849,14 @@ def _html_marker(tag: str, attrs: Attrs) -> str | None:
 def _starts_history(text: str) -> bool:
     """Does ``text`` begin (within its first lines) with quoted headers or a forward marker?"""
     views = [_view(line) for line in _split_lines(text)[:40]]
+    kinds_of = [_header_kind(v) for v in views]
     seen = 0
     for i, v in enumerate(views):
         if not v:
             continue
-        if _ORIGINAL.match(v) or _FORWARD.match(v) or _FORWARD_LINE.match(v):
+        if _is_separator(v):
             return True
-        if _header_block(views, i) > 0:
+        if kinds_of[i] and _header_block(views, kinds_of, i, loose=True) > 0:
             return True
         seen += 1
         if seen >= 3:
@@ -694,27 +877,23 @@ def reply_text_from_html(html: str) -> str:
     if not isinstance(html, str) or not html:
         return ""
     job = HtmlRender(html, _html_marker, quote_blockquotes=True)
-    state: dict[str, int] = {"judged": 0, "cut": -1}
+    state = {"judged": 0, "cut": -1}
 
     def judge(final: bool) -> bool:
-        raw: str | None = None
         marks = job.marks
         while state["judged"] < len(marks):
-            name, off = marks[state["judged"]]
+            index = state["judged"]
+            name, off = marks[index]
             if not final and job.size - off < _LOOKAHEAD:
                 return False
-            if raw is None:
-                raw = job.raw()
+            if index >= _MAX_MARKS_JUDGED:
+                return False  # stop looking (no cut), keep rendering
             state["judged"] += 1
             marker = _MARKER_BY_NAME[name]
-            after = finish_text(raw[off : off + _LOOKAHEAD])
-            history = _starts_history(after)
+            history = _starts_history(finish_text(job.text_after(index, _LOOKAHEAD)))
             if marker.needs_header and not history:
                 continue
-            if name in _ALWAYS_CUT_HTML or not history:
-                state["cut"] = off
-                return True
-            if finish_text(raw[:off]).strip():  # something was written above the history
+            if name in _ALWAYS_CUT_HTML or not history or job.visible_before(index):
                 state["cut"] = off
                 return True
             # a forward / history block with nothing above it: it is the content
