@@ -20,6 +20,7 @@ Rules (they are the contract of `scan_masks` and `validate_template`):
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import re
 from dataclasses import dataclass
@@ -271,20 +272,21 @@ class TemplateProblem:
     column: int
 
 
-def _position(text: str, offset: int) -> tuple[int, int]:
-    line = text.count("\n", 0, offset) + 1
-    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return line, column
+class _Lines:
+    """Offset <-> (line, column) conversions for one text, in logarithmic time."""
 
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.length = len(text)
 
-def _offset(text: str, line: int, column: int) -> int:
-    offset = 0
-    for _ in range(line - 1):
-        nl = text.find("\n", offset)
-        if nl == -1:
-            return len(text)
-        offset = nl + 1
-    return min(offset + column - 1, len(text))
+    def position(self, offset: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.starts, offset)
+        return line, offset - self.starts[line - 1] + 1
+
+    def offset(self, line: int, column: int) -> int:
+        if line > len(self.starts):
+            return self.length
+        return min(self.starts[line - 1] + column - 1, self.length)
 
 
 def _suggest(word: str) -> str:
@@ -311,6 +313,7 @@ def validate_template(
     k = kind_of(kind)
     found, unknown = _scan(text, k)
     problems: list[TemplateProblem] = []
+    lines = _Lines(text)
     spans = [(r.start, r.end) for r in found]
     for ref in found:
         if not ref.allowed:
@@ -319,25 +322,26 @@ def validate_template(
                 if k is TemplateKind.WELCOME
                 else f"{ref.spec.syntax} does not work in {k.value} emails"
             )
-            problems.append(_problem(text, "mask_not_allowed", ref.start, ref.text, where))
+            problems.append(_problem(lines, "mask_not_allowed", ref.start, ref.text, where))
+    starts = [s for s, _ in spans]
     for start, end, word in unknown:
-        if any(s < end and start < e for s, e in spans):
+        i = bisect.bisect_left(starts, end) - 1  # the last known mask starting before `end`
+        if i >= 0 and spans[i][1] > start:
             continue
         message = f"{word} is not a known mask and will be left as it is{_suggest(word)}"
-        problems.append(_problem(text, "unknown_mask", start, word, message))
+        problems.append(_problem(lines, "unknown_mask", start, word, message))
     if html:
         from .sanitize import Removal, sanitize_html
 
         removed: list[Removal] = []
         sanitize_html(text, report=removed)
         for r in removed:
-            offset = _offset(text, r.line, r.column)
             problems.append(
                 TemplateProblem(
                     "html_removed",
                     r.what,
                     f"{r.what} is not allowed in email templates and will be removed",
-                    offset,
+                    lines.offset(r.line, r.column),
                     r.line,
                     r.column,
                 )
@@ -346,6 +350,6 @@ def validate_template(
     return problems
 
 
-def _problem(text: str, code: str, offset: int, word: str, message: str) -> TemplateProblem:
-    line, column = _position(text, offset)
+def _problem(lines: _Lines, code: str, offset: int, word: str, message: str) -> TemplateProblem:
+    line, column = lines.position(offset)
     return TemplateProblem(code, word, message, offset, line, column)
