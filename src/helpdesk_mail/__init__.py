@@ -47,6 +47,8 @@ from .model import (
     User,
     Visibility,
 )
+from .outbound.compose import render_message
+from .outbound.notify import NotifyReport, notify
 from .outbound.plan import plan_notifications, scopes_for
 from .outbound.planned import NotificationPlan, PlannedEmail, Recipient, TemplateKind
 from .settings import (
@@ -59,6 +61,7 @@ from .settings import (
     load_settings,
 )
 from .spf import check_sender_domain, check_spf
+from .templating import TemplateError, Templates, validate_template
 
 __version__ = "0.1.0"
 
@@ -87,6 +90,7 @@ __all__ = [
     "MailboxAccountDisabled",
     "NotificationPlan",
     "NotificationSettings",
+    "NotifyReport",
     "OutgoingSettings",
     "ParsedEmail",
     "PlannedEmail",
@@ -99,7 +103,9 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SuppressRecipients",
+    "TemplateError",
     "TemplateKind",
+    "Templates",
     "Ticket",
     "TicketClosed",
     "TicketCreated",
@@ -117,7 +123,10 @@ __all__ = [
     "check_sender_domain",
     "check_spf",
     "load_settings",
+    "notify",
     "plan_notifications",
     "process_email",
+    "render_message",
     "scopes_for",
+    "validate_template",
 ]

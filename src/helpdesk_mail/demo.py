@@ -3,8 +3,10 @@
 The sample emails (`helpdesk_mail.samples`) are dropped into an in-memory mailbox
 and polled by the real `Poller` into an in-memory storage that starts from the
 samples' helpdesk (`samples/state.json`), with a `ManualClock` and a `SeededRandom`,
-so the output is the same on every run. Then the same emails are delivered again,
-as after a crash between commit and delete, to show that nothing is created twice.
+so the output is the same on every run. Each committed event is then planned,
+rendered from the default templates and sent into an in-memory `Outbox` (the
+outgoing side). Then the same emails are delivered again, as after a crash
+between commit and delete, to show that nothing is created twice.
 
 `run_mailbox_demo` does the same against a real IMAP or POP3 mailbox.
 """
@@ -30,7 +32,8 @@ from .actions import (
 )
 from .events import Event
 from .inbound.poller import MessageReport, MessageStatus, Poller, PollReport
-from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, SeededRandom
+from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
+from .outbound.notify import NotifyReport, notify
 from .ports import Clock, MailboxSession, MailboxTransport, RandomSource
 from .settings import IncomingSettings, MailboxAccount, OutgoingSettings, Settings
 
@@ -80,6 +83,9 @@ class DemoRun:
     left_on_server: int | None = None
     """Messages still in the inbox after the demo (None: not known, the mail was kept)."""
     source: str = "built-in sample mail"
+    notifications: dict[str, list[NotifyReport]] = field(default_factory=dict)
+    """The notifications sent for each message's events, by message label."""
+    outbox: Outbox = field(default_factory=Outbox)
 
 
 def run_demo(
@@ -100,14 +106,17 @@ def run_demo(
         labels[mailbox.deliver(raw, account=DEMO_ACCOUNT.name)] = name
     run = DemoRun(storage=storage)
     collected: list[MessageReport] = []
-    poller = Poller(
-        demo_settings(),
-        storage,
-        mailbox,
-        ManualClock(),
-        SeededRandom(seed),
-        on_message=collected.append,
-    )
+    settings, clock, random = demo_settings(), ManualClock(), SeededRandom(seed)
+
+    def send_notifications(report: MessageReport) -> None:
+        collected.append(report)
+        label = labels.get(report.uid, f"uid {report.uid}")
+        run.notifications.setdefault(label, []).extend(
+            notify(event, settings, storage, None, run.outbox, clock, random)
+            for event in report.events
+        )
+
+    poller = Poller(settings, storage, mailbox, clock, random, on_message=send_notifications)
     run.polls.append(poller.run_once(force=True))
     run.messages = [(labels.get(m.uid, f"uid {m.uid}"), m) for m in collected]
     if redeliver:
@@ -256,6 +265,16 @@ def describe_event(event: Event) -> str:
     return " ".join(parts)
 
 
+def _describe_notifications(reports: Sequence[NotifyReport]) -> list[str]:
+    lines: list[str] = []
+    for report in reports:
+        for sent in report.sent:
+            lines.append(f"{sent.template.value} -> {', '.join(sent.recipients)}")
+        for failed in report.failed:
+            lines.append(f"{failed.template.value} FAILED: {failed.error}")
+    return [f"  {'mail' if i == 0 else '':8} {line}" for i, line in enumerate(lines)]
+
+
 def _describe_message(label: str, report: MessageReport) -> list[str]:
     lines = [label]
     result = report.result
@@ -299,6 +318,7 @@ def format_run(run: DemoRun) -> str:
     out: list[str] = [f"helpdesk-mail demo: {len(run.messages)} emails from {run.source}", ""]
     for label, report in run.messages:
         out.extend(_describe_message(label, report))
+        out.extend(_describe_notifications(run.notifications.get(label, ())))
         out.append("")
     first = run.polls[0] if run.polls else PollReport()
     verdicts: dict[str, int] = {}
@@ -314,6 +334,8 @@ def format_run(run: DemoRun) -> str:
     for account in first.accounts:
         if account.error:
             out.append(f"  {account.account}: {account.error}")
+    if run.notifications:
+        out.append(f"Notifications sent (to an in-memory outbox): {len(run.outbox)} emails.")
     if run.redelivered:
         again = run.polls[-1]
         out.append(

@@ -134,3 +134,23 @@ def test_account_from_url_details(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_url_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--imap", "ftp://x"]) == 2
     assert "bad --imap URL" in capsys.readouterr().err
+
+
+def test_demo_sends_notifications_for_committed_events() -> None:
+    from helpdesk_mail.demo import run_demo
+
+    run = run_demo()
+    sent = [m for m in run.outbox.messages]
+    assert sent, "the demo shows the outgoing side"
+    assert all(m["Auto-Submitted"] == "auto-generated" for m in sent)
+    confirmations = run.notifications["01-new-ticket.eml"][0].sent
+    assert [n.recipients for n in confirmations if n.template.value == "ticket_confirmation"] == [
+        ("carol@example.com",)
+    ]
+    # the bounce, the out-of-office and the noreply mail trigger no email at all
+    for label in ("09-bounce.eml", "10-out-of-office.eml", "11-noreply.eml"):
+        assert run.notifications.get(label, []) == []
+    # a techs-only note never reaches a customer
+    for report in run.notifications["04-tech-note.eml"]:
+        for n in report.sent:
+            assert all(run.storage.users[r].is_staff for r in n.recipients)
