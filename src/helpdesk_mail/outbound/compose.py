@@ -105,9 +105,8 @@ class ComposeError(ValueError):
 def _person(user: User | None, email: str = "") -> Person:
     if user is None:
         return Person(name=email, email=email)
-    full = " ".join(p for p in (user.first_name, user.last_name) if p)
     return Person(
-        name=user.name or full or user.username or user.email,
+        name=user.display_name,
         email=user.email,
         first_name=user.first_name,
         last_name=user.last_name,
