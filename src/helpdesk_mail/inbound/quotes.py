@@ -584,7 +584,7 @@ def _ends_with_address(c: str) -> bool:
     tail = c.rstrip(" :：")
     if tail.endswith(">"):
         lt = tail.rfind("<")
-        return lt >= 0 and "@" in tail[lt:] and len(tail) - lt <= 320
+        return lt >= 0 and len(tail) - lt <= 320 and _EMAIL_TOKEN.match(tail[lt:]) is not None
     token = tail[tail.rfind(" ") + 1 :]
     return _EMAIL_TOKEN.match(token) is not None
 
@@ -629,13 +629,13 @@ def _attribution_strength(cand: str) -> int:
 
 
 def _split_prefix(first: str, rest: str) -> str | None:
-    """Text in front of an attribution that shares its first line, or None."""
+    """Text in front of an attribution that shares its first (raw) line, or None."""
     if len(first) > _MAX_VIEW:
         return None
     for m in _MID_OPENER.finditer(first):
         if "@" in first[: m.start()] or "<" in first[: m.start()]:
             return None
-        suffix = first[m.end() :] + rest
+        suffix = _view(first[m.end() :]) + rest
         if _OPENER_START.match(suffix.strip("*_ ")) and _attribution_strength(suffix) == 2:
             return first[: m.start()].rstrip(" -")
     return None
@@ -663,7 +663,7 @@ def _attribution_at(views: list[str], i: int) -> tuple[int, int, int]:
             k = j + 1
             while k < n and not views[k]:
                 k += 1
-            if k < n and not _is_quoted_view(views[k]):
+            if k >= n or not _is_quoted_view(views[k]):
                 continue  # an address at the end only counts right above a quote
         strength = _attribution_strength(_join(views, i, j + 1))
         if strength:
@@ -756,16 +756,13 @@ def _new_lines(lines: list[str]) -> list[str]:
             start, end, strength = _attribution_at(views, i)
         else:
             start, end, strength = i, i, 0
-        if strength:
+        if strength and start == i:  # (an attribution starting further down is met later)
             k = end
             while k < n and not views[k]:
                 k += 1
             followed_by_quote = k >= n or _is_quoted(lines[k])
             if followed_by_quote or strength == 2:
-                for kept in range(i, start):
-                    out.keep(lines[kept], not views[kept])
-                    content = True
-                prefix = _split_prefix(views[start], " " + _join(views, start + 1, end))
+                prefix = _split_prefix(line, " " + _join(views, i + 1, end))
                 if prefix:
                     out.keep(prefix, False)
                     content = True
@@ -785,7 +782,10 @@ def _new_lines(lines: list[str]) -> list[str]:
             if content:
                 break
             for k in range(i, block_end):
-                out.keep(lines[k], not views[k])
+                if _is_quoted(lines[k]):
+                    out.drop()
+                else:
+                    out.keep(lines[k], not views[k])
             i = block_end
             continue
         out.keep(line, False)
