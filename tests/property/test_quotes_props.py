@@ -42,6 +42,7 @@ _PIECES = [
     "@",
     ":",
     "：",
+    ">From ",
 ]
 _line = st.lists(
     st.one_of(st.sampled_from(_PIECES), st.text(max_size=20)),
@@ -74,6 +75,10 @@ def _normalised(text: str) -> str:
 
 
 def _is_quote_line(line: str) -> bool:
+    if (
+        line.startswith(">From ") and line[6:].strip()
+    ):  # mbox escaping of "From ", kept outside quote blocks
+        return False
     stripped = line.lstrip(" \t\u00a0\ufeff")
     return stripped.startswith(">") and len(line) - len(stripped) <= 4
 
