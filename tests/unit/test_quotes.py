@@ -433,6 +433,22 @@ HTML_REPLIES = [
         "Hi there\nDana",
     ),
     (
+        "short-attribution-outside-cite-blockquote",
+        '<div>Thanks</div><div>Help Desk wrote:</div><blockquote type="cite">old</blockquote>',
+        "Thanks",
+    ),
+    (
+        "gmail-quote-button-blockquote-then-answer",
+        '<div>See</div><blockquote class="gmail_quote">quoted bit</blockquote><div>my answer</div>',
+        "See\n\nmy answer",
+    ),
+    (
+        "modern-border-top-shorthand",
+        '<p>Bye</p><div style="border-top: 1px solid #ccc"><b>From:</b> a@b.example<br>'
+        "<b>Sent:</b> Monday<br><b>Subject:</b> x</div><p>old</p>",
+        "Bye",
+    ),
+    (
         "freescout-style-reply-above-marker",
         '<div>Thanks</div><div class="fsReplyAbove1a2b3c4d">-- Please reply above this line --'
         "</div><div>Ticket text</div>",

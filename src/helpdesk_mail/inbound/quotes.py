@@ -312,27 +312,18 @@ class HtmlMarker:
 
 
 HTML_MARKERS: tuple[HtmlMarker, ...] = (
-    HtmlMarker("gmail_quote", "*", "class", r"(?:^|\s)gmail_quote(?:_container)?(?:\s|$)"),
+    # div only: a lone blockquote.gmail_quote is Gmail's "quote" button (rendered as "> ")
+    HtmlMarker("gmail_quote", "div", "class", r"(?:^|\s)gmail_quote(?:_container)?(?:\s|$)"),
     HtmlMarker("apple_thunderbird_cite", "blockquote", "type", r"^\s*cite\s*$"),
     HtmlMarker("thunderbird_cite_prefix", "*", "class", r"(?:^|\s)moz-cite-prefix(?:\s|$)"),
     HtmlMarker("outlook_web_reply", "*", "id", r"^(?:x_)*divRplyFwdMsg$"),
     HtmlMarker("outlook_web_append", "*", "id", r"^(?:x_)*appendonsend$"),
     HtmlMarker("outlook_mac", "*", "id", r"OLK_SRC_BODY_SECTION"),
     HtmlMarker("outlook_2003_header", "*", "class", r"(?:^|\s)OutlookMessageHeader(?:\s|$)"),
-    HtmlMarker(
-        "outlook_desktop_border",
-        "*",
-        "style",
-        r"border-top:\s*solid\s+#?[0-9a-f]{3,6}\s+[\d.]+(?:pt|px)",
-        needs_header=True,
-    ),
-    HtmlMarker(
-        "windows_mail_border",
-        "*",
-        "style",
-        r"border-top-(?:style:\s*solid|color:\s*rgb\(\s*229,\s*229,\s*229\))",
-        needs_header=True,
-    ),
+    # Outlook desktop (border:none;border-top:solid #E1E1E1 1.0pt), Windows Mail
+    # (border-top-color: rgb(229, 229, 229)) and the like: any top border, confirmed
+    # by a quoted header block right after it
+    HtmlMarker("border_top_separator", "*", "style", r"border-top", needs_header=True),
     HtmlMarker("hotmail_stop_spelling", "*", "id", r"^stopSpelling$"),
     HtmlMarker("hr_before_header", "hr", "", r"", needs_header=True),
     HtmlMarker("yahoo_quoted", "*", "class", r"yahoo_quoted|yahoo-quoted-begin"),
@@ -763,7 +754,8 @@ def _trim_tail(lines: list[str], drop_mobile: bool) -> list[str]:
     return lines
 
 
-def _new_lines(lines: list[str]) -> list[str]:
+def _new_lines(lines: list[str], cut_below: bool = False) -> list[str]:
+    """Kept lines of ``lines``; ``cut_below``: quoted history was cut off after the end."""
     views = [_view(line) for line in lines]
     kinds_of = [_header_kind(v) for v in views]
     out = _Out()
@@ -801,7 +793,7 @@ def _new_lines(lines: list[str]) -> list[str]:
                 k += 1
             # a weak "Name wrote:" needs a real quote below it; a strong one also ends
             # the text (everything below it is history, e.g. after an HTML cut)
-            followed_by_quote = k < n and _is_quoted(lines[k])
+            followed_by_quote = (k < n and _is_quoted(lines[k])) or (k >= n and cut_below)
             if followed_by_quote or strength == 2:
                 prefix = _split_prefix(line, " " + _join(views, i + 1, end))
                 if prefix and _is_reply_above(_view(prefix)):
@@ -849,9 +841,13 @@ def reply_text_from_plain(text: str) -> str:
     """
     if not isinstance(text, str) or not text:
         return ""
+    return _reply_text(text, cut_below=False)
+
+
+def _reply_text(text: str, cut_below: bool) -> str:
     original = _split_lines(text)
     try:
-        lines = _trim_tail(_new_lines(original), drop_mobile=True)
+        lines = _trim_tail(_new_lines(original, cut_below), drop_mobile=True)
     except (RecursionError, MemoryError):  # pragma: no cover - defensive
         return text.rstrip()
     if len(lines) != len(_trim_tail(original, drop_mobile=False)):
@@ -948,7 +944,7 @@ def reply_text_from_html(html: str) -> str:
     raw = job.raw()
     if state["cut"] >= 0:
         raw = raw[: state["cut"]]
-    return reply_text_from_plain(finish_text(raw))
+    return _reply_text(finish_text(raw), cut_below=state["cut"] >= 0)
 
 
 def strip_signature(text: str) -> str:
