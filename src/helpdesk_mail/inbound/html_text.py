@@ -1,4 +1,4 @@
-"""Readable plain text from HTML mail bodies (stdlib ``html.parser`` only).
+"""Readable plain text from HTML mail bodies (stdlib only).
 
 The renderer follows the spirit of a browser's ``innerText``: runs of ASCII
 whitespace collapse to one space, block elements start new lines, ``<p>`` and
@@ -8,11 +8,17 @@ contents of ``<script>``, ``<style>``, ``<head>`` (and similar) are dropped.
 Character references are decoded.  ``&nbsp;`` is kept as a space (never
 collapsed away, like in a browser) but turned into a plain U+0020 in the output.
 
-The module also exposes :func:`render_html` for :mod:`helpdesk_mail.inbound.quotes`:
-it renders the same text while recording where in the output chosen start tags
-(quote markers) occurred, so the caller can cut the text at the first marker.
-Nothing here raises on hostile input: when the parser fails the text falls back
-to a crude tag stripper.
+HTML is read by a small one-pass tokenizer instead of ``html.parser`` (which
+re-scans unterminated constructs and turns quadratic on hostile mail): every
+step consumes input, regexes are anchored at the current position, unclosed
+comments / tags / quoted attributes run to the end of the input like in a
+browser, and at most ``MAX_HTML_CHARS`` characters are read.  Nothing here
+raises on any ``str``.
+
+:func:`render_html` and :class:`HtmlRender` serve
+:mod:`helpdesk_mail.inbound.quotes`: they render the same text while recording
+where in the output chosen start tags (quote markers) occurred, so the caller
+can cut the text at the first marker and stop rendering early.
 """
 
 from __future__ import annotations
@@ -22,7 +28,15 @@ import html
 import re
 from collections.abc import Callable
 
-__all__ = ["Attrs", "MarkerCallback", "finish_text", "html_to_text", "render_html"]
+__all__ = [
+    "MAX_HTML_CHARS",
+    "Attrs",
+    "HtmlRender",
+    "MarkerCallback",
+    "finish_text",
+    "html_to_text",
+    "render_html",
+]
 
 Attrs = dict[str, str]
 """Attributes of a start tag: lower-case names, values ("" when absent)."""
@@ -309,7 +323,8 @@ def _has_attr(attrs: list[tuple[str, str | None]], name: str, value: str) -> boo
 # at the current position with no nested quantifiers.
 
 _TAG_NAME = re.compile(r"[A-Za-z][^\s/>\x00]*")
-_ATTR_NAME = re.compile(r"[\s/]*([^\s\"'>/=][^\s\"'>/=]*|=[^\s\"'>/=]*)")
+_ATTR_SEP = re.compile(r"[\s/]+")
+_ATTR_NAME = re.compile(r"[^\s\"'>/=]+|=[^\s\"'>/=]*")
 _ATTR_EQ = re.compile(r"\s*=\s*")
 _UNQUOTED = re.compile(r"[^\s>]*")
 _RAW_TEXT = frozenset(
@@ -328,21 +343,22 @@ def _parse_attrs(doc: str, pos: int, end: int) -> tuple[list[tuple[str, str | No
     """Attributes from ``pos``; returns (attrs, position after '>', self_closing)."""
     attrs: list[tuple[str, str | None]] = []
     while pos < end:
-        ch = doc[pos]
-        if ch == ">":
+        sep = _ATTR_SEP.match(doc, pos)
+        if sep is not None:
+            pos = sep.end()
+            if pos >= end:
+                break
+        if doc[pos] == ">":
             return attrs, pos + 1, doc[pos - 1] == "/"
         m = _ATTR_NAME.match(doc, pos)
-        if m is None or m.end() == pos:
-            if doc[pos] in "/ \t\n\r\f":
-                pos += 1
-                continue
+        if m is None:  # a stray quote character
             pos += 1
             continue
-        name = m.group(1).lower()
+        raw_name = m.group(0)
         pos = m.end()
         value: str | None = None
         eq = _ATTR_EQ.match(doc, pos)
-        if eq is not None and not m.group(1).startswith("="):
+        if eq is not None and not raw_name.startswith("="):
             pos = eq.end()
             if pos < end and doc[pos] in "\"'":
                 close = doc.find(doc[pos], pos + 1)
@@ -356,7 +372,7 @@ def _parse_attrs(doc: str, pos: int, end: int) -> tuple[list[tuple[str, str | No
                 value = _unescape(doc[pos:stop])
                 pos = stop
         if len(attrs) < 256:
-            attrs.append((name, value))
+            attrs.append((raw_name.lower(), value))
     return attrs, end, False
 
 

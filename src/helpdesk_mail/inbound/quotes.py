@@ -504,23 +504,26 @@ def _is_reply_above(view: str) -> bool:
     return _REPLY_ABOVE.search(view) is not None
 
 
-def _is_mbox_from(lines: list[str], views: list[str], i: int) -> bool:
-    """A ">From " line outside a quote block: mbox escaping of "From ", not a quote."""
-    if not lines[i].startswith(">From ") or not lines[i][6:].strip():
-        return False
-    k = i - 1
-    while k >= 0 and not views[k]:
-        k -= 1
-    return k < 0 or not _is_quoted_view(views[k])
+def _quoted_lines(lines: list[str], views: list[str]) -> list[bool]:
+    """Which lines are ``>`` quotes.
+
+    A ">From ..." line outside a quote block is mbox escaping of "From ", not a quote.
+    """
+    quoted = [False] * len(lines)
+    previous = False  # the previous non-blank line is quoted
+    for k, line in enumerate(lines):
+        if not views[k]:
+            continue
+        q = _is_quoted(line)
+        if q and not previous and line.startswith(">From ") and line[6:].strip():
+            q = False
+        quoted[k] = previous = q
+    return quoted
 
 
 def _may_end_attribution(view: str) -> bool:
     """Cheap test: can an attribution end on this line (colon, closing dashes, address)?"""
     return view[-1:] in _END_CHARS
-
-
-def _is_quoted_view(view: str) -> bool:
-    return view.startswith(">")
 
 
 def _is_quoted(line: str) -> bool:
@@ -565,6 +568,8 @@ def _header_block(views: list[str], kinds_of: list[str | None], i: int, loose: b
             if blanks > 1 or _block_ok(kinds, loose):
                 break
             continue
+        if v.startswith(">"):
+            break  # a quote line never continues a header block
         kind = kinds_of[k]
         if kind is None:
             cont += 1
@@ -663,7 +668,8 @@ def _split_prefix(first: str, rest: str) -> str | None:
     if len(first) > _MAX_VIEW:
         return None
     for m in _MID_OPENER.finditer(first):
-        if "@" in first[: m.start()] or "<" in first[: m.start()]:
+        head = first[: m.start()]
+        if "@" in head or "<" in head or head.lstrip().startswith(">"):
             return None
         suffix = _view(first[m.end() :]) + rest
         if _OPENER_START.match(suffix.strip("*_ ")) and _attribution_strength(suffix) == 2:
@@ -671,7 +677,7 @@ def _split_prefix(first: str, rest: str) -> str | None:
     return None
 
 
-def _attribution_at(views: list[str], i: int) -> tuple[int, int, int]:
+def _attribution_at(views: list[str], quoted: list[bool], i: int) -> tuple[int, int, int]:
     """Find an attribution that starts at line ``i`` (maybe wrapped).
 
     Returns ``(start, end, strength)`` with ``end`` exclusive, or ``(i, i, 0)``.
@@ -679,12 +685,10 @@ def _attribution_at(views: list[str], i: int) -> tuple[int, int, int]:
     n = len(views)
     if not views[i]:
         return i, i, 0
-    if _is_quoted_view(views[i]):
+    if quoted[i]:
         return i, i, 0
     for j in range(i, min(n, i + _MAX_JOIN)):
-        if j > i and (
-            not views[j] or (_is_quoted_view(views[j]) and not views[j - 1].endswith("="))
-        ):
+        if j > i and (not views[j] or (quoted[j] and not views[j - 1].endswith("="))):
             break
         vj = views[j]
         if not _may_end_attribution(vj):
@@ -693,7 +697,7 @@ def _attribution_at(views: list[str], i: int) -> tuple[int, int, int]:
             k = j + 1
             while k < n and not views[k]:
                 k += 1
-            if k >= n or not _is_quoted_view(views[k]):
+            if k >= n or not quoted[k]:
                 continue  # an address at the end only counts right above a quote
         strength = _attribution_strength(_join(views, i, j + 1))
         if strength:
@@ -758,6 +762,7 @@ def _new_lines(lines: list[str], cut_below: bool = False) -> list[str]:
     """Kept lines of ``lines``; ``cut_below``: quoted history was cut off after the end."""
     views = [_view(line) for line in lines]
     kinds_of = [_header_kind(v) for v in views]
+    quoted = _quoted_lines(lines, views)
     out = _Out()
     n = len(lines)
     next_end = [n] * (n + 1)  # next line where an attribution could end
@@ -773,18 +778,14 @@ def _new_lines(lines: list[str], cut_below: bool = False) -> list[str]:
             continue
         if _is_reply_above(v):
             break
-        if (_is_quoted(line) and not _is_mbox_from(lines, views, i)) or (
-            i > 0
-            and _is_quoted_view(views[i - 1])
-            and i + 1 < n
-            and _is_quoted_view(views[i + 1])
-            and _is_wrapped_link(v)
+        if quoted[i] or (
+            i > 0 and quoted[i - 1] and i + 1 < n and quoted[i + 1] and _is_wrapped_link(v)
         ):
             out.drop()
             i += 1
             continue
         if next_end[i] - i < _MAX_JOIN:
-            start, end, strength = _attribution_at(views, i)
+            start, end, strength = _attribution_at(views, quoted, i)
         else:
             start, end, strength = i, i, 0
         if strength and start == i:  # (an attribution starting further down is met later)
@@ -793,7 +794,7 @@ def _new_lines(lines: list[str], cut_below: bool = False) -> list[str]:
                 k += 1
             # a weak "Name wrote:" needs a real quote below it; a strong one also ends
             # the text (everything below it is history, e.g. after an HTML cut)
-            followed_by_quote = (k < n and _is_quoted(lines[k])) or (k >= n and cut_below)
+            followed_by_quote = (k < n and quoted[k]) or (k >= n and cut_below)
             if followed_by_quote or strength == 2:
                 prefix = _split_prefix(line, " " + _join(views, i + 1, end))
                 if prefix and _is_reply_above(_view(prefix)):
@@ -817,7 +818,7 @@ def _new_lines(lines: list[str], cut_below: bool = False) -> list[str]:
             if content:
                 break
             for k in range(i, block_end):
-                if _is_quoted(lines[k]):
+                if quoted[k]:
                     out.drop()
                 else:
                     out.keep(lines[k], not views[k])
