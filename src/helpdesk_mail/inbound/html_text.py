@@ -24,7 +24,7 @@ can cut the text at the first marker and stop rendering early.
 from __future__ import annotations
 
 import contextlib
-import html
+import html as _html
 import re
 from collections.abc import Callable
 
@@ -336,7 +336,7 @@ _RAW_END: dict[str, re.Pattern[str]] = {
 
 
 def _unescape(text: str) -> str:
-    return html.unescape(text) if "&" in text else text
+    return _html.unescape(text) if "&" in text else text
 
 
 def _parse_attrs(doc: str, pos: int, end: int) -> tuple[list[tuple[str, str | None]], int, bool]:
@@ -459,13 +459,13 @@ class HtmlRender:
 
     def __init__(
         self,
-        html_text: str,
+        html: str,
         marker: MarkerCallback | None = None,
         *,
         quote_blockquotes: bool = False,
     ) -> None:
         self._r = _Renderer(marker, quote_blockquotes)
-        self._doc = html_text[:MAX_HTML_CHARS]
+        self._doc = html[:MAX_HTML_CHARS]
 
     @property
     def marks(self) -> list[tuple[str, int]]:
@@ -504,12 +504,12 @@ class HtmlRender:
 
 
 def render_html(
-    html_text: str,
+    html: str,
     marker: MarkerCallback | None = None,
     *,
     quote_blockquotes: bool = False,
 ) -> tuple[str, list[tuple[str, int]]]:
-    """Render ``html_text`` and return the raw text plus ``(marker, offset)`` pairs.
+    """Render ``html`` and return the raw text plus ``(marker, offset)`` pairs.
 
     ``marker`` is called for each start tag outside dropped content; when it
     returns a name, the current offset into the raw text is recorded.  With
@@ -517,7 +517,7 @@ def render_html(
     ``type="cite"`` is prefixed with ``> `` like a plain-text quote.  Pass slices
     of the raw text to :func:`finish_text` for the final form.
     """
-    job = HtmlRender(html_text, marker, quote_blockquotes=quote_blockquotes)
+    job = HtmlRender(html, marker, quote_blockquotes=quote_blockquotes)
     job.run()
     return job.raw(), job.marks
 
@@ -527,9 +527,9 @@ def finish_text(raw: str) -> str:
     return _finish(raw)
 
 
-def html_to_text(html_text: str) -> str:
+def html_to_text(html: str) -> str:
     """Readable plain text from HTML: blocks become lines, entities decoded, scripts dropped."""
-    if not isinstance(html_text, str) or not html_text:
+    if not isinstance(html, str) or not html:
         return ""
-    raw, _ = render_html(html_text)
+    raw, _ = render_html(html)
     return _finish(raw)

@@ -37,8 +37,8 @@ elements are rendered as ``> `` lines, so the plain rules decide about them.
 Output: kept lines with line ends normalised to ``\\n``; the gap left by a
 removed block is squeezed to one empty line; trailing whitespace, trailing rule
 lines (``____`` / ``----``) and trailing mobile boilerplate are trimmed.  A body
-from which nothing was removed is returned as is (only trailing whitespace
-trimmed); when something was removed, leading blank lines go too.
+with no history is otherwise returned as is (leading blank lines and
+indentation included); when something was removed, leading blank lines go too.
 
 Signature policy.  Ordinary signatures are KEPT: a helpdesk wants the
 customer's name, title and phone number, and a mis-detected signature must
