@@ -40,6 +40,7 @@ from .model import (
     normalize_email,
 )
 from .ports import (
+    Clock,
     MailboxAuthError,
     MailboxError,
     MailboxState,
@@ -105,9 +106,14 @@ def _words(text: str) -> set[str]:
 
 
 class InMemoryStorage:
-    """A `Storage` in dictionaries. Commits are atomic: a failing action changes nothing."""
+    """A `Storage` in dictionaries. Commits are atomic: a failing action changes nothing.
 
-    def __init__(self, first_ticket_id: int = 1) -> None:
+    Tickets and comments that commits create are dated by `clock` (share the clock
+    your test moves); without one they all get 2026-01-01 09:00 UTC.
+    """
+
+    def __init__(self, first_ticket_id: int = 1, clock: Clock | None = None) -> None:
+        self.clock = clock
         self.users: dict[str, User] = {}
         self.passwords: dict[str, str] = {}
         self.tickets: dict[int, Ticket] = {}
@@ -318,6 +324,7 @@ class InMemoryStorage:
                             category=action.category,
                             subscribers=action.subscribers,
                             via=action.via,
+                            created_at=self._now(),
                             body_text=action.body_text,
                             body_html=action.body_html,
                             attachments=action.attachments,
@@ -338,7 +345,7 @@ class InMemoryStorage:
                             body_html=action.body_html,
                             techs_only=action.techs_only,
                             attachments=action.attachments,
-                            created_at=EPOCH,
+                            created_at=self._now(),
                         )
                     )
                     if action.message_id:
@@ -369,6 +376,9 @@ class InMemoryStorage:
         return CommitOutcome(
             ticket_id=ticket_id, comment_id=comment_id, created_users=tuple(created)
         )
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock is not None else EPOCH
 
     def _replace(self, ticket: Ticket, **changes: Any) -> None:
         self.add_ticket(dataclasses.replace(ticket, **changes))

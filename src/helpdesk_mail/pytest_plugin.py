@@ -28,9 +28,12 @@ def helpdesk_mailbox() -> InMemoryMailbox:
 
 
 @pytest.fixture
-def helpdesk_storage() -> InMemoryStorage:
-    """Empty in-memory storage (`add_user`, `add_ticket`, `load_state` to set it up)."""
-    return InMemoryStorage()
+def helpdesk_storage(helpdesk_clock: ManualClock) -> InMemoryStorage:
+    """Empty in-memory storage (`add_user`, `add_ticket`, `load_state` to set it up).
+
+    What its commits create is dated by the `helpdesk_clock` of the same test.
+    """
+    return InMemoryStorage(clock=helpdesk_clock)
 
 
 @pytest.fixture

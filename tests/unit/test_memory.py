@@ -824,3 +824,16 @@ def test_resolver_temporary_failures() -> None:
     assert resolver.query("acme.test", "A") == ()
     resolver.temporary_failures.clear()
     assert resolver.query("acme.test", "TXT") == ("v=spf1 -all",)
+
+
+def test_commits_are_dated_by_the_storage_clock() -> None:
+    clock = ManualClock()
+    storage = InMemoryStorage(clock=clock)
+    first = storage.commit([create_ticket()], None)
+    clock.advance(minutes=90)
+    storage.commit([add_comment(first.ticket_id)], None)
+    assert first.ticket_id is not None
+    ticket = storage.ticket(first.ticket_id)
+    assert ticket is not None and ticket.created_at == ManualClock().now()
+    [comment] = storage.comments(first.ticket_id)
+    assert comment.created_at == clock.now()
