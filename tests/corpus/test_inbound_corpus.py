@@ -240,3 +240,16 @@ def test_no_quoted_text_leaks_into_the_comment() -> None:
     print(f"quoted-text leak checks: {checked} emails, {len(leaks)} leaks")
     assert checked > 0
     assert leaks == []
+
+
+@needs_corpus
+def test_same_bytes_give_the_same_result() -> None:
+    differing = []
+    for entry in ENTRIES:
+        raw = (CORPUS / entry["path"]).read_bytes()
+        again = process_email(
+            raw, Settings(), InMemoryStorage(), ManualClock(), random=SeededRandom(0)
+        )
+        if again.to_json() != result_for(entry["path"]).to_json():
+            differing.append(entry["path"])
+    assert differing == []

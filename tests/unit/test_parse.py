@@ -155,3 +155,14 @@ def test_large_base64_attachments_are_decoded_exactly(size: int) -> None:
     inner = next(a for a in parsed.attachments if a.filename == "Inner.eml")
     assert email.message_from_bytes(inner.content).get_payload(decode=True) == data
     assert parsed.text.strip() == "big one"
+
+
+def test_unnamed_attachments_get_stable_names_from_their_type() -> None:
+    raw = mixed(
+        "Content-Type: text/plain\r\n\r\nhi",
+        "Content-Type: application/rtf\r\n\r\n{\\rtf1 x}",
+        "Content-Type: application/pdf\r\nContent-Disposition: attachment\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\nJVBERi0=",
+    )
+    names = [[a.filename for a in parse_email(raw)[0].attachments] for _ in range(3)]
+    assert names == [["attachment-1.rtf", "attachment-2.pdf"]] * 3

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email
 import email.header
 import email.utils
 import logging
+import mimetypes
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -356,11 +358,16 @@ def _clean_filename(name: str) -> str:
 
 def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
+    named = _part_filenames(msg)
     for item in parser.attachments:
         content_id = (item.get("content-id") or "").strip().strip("<>") or None
+        content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
         filename = _clean_filename(decode_header_text(item.get("filename") or ""))
         if content_id and filename.strip("<>") == content_id:
-            filename = _name_for(content_id, item.get("mail_content_type") or "")
+            filename = _name_for(content_id, content_type)
+        elif _INVENTED_NAME.fullmatch(filename) and filename not in named:
+            # mail-parser invents a random name for an unnamed part; ours is stable
+            filename = _unnamed(len(found) + 1, content_type)
         disposition = (item.get("content-disposition") or "").lower()
         content = _attachment_content(item, blobs)
         found.append(
@@ -416,6 +423,29 @@ def _part_bytes(part: Message) -> bytes:
         return b"\n".join(p.as_bytes() for p in payload if isinstance(p, Message))
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
+
+
+# The shape of the names mail-parser invents (`random_string()` + ".rtf" or ".txt").
+_INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:rtf|txt)")
+
+
+def _part_filenames(msg: Message) -> set[str]:
+    """The file names the parts of `msg` really carry (as mail-parser reports them)."""
+    names: set[str] = set()
+    for part in msg.walk():
+        raw_name: str | None = None
+        with contextlib.suppress(Exception):  # a malformed RFC 2231 parameter
+            raw_name = part.get_filename()
+        if raw_name:
+            decoded = decode_header_text(raw_name)
+            names.update((raw_name, decoded, _clean_filename(decoded)))
+    return names
+
+
+def _unnamed(position: int, content_type: str) -> str:
+    """A stable name for an attachment that has none: `attachment-2.pdf`."""
+    extension = mimetypes.guess_extension(content_type, strict=False) or ".bin"
+    return f"attachment-{position}{extension}"
 
 
 def _name_for(content_id: str, content_type: str) -> str:
