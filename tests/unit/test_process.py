@@ -414,3 +414,26 @@ def test_html_only_mail_gets_readable_text() -> None:
     assert "Hello there" in result.body_text
     assert "Second" in result.body_text
     assert "<" not in result.body_text
+
+
+def test_close_command_on_a_closed_ticket_keeps_it_closed(storage: InMemoryStorage) -> None:
+    ticket = storage.ticket(1234)
+    assert ticket is not None
+    storage.add_ticket(Ticket(**{**ticket.__dict__, "status": TicketStatus.CLOSED}))
+    raw = mail(subject="Re: [#1234] thanks #close#", message_id="<cc@x>")
+    result = run(raw, storage)
+    assert result.verdict.value == "add_comment"
+    assert of_type(result, ReopenTicket) == [] and of_type(result, CloseTicket) == []
+
+
+def test_an_inert_auto_reply_does_not_reopen_a_closed_ticket(storage: InMemoryStorage) -> None:
+    ticket = storage.ticket(1234)
+    assert ticket is not None
+    storage.add_ticket(Ticket(**{**ticket.__dict__, "status": TicketStatus.CLOSED}))
+    keep = settings(auto_replies=AutoReplyHandling.COMMENT)
+    raw = mail(
+        subject="Out of office", in_reply_to="<m1@example.com>", Auto_Submitted="auto-replied"
+    )
+    result = run(raw, storage, keep)
+    assert result.verdict.value == "add_comment"
+    assert of_type(result, ReopenTicket) == []

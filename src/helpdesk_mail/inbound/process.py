@@ -295,7 +295,7 @@ def _comment(
             notes_list.append(f"#{command}# ignored: only {who} may use it")
     actions: list[Action] = list(_create_user(ctx, user))
     events: list[Event] = []
-    if ticket.is_closed:
+    if ticket.is_closed and not allowed.get("close") and not inert:
         actions.append(ReopenTicket(ticket_id=ticket.id, by=sender))
     techs_only = allowed.get("tech", False)
     only_unsubscribe = allowed.get("unsubscribe", False) and not ctx.body_text.strip()
