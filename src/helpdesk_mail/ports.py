@@ -64,6 +64,8 @@ class MailboxState:
     consecutive_failures: int = 0
     disabled: bool = False
     last_error: str | None = None
+    last_polled_at: datetime | None = None
+    """When the last poll started: a restarted poller keeps the account's interval."""
 
 
 @dataclass(frozen=True)

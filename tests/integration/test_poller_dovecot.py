@@ -170,7 +170,7 @@ def test_server_stopped_mid_poll(
     assert acc.processed == 30 - committed
     assert desk.tickets() == 30  # nothing twice
     assert mail_server.count() == 0  # nothing left
-    assert desk.storage.mailbox_state("support") == MailboxState()
+    assert desk.storage.mailbox_state("support") == MailboxState(last_polled_at=desk.clock.now())
 
 
 class DropBeforeDelete:

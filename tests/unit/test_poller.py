@@ -371,7 +371,9 @@ def test_connection_dropped_before_delete_makes_no_duplicate() -> None:
     assert (report.processed, report.duplicates) == (0, 2)
     assert len(env.storage.tickets) == 2
     assert env.inbox() == []
-    assert env.storage.mailbox_state(ACCOUNT) == MailboxState()  # a success resets
+    assert env.storage.mailbox_state(ACCOUNT) == MailboxState(
+        last_polled_at=env.clock.now()
+    )  # a success resets
 
 
 def test_connection_dropped_mid_fetch_loses_nothing() -> None:
@@ -423,7 +425,9 @@ def test_poison_is_recorded_and_quarantined_on_imap() -> None:
     assert record.key == receipt_key(ACCOUNT, mail(2))
     assert record.raw == mail(2) and record.account == ACCOUNT
     assert "cannot digest" in record.error and record.error.startswith("processing")
-    assert env.storage.mailbox_state(ACCOUNT) == MailboxState()  # not an account failure
+    assert env.storage.mailbox_state(ACCOUNT) == MailboxState(
+        last_polled_at=env.clock.now()
+    )  # not an account failure
 
 
 def test_failing_commit_is_poison_too() -> None:
@@ -548,7 +552,7 @@ def test_a_success_resets_the_count() -> None:
         env.poller.run_once(force=True)
     assert env.storage.mailbox_state(ACCOUNT).consecutive_failures == 4
     env.poller.run_once(force=True)
-    assert env.storage.mailbox_state(ACCOUNT) == MailboxState()
+    assert env.storage.mailbox_state(ACCOUNT) == MailboxState(last_polled_at=env.clock.now())
     env.mailbox.fail_connect = [MailboxError("connection refused") for _ in range(4)]
     for _ in range(4):
         env.poller.run_once(force=True)
@@ -763,3 +767,25 @@ def test_unexpected_error_ends_only_that_account() -> None:
     assert env.storage.mailbox_state("a").consecutive_failures == 0
     assert report.account("b").processed == 1
     assert env.inbox("a") == [mail(1)]
+
+
+def test_a_restarted_poller_keeps_each_accounts_interval() -> None:
+    env = Env()
+    env.poller.run_once()
+    polled_at = env.clock.now()
+    assert env.storage.mailbox_state(ACCOUNT).last_polled_at == polled_at
+    env.clock.advance(minutes=2)
+    restarted = env.new_poller()  # a new process, the same storage
+    assert not restarted.is_due(restarted.accounts[0])
+    assert restarted.seconds_until_due() == 180.0
+    assert not restarted.run_once().account(ACCOUNT).polled
+    env.clock.advance(minutes=3)
+    assert restarted.run_once().account(ACCOUNT).polled
+
+
+def test_a_failed_poll_also_records_when_it_started() -> None:
+    env = Env()
+    env.mailbox.fail_connect = [MailboxError("connection refused")]
+    env.poller.run_once()
+    state = env.storage.mailbox_state(ACCOUNT)
+    assert (state.consecutive_failures, state.last_polled_at) == (1, env.clock.now())

@@ -343,16 +343,27 @@ class Poller:
 
     def is_due(self, account: MailboxAccount) -> bool:
         """Whether `account` should be polled now (never polled, or its interval has passed)."""
-        due = self._next_due.get(account.name)
+        due = self._due_at(account)
         return due is None or self.clock.now() >= due
+
+    def _due_at(self, account: MailboxAccount) -> datetime | None:
+        """When `account` is next due: from this poller's schedule, else from the stored state
+        (so that a restarted host keeps each account's interval); None means now."""
+        if account.name not in self._next_due:
+            try:
+                last = self.storage.mailbox_state(account.name).last_polled_at
+            except Exception:  # storage trouble is reported by the poll itself
+                return None
+            if last is None:
+                return None
+            self._next_due[account.name] = last + self.interval(account)
+        return self._next_due[account.name]
 
     def seconds_until_due(self) -> float:
         """Seconds until the next account is due (0 if one is due now)."""
         now = self.clock.now()
-        waits = [
-            (self._next_due[a.name] - now).total_seconds() if a.name in self._next_due else 0.0
-            for a in self.accounts
-        ]
+        dues = [self._due_at(a) for a in self.accounts]
+        waits = [(due - now).total_seconds() if due is not None else 0.0 for due in dues]
         if not waits:
             return self.settings.incoming.check_interval_minutes * 60.0
         return max(0.0, min(waits))
@@ -428,13 +439,14 @@ class Poller:
             return AccountReport(name, polled=False, errors=1, error=f"storage: {exc}"), []
         if state.disabled:
             return AccountReport(name, polled=False, disabled=True, error=state.last_error), []
-        self._next_due[name] = self.clock.now() + self.interval(account)
+        started = self.clock.now()
+        self._next_due[name] = started + self.interval(account)
         tally = _Tally()
         try:
             self._drain(account, tally)
         except (MailboxError, OSError) as exc:
             log.warning("%s: poll failed: %s", name, exc)
-            disabled, event = self._record_failure(account, state, exc)
+            disabled, event = self._record_failure(account, state, exc, started)
             if event is not None:
                 tally.events.append(event)
             return self._report(account, tally, error=str(exc), disabled=disabled), tally.events
@@ -444,12 +456,12 @@ class Poller:
             log.exception("%s: unexpected error while polling", name)
             error = f"unexpected: {type(exc).__name__}: {exc}"
             return self._report(account, tally, error=error), tally.events
-        if state.consecutive_failures or state.last_error is not None:
-            try:
-                self.storage.save_mailbox_state(name, MailboxState())
-            except Exception as exc:
-                log.exception("%s: cannot save the mailbox state", name)
-                return self._report(account, tally, error=f"storage: {exc}"), tally.events
+        # A success resets the failure count and records when this poll started.
+        try:
+            self.storage.save_mailbox_state(name, MailboxState(last_polled_at=started))
+        except Exception as exc:
+            log.exception("%s: cannot save the mailbox state", name)
+            return self._report(account, tally, error=f"storage: {exc}"), tally.events
         return self._report(account, tally), tally.events
 
     def _report(
@@ -470,7 +482,7 @@ class Poller:
         )
 
     def _record_failure(
-        self, account: MailboxAccount, state: MailboxState, exc: BaseException
+        self, account: MailboxAccount, state: MailboxState, exc: BaseException, started: datetime
     ) -> tuple[bool, Event | None]:
         limit = self.settings.incoming.max_consecutive_failures
         failures = state.consecutive_failures + 1
@@ -478,7 +490,12 @@ class Poller:
         try:
             self.storage.save_mailbox_state(
                 account.name,
-                MailboxState(consecutive_failures=failures, disabled=disabled, last_error=str(exc)),
+                MailboxState(
+                    consecutive_failures=failures,
+                    disabled=disabled,
+                    last_error=str(exc),
+                    last_polled_at=started,
+                ),
             )
         except Exception:
             log.exception("%s: cannot save the mailbox state", account.name)
