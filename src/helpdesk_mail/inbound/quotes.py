@@ -48,9 +48,9 @@ never eat the reply.  Mobile-client boilerplate ("Sent from my iPhone",
 development corpus (86 entries with an exact expectation): dropping gives 85/86
 exact and 8 "must not contain" hits, keeping gives 82/86 and 9 -- every entry
 that has such a line (3 exact expectations, 1 "must not contain") wants it gone
-and none wants it kept.  The 8 remaining hits are ordinary signatures ("-- rick",
-"-Abhishek Kona", "Med venlig hilsen / Anders") in entries whose source also
-strips signatures; none is quoted history.  A sentence that merely starts with
+and none wants it kept.  The 8 remaining hits are ordinary signatures ("-- " blocks,
+"-Name" lines, a closing phrase and a name) in entries whose source also strips
+signatures; none is quoted history.  A sentence that merely starts with
 "Sent from my" ("Sent from my desk, is much easier ...") is kept: at most four
 device words are allowed.  :func:`strip_signature` gives the stricter notion of
 visible text used by reply parsers that also remove "-- " blocks, valedictions
