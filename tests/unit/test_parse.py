@@ -166,3 +166,21 @@ def test_unnamed_attachments_get_stable_names_from_their_type() -> None:
     )
     names = [[a.filename for a in parse_email(raw)[0].attachments] for _ in range(3)]
     assert names == [["attachment-1.rtf", "attachment-2.pdf"]] * 3
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        (b"From: Big Bug bb@bug.com\r\n", ("bb@bug.com", "Big Bug")),
+        (b"From: Nobody\r\nSender: list@example.com\r\n", ("list@example.com", "")),
+        (b"Reply-To: Jane <jane@example.com>\r\n", ("jane@example.com", "Jane")),
+        (b"Return-Path: <john.doe@somenet.example>\r\n", ("john.doe@somenet.example", "")),
+        (b"Return-Path: <>\r\n", ("", "")),
+        (b"From: a@x.test\r\nReply-To: b@x.test\r\n", ("a@x.test", "")),
+    ],
+)
+def test_sender_falls_back_through_sender_reply_to_and_return_path(
+    headers: bytes, expected: tuple[str, str]
+) -> None:
+    sender = parse_email(headers + b"Subject: s\r\n\r\nbody\r\n")[0].sender
+    assert (sender.email, sender.name) == expected

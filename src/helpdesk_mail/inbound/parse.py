@@ -52,6 +52,9 @@ _CHARSET_ALIASES = {
     "shift_jis": "cp932",
     "iso-2022-jp": "iso2022_jp_ext",
 }
+# Where the sender is read from, in order: a message without a usable From is
+# still a customer's mail when another header names who sent it.
+SENDER_HEADERS = ("from", "sender", "reply-to", "return-path")
 _MSGID_RE = re.compile(r"<[^<>\s]{1,998}>")
 _ADDRESS_HEADERS = ("to", "cc", "reply-to")
 _MAX_HEADER_CHARS = 16_384
@@ -244,10 +247,14 @@ def _one_address(piece: str) -> tuple[str, str]:
         pairs = email.utils.getaddresses([piece])
     except Exception:  # the stdlib's address parser has raised on odd input before
         pairs = []
-    if pairs and "@" in pairs[0][1]:
+    if pairs and "@" in pairs[0][1] and not any(c.isspace() for c in pairs[0][1]):
         return pairs[0]
+    # "Big Bug bb@bug.com": a display name and a bare address without brackets
     bare = re.search(r"[^\s<>()\",;:]+@[^\s<>()\",;:]+", piece)
-    return ("", bare.group(0)) if bare else ("", "")
+    if bare is None:
+        return ("", "")
+    name = (piece[: bare.start()] + piece[bare.end() :]).strip().strip('"').strip()
+    return (name, bare.group(0))
 
 
 def _addresses(msg: Message, name: str, fallbacks: tuple[str, ...]) -> tuple[Address, ...]:
@@ -474,7 +481,9 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     except RecursionError:
         defects.append("BodyTooDeep")
     text_plain, text_html = bodies.plain, bodies.html
-    senders = _addresses(msg, "from", fallbacks) or _addresses(msg, "sender", fallbacks)
+    senders = next(
+        (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks))), ()
+    )
     headers = tuple(
         (str(k), decode_header_text(v, fallbacks))
         for k, v in list(msg.raw_items())[:500]
