@@ -67,8 +67,6 @@ JUNK_REASONS: dict[str, DiscardReason] = {
 class _Context:
     email: ParsedEmail
     settings: Settings
-    storage: StorageReader
-    clock: Clock
     random: RandomSource
     raw: bytes
     junk: JunkVerdict
@@ -124,8 +122,6 @@ def _process(
     ctx = _Context(
         email=email,
         settings=settings,
-        storage=storage,
-        clock=clock,
         random=rng,
         raw=raw,
         junk=junk,
