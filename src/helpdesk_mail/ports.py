@@ -222,7 +222,19 @@ class MailboxAuthError(MailboxError):
 
 
 class SendError(Exception):
-    """An email could not be sent."""
+    """An email could not be sent.
+
+    `temporary` tells whether sending the same message later may succeed (None:
+    unknown); `code` is the server's reply code, if there was one. Transports of
+    your own should set both when they can: `notify` reports them.
+    """
+
+    def __init__(
+        self, message: str = "", *, code: int | None = None, temporary: bool | None = None
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.temporary = temporary
 
 
 class TemporaryDnsError(Exception):

@@ -251,6 +251,14 @@ def test_a_plain_send_error_has_unknown_code_and_temporariness() -> None:
     assert len(report.sent) == 1
 
 
+def test_a_hosts_own_transport_can_report_a_temporary_failure() -> None:
+    outbox = Outbox()
+    outbox.fail_next_send = SendError("queue full", code=452, temporary=True)
+    report, _, _ = run(TicketUpdated(ticket_id=1, actor=JANE), transport=outbox)
+    [failure] = report.failed
+    assert (failure.error, failure.code, failure.temporary) == ("queue full", 452, True)
+
+
 def test_a_partial_delivery_counts_as_sent_for_the_accepted_only() -> None:
     class Partial(Outbox):
         def send(self, message: EmailMessage) -> None:

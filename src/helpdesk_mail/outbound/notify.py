@@ -17,7 +17,7 @@ A failed send does not stop the others: everything ends up in the `NotifyReport`
 (sent, skipped with reasons, failed with errors). Only `SendError` from the
 transport and `ComposeError`/`TemplateError` from rendering are caught; anything
 else (a bug, a storage failure) propagates, with what was sent before it already
-recorded. A `SendError` may carry `code`, `temporary`, `accepted` and `refused`
+recorded. A `SendError` carries `code` and `temporary`, and may carry `accepted` and `refused`
 attributes (`SmtpSendError` does); a non-empty `accepted` means the message reached
 those recipients (a partial delivery), which counts as sent.
 
@@ -193,8 +193,6 @@ def _send(
     try:
         transport.send(message)
     except SendError as exc:
-        code = getattr(exc, "code", None)
-        temporary = getattr(exc, "temporary", None)
         accepted = _strings(getattr(exc, "accepted", ()))
         refused = tuple(r for r in getattr(exc, "refused", ()) if isinstance(r, Refusal))
         if accepted:
@@ -203,8 +201,8 @@ def _send(
             template,
             recipients,
             str(exc) or type(exc).__name__,
-            code=code if isinstance(code, int) else None,
-            temporary=temporary if isinstance(temporary, bool) else None,
+            code=exc.code,
+            temporary=exc.temporary,
             message_id=message_id,
             refused=refused,
         )

@@ -110,13 +110,13 @@ class SmtpSendError(SendError):
         accepted: Sequence[str] = (),
         refused: Sequence[Refusal] = (),
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        """The SMTP reply code, or None (network failure, time-out, local check)."""
-        self.temporary = (
-            (code is not None and 400 <= code < 500) if temporary is None else temporary
+        # `code`: the SMTP reply code, or None (network failure, time-out, local check);
+        # `temporary`: 4xx or network trouble, unless said otherwise.
+        super().__init__(
+            message,
+            code=code,
+            temporary=(code is not None and 400 <= code < 500) if temporary is None else temporary,
         )
-        """Whether retrying the same message later may succeed (4xx, network trouble)."""
         self.accepted = tuple(accepted)
         """Recipients who did get the message (a partial delivery)."""
         self.refused = tuple(refused)
