@@ -9,6 +9,7 @@ of their own action" can break.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import timedelta
 
 from hypothesis import given, settings
@@ -118,22 +119,11 @@ events: st.SearchStrategy[Event] = st.one_of(
 
 notification_settings = st.builds(
     NotificationSettings,
+    # every on/off switch, read from the dataclass so that a new one is covered too
     **{
-        name: st.booleans()
-        for name in (
-            "enabled",
-            "ticket_closed",
-            "ticket_confirmation",
-            "notify_admins_new_tickets",
-            "notify_techs_new_tickets",
-            "notify_all_techs_on_customer_update",
-            "notify_all_techs_on_take",
-            "notify_techs_on_kb_update",
-            "include_attachments",
-            "autologin_links",
-            "cc_mode",
-            "only_tech_updates_to_subscribers",
-        )
+        f.name: st.booleans()
+        for f in dataclasses.fields(NotificationSettings)
+        if f.type in ("bool", bool)
     },
     ticket_rate_limits=st.sampled_from([(RateLimit(10, 10),), (RateLimit(100, 600),)]),
     recipient_rate_limits=st.sampled_from([(RateLimit(3, 10),), (RateLimit(100, 600),)]),
