@@ -365,16 +365,19 @@ def _clean_filename(name: str) -> str:
 
 def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    named = _part_filenames(msg)
+    named: set[str] | None = None  # the parts' real file names, read only when needed
     for item in parser.attachments:
         content_id = (item.get("content-id") or "").strip().strip("<>") or None
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
         filename = _clean_filename(decode_header_text(item.get("filename") or ""))
         if content_id and filename.strip("<>") == content_id:
             filename = _name_for(content_id, content_type)
-        elif _INVENTED_NAME.fullmatch(filename) and filename not in named:
-            # mail-parser invents a random name for an unnamed part; ours is stable
-            filename = _unnamed(len(found) + 1, content_type)
+        elif _INVENTED_NAME.fullmatch(filename):
+            if named is None:
+                named = _part_filenames(msg)
+            if filename not in named:
+                # mail-parser invents a random name for an unnamed part; ours is stable
+                filename = _unnamed(len(found) + 1, content_type)
         disposition = (item.get("content-disposition") or "").lower()
         content = _attachment_content(item, blobs)
         found.append(
