@@ -33,9 +33,6 @@ import sys
 import time
 from pathlib import Path
 
-from helpdesk_mail.inbound.imap import ImapTransport, TransportStats
-from helpdesk_mail.inbound.poller import Poller
-from helpdesk_mail.inbound.pop3 import Pop3Transport
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.settings import (
     IncomingSettings,
@@ -44,6 +41,9 @@ from helpdesk_mail.settings import (
     Settings,
     TlsMode,
 )
+from helpdesk_mail.shell.poller import Poller
+from helpdesk_mail.transports.imap import ImapTransport, TransportStats
+from helpdesk_mail.transports.pop3 import Pop3Transport
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "services" / "mailserver.sh"

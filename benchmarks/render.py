@@ -31,11 +31,10 @@ from typing import Any
 
 import chevron
 
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.model import Comment
 from helpdesk_mail.outbound.compose import _recipient_data, build_template_data, render_message
-from helpdesk_mail.outbound.planned import TemplateKind
-from helpdesk_mail.templating import compile_template, default_template, render_email
-from helpdesk_mail.templating.preview import (
+from helpdesk_mail.samples.preview import (
     CUSTOMER,
     TECH,
     sample_clock,
@@ -44,6 +43,7 @@ from helpdesk_mail.templating.preview import (
     sample_settings,
     sample_storage,
 )
+from helpdesk_mail.templating import compile_template, default_template, render_email
 from helpdesk_mail.templating.render import render_compiled
 from helpdesk_mail.templating.values import MaskValues, TemplateData, format_date, format_size
 

@@ -32,9 +32,9 @@ from .events import (
     Via,
     bind_ticket,
 )
-from .inbound.poller import MailTransport, Poller, PollReport
 from .inbound.process import process_email
 from .inbound.result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
+from .kinds import TemplateKind
 from .model import (
     Attachment,
     Category,
@@ -48,9 +48,8 @@ from .model import (
     Visibility,
 )
 from .outbound.compose import render_message
-from .outbound.notify import NotifyReport, notify
 from .outbound.plan import plan_notifications, scopes_for
-from .outbound.planned import NotificationPlan, PlannedEmail, Recipient, TemplateKind
+from .outbound.planned import NotificationPlan, PlannedEmail, Recipient
 from .settings import (
     IncomingSettings,
     MailboxAccount,
@@ -60,8 +59,11 @@ from .settings import (
     SettingsError,
     load_settings,
 )
+from .shell.notify import NotifyReport, notify
+from .shell.poller import Poller, PollReport
 from .spf import check_sender_domain, check_spf
 from .templating import TemplateError, Templates, validate_template
+from .transports.mailbox import MailTransport
 
 __version__ = "0.1.0"
 

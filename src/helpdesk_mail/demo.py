@@ -31,11 +31,11 @@ from .actions import (
     SuppressRecipients,
 )
 from .events import Event
-from .inbound.poller import MessageReport, MessageStatus, Poller, PollReport
 from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
-from .outbound.notify import NotifyReport, notify
 from .ports import Clock, MailboxSession, MailboxTransport, RandomSource
 from .settings import IncomingSettings, MailboxAccount, OutgoingSettings, Settings
+from .shell.notify import NotifyReport, notify
+from .shell.poller import MessageReport, MessageStatus, Poller, PollReport
 
 __all__ = [
     "DEMO_ACCOUNT",
@@ -143,6 +143,8 @@ class KeepMailTransport:
 class _KeepSession:
     def __init__(self, inner: MailboxSession) -> None:
         self.inner = inner
+        self.can_move = inner.can_move
+        self.stable_ids = inner.stable_ids
 
     def list_uids(self) -> Sequence[str]:
         return self.inner.list_uids()

@@ -30,15 +30,8 @@ from .actions import (
     ReopenTicket,
     SuppressRecipients,
 )
-from .model import (
-    Comment,
-    KBArticle,
-    Role,
-    Ticket,
-    TicketStatus,
-    User,
-    normalize_email,
-)
+from .addresses import normalize_email
+from .model import Comment, KBArticle, Role, Ticket, TicketStatus, User
 from .ports import (
     Clock,
     MailboxAuthError,
@@ -49,7 +42,7 @@ from .ports import (
     SendError,
     TemporaryDnsError,
 )
-from .settings import MailboxAccount
+from .settings import MailboxAccount, MailProtocol
 
 __all__ = [
     "InMemoryMailbox",
@@ -441,9 +434,13 @@ class Outbox:
 
 
 class _MemorySession:
-    def __init__(self, mailbox: InMemoryMailbox, account: str) -> None:
+    """A session that behaves as the account's protocol: IMAP folders, or POP3's one inbox."""
+
+    def __init__(self, mailbox: InMemoryMailbox, account: MailboxAccount) -> None:
         self._mailbox = mailbox
-        self._account = account
+        self._account = account.name
+        self.can_move = account.protocol is MailProtocol.IMAP
+        self.stable_ids = account.protocol is MailProtocol.POP3
         self._pending_delete: set[str] = set()
         self.closed = False
 
@@ -471,6 +468,8 @@ class _MemorySession:
         self._pending_delete.update(uids)
 
     def move(self, uids: Sequence[str], folder: str) -> None:
+        if not self.can_move:
+            raise MailboxError(f"{self._account}: POP3 cannot move messages to {folder!r}")
         self._mailbox.round_trips += 1
         source = self._folder()
         dest = self._folder(folder)
@@ -528,7 +527,7 @@ class InMemoryMailbox:
             raise self.fail_connect.pop(0)
         if not account.enabled:
             raise MailboxError(f"account {account.name!r} is disabled")
-        return _MemorySession(self, account.name)
+        return _MemorySession(self, account)
 
     @staticmethod
     def auth_failure(message: str = "[AUTHENTICATIONFAILED] Authentication failed.") -> Exception:

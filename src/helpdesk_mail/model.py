@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .addresses import normalize_email
+
 
 class Role(StrEnum):
     """What a user may do in the helpdesk."""
@@ -40,11 +42,6 @@ class Visibility(StrEnum):
     PUBLIC = "public"
     TECHS = "techs"
     ADMINS = "admins"
-
-
-def normalize_email(address: str) -> str:
-    """An address without surrounding whitespace and brackets, lower-cased."""
-    return address.strip().strip("<>").strip().lower()
 
 
 def _strings(value: str | Iterable[str]) -> tuple[str, ...]:

@@ -159,7 +159,20 @@ class Storage(StorageReader, Protocol):
 
 
 class MailboxSession(Protocol):
-    """One open connection to a mailbox. Close it (or use `with`) when done."""
+    """One open connection to a mailbox. Close it (or use `with`) when done.
+
+    Two capabilities tell the poller what the mailbox can do, so that it never asks
+    which protocol it talks to: `can_move` (folders exist: processed mail may be
+    moved and poison quarantined) and `stable_ids` (a message keeps its id across
+    sessions, so known poison can be skipped by id without fetching it).
+    """
+
+    can_move: bool
+    """Whether `move` works (IMAP folders). False: processed mail is deleted and
+    poison stays in the inbox (POP3)."""
+    stable_ids: bool
+    """Whether ids name the same message in every session (POP3 UIDL). IMAP UIDs are
+    not, as a changed UIDVALIDITY renumbers them."""
 
     def list_uids(self) -> Sequence[str]:
         """Stable ids (IMAP UID, POP3 UIDL) of the messages waiting, oldest first."""
@@ -174,7 +187,7 @@ class MailboxSession(Protocol):
         ...
 
     def move(self, uids: Sequence[str], folder: str) -> None:
-        """Move these messages to another folder (IMAP only)."""
+        """Move these messages to another folder; raises `MailboxError` when `can_move` is False."""
         ...
 
     def close(self) -> None:
@@ -221,20 +234,46 @@ class MailboxAuthError(MailboxError):
     """The mailbox server refused the credentials."""
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A recipient the server (or the envelope check) refused; `code` is None for the latter."""
+
+    address: str
+    code: int | None
+    reply: str
+
+    @property
+    def temporary(self) -> bool:
+        """Whether a later retry may succeed (a 4xx reply)."""
+        return self.code is not None and 400 <= self.code < 500
+
+
 class SendError(Exception):
-    """An email could not be sent.
+    """An email could not be sent (to everyone).
 
     `temporary` tells whether sending the same message later may succeed (None:
-    unknown); `code` is the server's reply code, if there was one. Transports of
-    your own should set both when they can: `notify` reports them.
+    unknown); `code` is the server's reply code, if there was one. A non-empty
+    `accepted` means a partial delivery: the message did reach those recipients and
+    only `refused` ones missed it (do not resend to `accepted`). Transports of your
+    own should set what they know: `notify` reports it.
     """
 
     def __init__(
-        self, message: str = "", *, code: int | None = None, temporary: bool | None = None
+        self,
+        message: str = "",
+        *,
+        code: int | None = None,
+        temporary: bool | None = None,
+        accepted: Sequence[str] = (),
+        refused: Sequence[Refusal] = (),
     ) -> None:
         super().__init__(message)
         self.code = code
         self.temporary = temporary
+        self.accepted = tuple(accepted)
+        """Recipients who did get the message (a partial delivery)."""
+        self.refused = tuple(refused)
+        """Recipients the server refused."""
 
 
 class TemporaryDnsError(Exception):

@@ -22,6 +22,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .addresses import normalize_email
+
 __all__ = [
     "DEFAULT_RECIPIENT_RATE_LIMITS",
     "DEFAULT_TICKET_RATE_LIMITS",
@@ -353,7 +355,7 @@ class IncomingSettings:
         _coerce_enums(self)
         _check_types(self)
         object.__setattr__(
-            self, "helpdesk_addresses", tuple(a.strip().lower() for a in self.helpdesk_addresses)
+            self, "helpdesk_addresses", tuple(normalize_email(a) for a in self.helpdesk_addresses)
         )
         _validate(self)
         seen: set[str] = set()

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from helpdesk_mail.inbound.imap import ImapTransport, encode_mailbox_name, uid_set
 from helpdesk_mail.ports import MailboxAuthError, MailboxError
 from helpdesk_mail.settings import TlsMode
+from helpdesk_mail.transports.imap import ImapTransport, encode_mailbox_name, uid_set
 
 from .conftest import MailServer
 

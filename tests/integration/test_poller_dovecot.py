@@ -11,9 +11,6 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from helpdesk_mail.events import Event, MailboxAccountDisabled, TicketCreated
-from helpdesk_mail.inbound.imap import ImapTransport
-from helpdesk_mail.inbound.poller import MessageReport, Poller
-from helpdesk_mail.inbound.pop3 import Pop3Transport
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
@@ -25,6 +22,9 @@ from helpdesk_mail.settings import (
     Settings,
     TlsMode,
 )
+from helpdesk_mail.shell.poller import MessageReport, Poller
+from helpdesk_mail.transports.imap import ImapTransport
+from helpdesk_mail.transports.pop3 import Pop3Transport
 
 from .conftest import MailServer
 

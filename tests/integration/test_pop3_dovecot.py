@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from helpdesk_mail.inbound.pop3 import Pop3Transport
 from helpdesk_mail.ports import MailboxAuthError, MailboxError
 from helpdesk_mail.settings import MailProtocol, TlsMode
+from helpdesk_mail.transports.pop3 import Pop3Transport
 
 from .conftest import MailServer
 

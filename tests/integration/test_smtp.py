@@ -21,8 +21,6 @@ import pytest
 from helpdesk_mail.events import TicketUpdated
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.model import Comment, Role, Ticket, User
-from helpdesk_mail.outbound.notify import notify
-from helpdesk_mail.outbound.smtp import SendResult, SmtpSendError, SmtpTransport
 from helpdesk_mail.ports import SendError, SendTransport
 from helpdesk_mail.settings import (
     IncomingSettings,
@@ -31,6 +29,8 @@ from helpdesk_mail.settings import (
     Settings,
     TlsMode,
 )
+from helpdesk_mail.shell.notify import notify
+from helpdesk_mail.transports.smtp import SendResult, SmtpSendError, SmtpTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))
 from smtp_testserver import SMTPTestServer

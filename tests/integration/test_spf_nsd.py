@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_mail.dns_resolver import DnsResolver
 from helpdesk_mail.ports import TemporaryDnsError
 from helpdesk_mail.spf import SpfOutcome, check_sender_domain, check_spf
+from helpdesk_mail.transports.dns import DnsResolver
 
 pytestmark = pytest.mark.integration
 

@@ -27,6 +27,7 @@ from helpdesk_mail.events import (
     UserCreated,
     Via,
 )
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.memory import InMemoryStorage, ManualClock
 from helpdesk_mail.model import KBArticle, Role, Ticket, User
 from helpdesk_mail.outbound.plan import (
@@ -36,7 +37,7 @@ from helpdesk_mail.outbound.plan import (
     plan_notifications,
     scopes_for,
 )
-from helpdesk_mail.outbound.planned import NotificationPlan, Recipient, TemplateKind
+from helpdesk_mail.outbound.planned import NotificationPlan, Recipient
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpdesk_mail.outbound.planned import TemplateKind
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.templating import (
     FieldValue,
     FileLink,

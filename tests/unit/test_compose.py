@@ -12,14 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpdesk_mail.events import TicketClosed, TicketCreated, TicketUpdated
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.memory import InMemoryStorage
 from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
 from helpdesk_mail.outbound.autologin import verify_autologin_token, verify_link_token
 from helpdesk_mail.outbound.compose import ComposeError, build_template_data, render_message
-from helpdesk_mail.outbound.message_id import check_message_id
-from helpdesk_mail.outbound.planned import PlannedEmail, Recipient, TemplateKind
-from helpdesk_mail.settings import NotificationSettings, OutgoingSettings, Settings
-from helpdesk_mail.templating.preview import (
+from helpdesk_mail.outbound.planned import PlannedEmail, Recipient
+from helpdesk_mail.samples.preview import (
     SAMPLE_NOW,
     sample_clock,
     sample_planned,
@@ -27,6 +26,8 @@ from helpdesk_mail.templating.preview import (
     sample_settings,
     sample_storage,
 )
+from helpdesk_mail.settings import NotificationSettings, OutgoingSettings, Settings
+from helpdesk_mail.tokens import check_message_id
 
 K = TemplateKind
 SECRET = "sample-secret-key"

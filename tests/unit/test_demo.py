@@ -7,13 +7,13 @@ import time
 import pytest
 
 from helpdesk_mail.cli import main
-from helpdesk_mail.cli_demo import account_from_url
+from helpdesk_mail.cli.demo import account_from_url
 from helpdesk_mail.demo import format_run, run_demo
-from helpdesk_mail.inbound.poller import MessageStatus
 from helpdesk_mail.memory import EPOCH
 from helpdesk_mail.model import TicketStatus
 from helpdesk_mail.samples import sample_messages, sample_state
 from helpdesk_mail.settings import MailProtocol, TlsMode
+from helpdesk_mail.shell.poller import MessageStatus
 
 EXPECTED = {
     "01-new-ticket.eml": ("create_ticket", None),

@@ -14,17 +14,9 @@ from typing import Any
 import pytest
 
 from helpdesk_mail.events import TicketClosed, TicketCreated, TicketUpdated
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
 from helpdesk_mail.model import Role, Ticket, User
-from helpdesk_mail.outbound.notify import (
-    EMPTY_TEMPLATE,
-    FailedNotification,
-    NotifyReport,
-    SentNotification,
-    notify,
-)
-from helpdesk_mail.outbound.planned import TemplateKind
-from helpdesk_mail.outbound.smtp import Refusal, SendResult, SmtpSendError, SmtpTransport
 from helpdesk_mail.ports import SendError
 from helpdesk_mail.settings import (
     IncomingSettings,
@@ -33,6 +25,14 @@ from helpdesk_mail.settings import (
     RateLimit,
     Settings,
 )
+from helpdesk_mail.shell.notify import (
+    EMPTY_TEMPLATE,
+    FailedNotification,
+    NotifyReport,
+    SentNotification,
+    notify,
+)
+from helpdesk_mail.transports.smtp import Refusal, SendResult, SmtpSendError, SmtpTransport
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPDESK = "support@acme.test"

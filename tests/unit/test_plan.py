@@ -22,6 +22,7 @@ from helpdesk_mail.events import (
     UserCreated,
     Via,
 )
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.memory import InMemoryStorage, ManualClock
 from helpdesk_mail.model import KBArticle, Role, Ticket, User
 from helpdesk_mail.outbound.plan import (
@@ -32,7 +33,7 @@ from helpdesk_mail.outbound.plan import (
     plan_notifications,
     scopes_for,
 )
-from helpdesk_mail.outbound.planned import NotificationPlan, PlannedEmail, TemplateKind
+from helpdesk_mail.outbound.planned import NotificationPlan, PlannedEmail
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -392,7 +393,7 @@ def test_people_are_not_system_addresses(address: str) -> None:
 
 def test_every_system_sender_the_junk_filter_discards_is_never_mailed() -> None:
     # One table for the library: what inbound discards as a system sender, outbound never mails.
-    from helpdesk_mail.inbound.senders import system_sender_rule
+    from helpdesk_mail.addresses import system_sender_rule
 
     for address in ("shop-noreply@x.test", "ne-pas-repondre@x.test", "no_response@x.test"):
         assert system_sender_rule(address) is not None

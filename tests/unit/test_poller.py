@@ -13,14 +13,6 @@ import pytest
 
 from helpdesk_mail.actions import CreateTicket
 from helpdesk_mail.events import Event, MailboxAccountDisabled, TicketCreated
-from helpdesk_mail.inbound.poller import (
-    MessageReport,
-    MessageStatus,
-    Poller,
-    content_sha256,
-    message_id_of,
-    receipt_key,
-)
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import (
     Address,
@@ -42,6 +34,14 @@ from helpdesk_mail.settings import (
     MailboxAccount,
     MailProtocol,
     Settings,
+)
+from helpdesk_mail.shell.poller import (
+    MessageReport,
+    MessageStatus,
+    Poller,
+    content_sha256,
+    message_id_of,
+    receipt_key,
 )
 
 ACCOUNT = "support"
@@ -313,6 +313,8 @@ class _CrashingSession:
     def __init__(self, inner: object, crash_at: str) -> None:
         self.inner = inner
         self.crash_at = crash_at
+        self.can_move = inner.can_move  # type: ignore[attr-defined]
+        self.stable_ids = inner.stable_ids  # type: ignore[attr-defined]
 
     def list_uids(self) -> Sequence[str]:
         return self.inner.list_uids()  # type: ignore[attr-defined, no-any-return]

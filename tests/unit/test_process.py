@@ -27,7 +27,6 @@ from helpdesk_mail import (
 )
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
-from helpdesk_mail.outbound.message_id import make_message_id
 from helpdesk_mail.settings import (
     AutoReplyHandling,
     ClosedTicketReply,
@@ -35,6 +34,7 @@ from helpdesk_mail.settings import (
     OutgoingSettings,
     Settings,
 )
+from helpdesk_mail.tokens import make_message_id
 
 SECRET = "test-secret-key"
 SUPPORT = "support@acme.test"
@@ -201,14 +201,14 @@ def test_reply_by_stored_message_id_adds_a_comment_and_cc_adds_nobody(
 
 
 def test_reply_to_our_signed_message_id_threads_for_anyone(storage: InMemoryStorage) -> None:
-    ours = make_message_id(1234, "acme.test", SECRET, SeededRandom(5))
+    ours = make_message_id(1234, "acme.test", SECRET, SeededRandom(5).token_bytes)
     raw = mail(sender="mallory@example.com", message_id="<r2@x>", in_reply_to=ours)
     result = run(raw, storage)
     assert (result.verdict.value, result.ticket_id) == ("add_comment", 1234)
 
 
 def test_forged_signed_message_id_is_ignored(storage: InMemoryStorage) -> None:
-    ours = make_message_id(1234, "acme.test", "another-secret", SeededRandom(5))
+    ours = make_message_id(1234, "acme.test", "another-secret", SeededRandom(5).token_bytes)
     raw = mail(sender="mallory@example.com", message_id="<r3@x>", in_reply_to=ours)
     result = run(raw, storage)
     assert result.verdict.value == "create_ticket"
@@ -325,7 +325,7 @@ def test_mail_from_the_helpdesk_itself_is_a_loop(storage: InMemoryStorage) -> No
 
 
 def test_our_own_message_id_coming_back_is_a_loop(storage: InMemoryStorage) -> None:
-    ours = make_message_id(1234, "acme.test", SECRET, SeededRandom(9))
+    ours = make_message_id(1234, "acme.test", SECRET, SeededRandom(9).token_bytes)
     result = run(mail(message_id=ours), storage)
     assert result.reason is not None and result.reason.value == "loop"
 

@@ -30,7 +30,7 @@ FIXTURES = [
 
 def test_plugin_is_registered_as_a_pytest11_entry_point() -> None:
     plugins = {ep.name: ep.value for ep in entry_points(group="pytest11")}
-    assert plugins.get("helpdesk_mail") == "helpdesk_mail.pytest_plugin"
+    assert plugins.get("helpdesk_mail") == "helpdesk_mail.testing.fixtures"
 
 
 def test_plugin_is_loaded_in_this_session(pytestconfig: pytest.Config) -> None:

@@ -19,9 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpdesk_mail import cli_spf
 from helpdesk_mail.cli import main
-from helpdesk_mail.dns_resolver import DnsResolver, parse_nameserver
+from helpdesk_mail.cli import spf as cli_spf
 from helpdesk_mail.memory import InMemoryResolver
 from helpdesk_mail.ports import Resolver, TemporaryDnsError
 from helpdesk_mail.settings import OutgoingSettings, Settings
@@ -39,6 +38,7 @@ from helpdesk_mail.spf import (
     parse_record,
     txt_zone_line,
 )
+from helpdesk_mail.transports.dns import DnsResolver, parse_nameserver
 
 ROOT = Path(__file__).resolve().parents[2]
 IP = "192.0.2.3"

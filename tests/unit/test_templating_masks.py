@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from helpdesk_mail.outbound.planned import TemplateKind
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.templating import (
     MASKS,
     FieldValue,

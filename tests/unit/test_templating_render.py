@@ -15,8 +15,15 @@ import chevron
 import pytest
 from chevron.tokenizer import tokenize
 
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.outbound.compose import render_message
-from helpdesk_mail.outbound.planned import TemplateKind
+from helpdesk_mail.samples.preview import (
+    sample_clock,
+    sample_planned,
+    sample_random,
+    sample_settings,
+    sample_storage,
+)
 from helpdesk_mail.templating import (
     Person,
     TemplateData,
@@ -30,13 +37,6 @@ from helpdesk_mail.templating import (
     template_for,
 )
 from helpdesk_mail.templating.compile import MAX_TEMPLATE, SlotContext
-from helpdesk_mail.templating.preview import (
-    sample_clock,
-    sample_planned,
-    sample_random,
-    sample_settings,
-    sample_storage,
-)
 
 K = TemplateKind
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

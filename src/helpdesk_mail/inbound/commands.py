@@ -1,4 +1,4 @@
-"""The email API: commands in the subject line, and the ticket token `[#1234]`.
+"""The email API: commands in the subject line (the ticket token is in `tokens`).
 
 `#tech#` marks a reply for technicians only, `#close#` closes the ticket,
 `#unsubscribe#` (or `#unsub#`) removes the sender from its subscribers. They are
@@ -21,7 +21,6 @@ COMMANDS: dict[str, str] = {
 CANONICAL_ORDER = ("tech", "close", "unsubscribe")
 
 _COMMAND_RE = re.compile(r"#(" + "|".join(sorted(COMMANDS, key=len, reverse=True)) + r")#", re.I)
-_TOKEN_RE = re.compile(r"\[#(\d{1,18})\]")
 
 
 @dataclass(frozen=True)
@@ -38,9 +37,3 @@ def parse_subject(subject: str) -> SubjectCommands:
     clean = _COMMAND_RE.sub(" ", subject)
     clean = re.sub(r"[ \t]{2,}", " ", clean).strip()
     return SubjectCommands(clean, tuple(c for c in CANONICAL_ORDER if c in found))
-
-
-def ticket_token(subject: str) -> int | None:
-    """The ticket id of the first `[#1234]` token in the subject, if any."""
-    match = _TOKEN_RE.search(subject)
-    return int(match.group(1)) if match else None

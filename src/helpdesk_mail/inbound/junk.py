@@ -41,8 +41,8 @@ from email.utils import getaddresses, parseaddr
 from functools import cached_property
 from typing import Literal
 
-from helpdesk_mail.inbound import bounce as _b
-from helpdesk_mail.inbound.senders import SYSTEM_LOCAL_PARTS, system_sender_rule
+from ..addresses import SYSTEM_LOCAL_PARTS, normalize_email, system_sender_rule
+from . import bounce as _b
 
 __all__ = [
     "AUTO_REPLY_SUBJECT",
@@ -190,9 +190,9 @@ class _Context:
         is_own_message_id: Callable[[str], bool],
     ) -> None:
         self.msg = msg
-        self.sender = (sender or "").strip().strip("<>").lower()
+        self.sender = normalize_email(sender or "")
         self.helpdesk = frozenset(
-            a.strip().strip("<>").lower() for a in helpdesk_addresses if isinstance(a, str)
+            normalize_email(a) for a in helpdesk_addresses if isinstance(a, str)
         )
         self.is_own_message_id = is_own_message_id
 
@@ -232,7 +232,7 @@ class _Context:
             name, addr = parseaddr(raw)
         if not addr and raw and "@" not in raw:
             name = raw
-        return name.strip(), (addr or self.sender).strip().lower()
+        return name.strip(), normalize_email(addr or self.sender)
 
     @cached_property
     def from_local(self) -> str:
@@ -789,7 +789,7 @@ def _system_local_part(c: _Context) -> str | None:
         return None
     # A Reply-To naming someone else (contact forms) means replies are wanted.
     for _, reply_to in getaddresses(c.headers("reply-to")):
-        reply_to = reply_to.strip().lower()
+        reply_to = normalize_email(reply_to)
         if (
             reply_to
             and reply_to != addr

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import contextvars
 import email
 import email.header
 import email.utils
@@ -27,13 +28,25 @@ from typing import Any
 
 import mailparser
 
+from ..addresses import normalize_email
 from ..model import Attachment
 from .result import Address, ParsedEmail
 
 __all__ = ["decode_header_text", "parse_email", "parse_message"]
 
-# mail-parser logs every unhandled part at WARNING; a library must not spam the host's logs.
-logging.getLogger("mailparser").setLevel(logging.ERROR)
+# mail-parser logs every unhandled part at WARNING. Its warnings about our own calls are
+# dropped (a library must not spam the host's logs); the host's own use of mail-parser, and
+# its logging configuration, are left as they are.
+_PARSING = contextvars.ContextVar("helpdesk_mail_parsing", default=False)
+
+
+class _QuietWhileWeParse(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR or not _PARSING.get()
+
+
+for _name in ("mailparser.core", "mailparser.utils"):
+    logging.getLogger(_name).addFilter(_QuietWhileWeParse())
 
 # Tried in order for bytes whose charset is unknown or wrong.
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
@@ -266,7 +279,7 @@ def _addresses(msg: Message, name: str, fallbacks: tuple[str, ...]) -> tuple[Add
             text = decode_bytes(_bytes_of(text), None, fallbacks)
         for piece in _split_addresses(_unfold(text)):
             display, addr = _one_address(piece)
-            addr = addr.strip().strip("<>").lower()
+            addr = normalize_email(addr)
             if "@" not in addr or addr in seen or any(c.isspace() for c in addr):
                 continue
             seen.add(addr)
@@ -472,12 +485,15 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     blobs = blobs or _Blobs(b"")
     defects: list[str] = [type(d).__name__ for d in getattr(msg, "defects", ())]
     fallbacks = _body_charsets(msg)
+    quiet = _PARSING.set(True)
     try:
         parser: Any = mailparser.MailParser(msg)
         attachments = _attachments(parser, msg, blobs)
     except Exception as exc:  # mail-parser failed on this structure: use the stdlib alone
         defects.append(f"MailParserError: {type(exc).__name__}")
         attachments = _stdlib_attachments(msg)
+    finally:
+        _PARSING.reset(quiet)
     bodies = _Bodies(blobs, fallbacks)
     try:
         bodies.visit(msg)

@@ -26,20 +26,24 @@ from ..actions import (
     ReopenTicket,
     SuppressRecipients,
 )
+from ..addresses import is_system_address, own_addresses
 from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
-from ..outbound.message_id import check_message_id
 from ..ports import Clock, RandomSource, StorageReader
-from ..runtime import SystemRandom
 from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
+from ..tokens import check_message_id
 from .commands import parse_subject
 from .junk import JunkVerdict, classify
 from .parse import parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
-from .senders import is_system_address
 from .thread import find_ticket
 
-__all__ = ["process_email"]
+__all__ = ["RandomSourceRequired", "process_email"]
+
+
+class RandomSourceRequired(ValueError):
+    """`process_email` was called without `random` for an email that creates a user."""
+
 
 PASSWORD_BYTES = 12
 
@@ -67,7 +71,7 @@ JUNK_REASONS: dict[str, DiscardReason] = {
 class _Context:
     email: ParsedEmail
     settings: Settings
-    random: RandomSource
+    random: RandomSource | None
     raw: bytes
     junk: JunkVerdict
     subject: str
@@ -83,10 +87,16 @@ def process_email(
     *,
     random: RandomSource | None = None,
 ) -> InboundResult:
-    """What one incoming email becomes. Pure: reads `storage`, does no I/O, never raises."""
-    rng = random if random is not None else SystemRandom()
+    """What one incoming email becomes. Pure: reads `storage`, does no I/O.
+
+    It never raises for any input bytes. The one exception is the host's own mistake:
+    `RandomSourceRequired` when the email would create a user (whose password needs
+    randomness) and no `random` source was passed.
+    """
     try:
-        return _process(bytes(raw), settings, storage, clock, rng)
+        return _process(bytes(raw), settings, storage, clock, random)
+    except RandomSourceRequired:
+        raise
     except Exception as exc:  # a bug must not lose the mail: report it as a poison result
         email = ParsedEmail(None, (), (), Address(""), (), (), (), "", None, "", None, ())
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -108,14 +118,18 @@ def process_email(
 
 
 def _process(
-    raw: bytes, settings: Settings, storage: StorageReader, clock: Clock, rng: RandomSource
+    raw: bytes,
+    settings: Settings,
+    storage: StorageReader,
+    clock: Clock,
+    rng: RandomSource | None,
 ) -> InboundResult:
     email, message = parse_email(raw)
     secret = settings.outgoing.secret_key
     junk = classify(
         message,
         sender=email.sender.email,
-        helpdesk_addresses=settings.incoming.helpdesk_addresses,
+        helpdesk_addresses=own_addresses(settings),
         is_own_message_id=lambda mid: check_message_id(mid, secret).ticket_id is not None,
     )
     parsed_subject = parse_subject(email.subject)
@@ -229,6 +243,10 @@ def _discard(
 def _create_user(ctx: _Context, user: User | None) -> tuple[Action, ...]:
     if user is not None:
         return ()
+    if ctx.random is None:
+        raise RandomSourceRequired(
+            "process_email needs random= (a RandomSource) to create a user with a password"
+        )
     password = base64.urlsafe_b64encode(ctx.random.token_bytes(PASSWORD_BYTES)).decode()
     sender = ctx.email.sender
     return (CreateUser(email=sender.email, name=sender.name, password=password),)
@@ -237,7 +255,7 @@ def _create_user(ctx: _Context, user: User | None) -> tuple[Action, ...]:
 def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> InboundResult:
     email = ctx.email
     sender = email.sender.email
-    own = set(ctx.settings.incoming.helpdesk_addresses)
+    own = own_addresses(ctx.settings)
     subscribers: list[str] = []
     if ctx.settings.incoming.add_recipients_as_subscribers:
         for address in (*email.to, *email.cc):

@@ -71,7 +71,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from helpdesk_mail.inbound.html_text import Attrs, HtmlRender, finish_text, html_to_text
+from .html_text import Attrs, HtmlRender, finish_text, html_to_text
 
 __all__ = [
     "ATTRIBUTION_OPENERS",

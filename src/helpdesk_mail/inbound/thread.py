@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Ticket, User
-from ..outbound.message_id import check_message_id
 from ..ports import StorageReader
-from .commands import ticket_token
+from ..tokens import check_message_id, ticket_token
 from .result import ParsedEmail
 
 

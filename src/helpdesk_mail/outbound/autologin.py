@@ -31,6 +31,8 @@ import urllib.parse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from ..addresses import normalize_email
+
 __all__ = [
     "AutologinClaims",
     "LinkClaims",
@@ -88,7 +90,7 @@ def make_link_token(
         raise ValueError("a secret key is needed to sign links")
     if expires_at.tzinfo is None:
         raise ValueError("expires_at must be timezone-aware")
-    body = {"e": email.strip().lower(), "t": ticket_id, "x": int(expires_at.timestamp())}
+    body = {"e": normalize_email(email), "t": ticket_id, "x": int(expires_at.timestamp())}
     payload = _b64(json.dumps(body, separators=(",", ":"), ensure_ascii=True).encode("ascii"))
     return f"{payload}.{_tag(secret, purpose, payload)}"
 

@@ -13,7 +13,7 @@ Every message has (rules other code relies on):
   unless `from_name_for_all` is on or the author has no name.
 - ``Reply-To``: `OutgoingSettings.reply_to`, when set.
 - ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress: All``.
-- ``Message-ID``: signed (`message_id.make_message_id`) for ticket emails, so that a
+- ``Message-ID``: signed (`tokens.new_message_id`) for ticket emails, so that a
   reply finds its ticket; an unsigned random one for other emails or without a secret.
   Domain: `message_id_domain`, else the From address's domain.
 - ``In-Reply-To`` (the ticket's latest stored Message-ID) and ``References`` (its first
@@ -31,7 +31,6 @@ Every message has (rules other code relies on):
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import re
 from collections.abc import Sequence
@@ -41,6 +40,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from ..addresses import normalize_email
 from ..events import (
     KBArticleUpdated,
     MailboxAccountDisabled,
@@ -51,6 +51,7 @@ from ..events import (
     TicketUpdated,
     UserCreated,
 )
+from ..kinds import TemplateKind, kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..ports import Clock, RandomSource, StorageReader
 from ..settings import Settings
@@ -67,9 +68,9 @@ from ..templating.values import (
     TemplateData,
     text_to_html,
 )
+from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
-from .message_id import make_message_id
-from .planned import PlannedEmail, Recipient, TemplateKind
+from .planned import PlannedEmail, Recipient
 
 __all__ = [
     "ComposeError",
@@ -82,13 +83,11 @@ UNSUBSCRIBE_TTL = timedelta(days=365)
 KB_SUGGESTIONS = 5
 MAX_REFERENCES = 10
 _MESSAGE_ID = re.compile(r"<[^<>\s@\x00-\x1f\x7f]{1,250}@[^<>\s@\x00-\x1f\x7f]{1,250}>")
-_TOKEN = re.compile(r"\[#(\d{1,18})\]")
 _CID_REF = re.compile(r'src="cid:([^"]+)"')
 _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,64}")
-_HUMAN_KINDS = frozenset({TemplateKind.TICKET_UPDATED, TemplateKind.NEW_TICKET})
-_RECENT_KINDS = frozenset(
-    {TemplateKind.TICKET_CONFIRMATION, TemplateKind.NEW_TICKET, TemplateKind.TICKET_UPDATED}
-)
+_TICKET_KINDS = kinds_where(about_ticket=True)
+_HUMAN_KINDS = kinds_where(human_from=True)
+_RECENT_KINDS = kinds_where(new_message=True)
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
@@ -182,7 +181,7 @@ def _event_comment(event: TicketUpdated, comments: Sequence[Comment]) -> Comment
         for c in comments:
             if c.id == event.comment_id:
                 return c
-    mine = [c for c in comments if c.author == event.actor.strip().lower()]
+    mine = [c for c in comments if c.author == normalize_email(event.actor)]
     if mine:
         return mine[-1]
     return comments[-1] if comments else None
@@ -391,18 +390,6 @@ def _recipient_data(
     return dataclasses.replace(data, url=url, rating_links=rating, unsubscribe_url=unsubscribe)
 
 
-_TICKET_KINDS = frozenset(
-    {
-        TemplateKind.TICKET_CONFIRMATION,
-        TemplateKind.NEW_TICKET,
-        TemplateKind.TICKET_UPDATED,
-        TemplateKind.TICKET_CLOSED,
-        TemplateKind.TICKET_TAKEN,
-        TemplateKind.TICKET_MOVED,
-    }
-)
-
-
 # --- headers ----------------------------------------------------------------------
 
 
@@ -420,22 +407,6 @@ def _address(email: str, name: str = "") -> Address | None:
         return Address(display_name=header_text(name, 120), username=local, domain=domain)
     except Exception:  # the email package rejects what it cannot serialise
         return None
-
-
-def _message_id(ticket_id: int | None, domain: str, secret: str, random: RandomSource) -> str:
-    if ticket_id is not None and secret:
-        return make_message_id(ticket_id, domain, secret, random)
-    nonce = base64.b32encode(random.token_bytes(15)).decode("ascii").lower().rstrip("=")
-    return f"<hdn.{nonce}@{domain}>"
-
-
-def _with_token(subject: str, ticket_id: int | None) -> str:
-    if ticket_id is None:
-        return subject
-    first = _TOKEN.search(subject)
-    if first is not None and int(first[1]) == ticket_id:
-        return subject
-    return header_text(f"[#{ticket_id}] {subject}")
 
 
 def _safe_filename(name: str) -> str:
@@ -526,9 +497,11 @@ def render_message(
             reply_to = _address(out.reply_to)
             if reply_to is not None:
                 msg["Reply-To"] = reply_to
-        msg["Subject"] = _with_token(rendered.subject, data.ticket_id)
+        msg["Subject"] = header_text(with_ticket_token(rendered.subject, data.ticket_id))
         msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = _message_id(data.ticket_id, domain, out.secret_key, random)
+        msg["Message-ID"] = new_message_id(
+            data.ticket_id, domain, out.secret_key, random.token_bytes
+        )
         _thread_headers(msg, ticket)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"

@@ -6,8 +6,9 @@ addressed but who was left out, with the reason. It never writes. Whoever sends 
 emails counts each one sent with `storage.record_notification(scopes_for(email), now)`,
 which is what the rate limits of the next plans read.
 
-The rules are data (`RULES`, `RESTRICTIONS`, and `inbound.senders` for machine addresses); the code
-below them only evaluates the tables. `docs/notifications.md` tells the same in prose.
+The rules are data (`RULES`, `RESTRICTIONS`, and `addresses` for own and machine
+addresses); the code below them only evaluates the tables. `docs/notifications.md`
+tells the same in prose.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
+from ..addresses import is_system_address, normalize_email, own_addresses
 from ..events import (
     Event,
     KBArticleUpdated,
@@ -31,11 +33,11 @@ from ..events import (
     UserCreated,
     Via,
 )
-from ..inbound.senders import is_system_address
-from ..model import KBArticle, Role, Ticket, User, normalize_email
+from ..kinds import TemplateKind, kinds_where
+from ..model import KBArticle, Role, Ticket, User
 from ..ports import Clock, StorageReader
 from ..settings import NotificationSettings, RateLimit, Settings
-from .planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient, TemplateKind
+from .planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
 
 __all__ = [
     "RESTRICTIONS",
@@ -246,16 +248,7 @@ CC_GROUPS: frozenset[Group] = frozenset({G.SUBMITTER, G.SUBSCRIBERS})
 """In CC mode, these groups of these templates share one email."""
 RATING: tuple[TemplateKind, Group] = (K.TICKET_CLOSED, G.SUBMITTER)
 """The only (template, group) whose email may carry `#RatingLinks#`."""
-TICKET_TEMPLATES: frozenset[TemplateKind] = frozenset(
-    {
-        K.TICKET_CONFIRMATION,
-        K.NEW_TICKET,
-        K.TICKET_UPDATED,
-        K.TICKET_CLOSED,
-        K.TICKET_TAKEN,
-        K.TICKET_MOVED,
-    }
-)
+TICKET_TEMPLATES: frozenset[TemplateKind] = kinds_where(about_ticket=True)
 """Templates about a ticket: they may carry attachments and autologin links."""
 
 _ADDRESS_RE = re.compile(r'[^@\s<>()\[\],;:"]+@[^@\s<>()\[\],;:"]+')
@@ -448,12 +441,7 @@ def _protect(
 ) -> NotificationPlan:
     """Apply the actor rule, the restrictions and protection; group the rest into emails."""
     notif, storage = ctx.notif, ctx.storage
-    own = {normalize_email(a) for a in settings.incoming.helpdesk_addresses}
-    own.update(
-        normalize_email(a)
-        for a in (settings.outgoing.from_address, settings.outgoing.reply_to)
-        if a
-    )
+    own = own_addresses(settings)
     restrictions = [
         r
         for r in RESTRICTIONS.get(type(ctx.event), ())
@@ -499,7 +487,7 @@ def _protect(
 
 
 def _protection(
-    email: str, own: set[str], storage: StorageReader, now: datetime
+    email: str, own: frozenset[str], storage: StorageReader, now: datetime
 ) -> SkipReason | None:
     """Loop protection for one address: invalid, the helpdesk's own, a machine's, bounced."""
     if not _ADDRESS_RE.fullmatch(email):

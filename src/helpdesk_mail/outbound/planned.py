@@ -3,33 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from ..events import Event
+from ..kinds import TemplateKind
 from ..model import Role
-
-
-class TemplateKind(StrEnum):
-    """Every kind of notification email; each has a default template the host may override."""
-
-    TICKET_CONFIRMATION = "ticket_confirmation"
-    """To the submitter of a ticket made by email: "we received your ticket"."""
-    NEW_TICKET = "new_ticket"
-    """To administrators and technicians: a new ticket."""
-    TICKET_UPDATED = "ticket_updated"
-    """To subscribers and technicians: a new comment."""
-    TICKET_CLOSED = "ticket_closed"
-    """To the submitter (and subscribers): the ticket was closed."""
-    TICKET_TAKEN = "ticket_taken"
-    """To the technicians of the category: another technician took the ticket."""
-    TICKET_MOVED = "ticket_moved"
-    """To the technicians of the new category who could not see the ticket before."""
-    KB_ARTICLE_UPDATED = "kb_article_updated"
-    """To the technicians of the article's category."""
-    WELCOME = "welcome"
-    """To a new user: the username, password and URL."""
-    MAILBOX_DISABLED = "mailbox_disabled"
-    """To the administrators: an incoming mailbox was disabled after repeated failures."""
 
 
 @dataclass(frozen=True)

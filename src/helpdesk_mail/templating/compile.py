@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..outbound.planned import TemplateKind
+from ..kinds import TemplateKind
 from .masks import MaskRef, TemplateError, _scan, kind_of
 from .sanitize import (
     ALLOWED_TAGS,

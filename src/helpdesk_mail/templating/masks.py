@@ -25,7 +25,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from ..outbound.planned import TemplateKind
+from ..kinds import MaskGroup, TemplateKind, kinds_where
 
 __all__ = [
     "MASKS",
@@ -45,20 +45,11 @@ class TemplateError(ValueError):
 
 _K = TemplateKind
 ALL_KINDS = frozenset(TemplateKind)
-NOTIFICATIONS = ALL_KINDS - {_K.WELCOME}
-TICKET = frozenset(
-    {
-        _K.TICKET_CONFIRMATION,
-        _K.NEW_TICKET,
-        _K.TICKET_UPDATED,
-        _K.TICKET_CLOSED,
-        _K.TICKET_TAKEN,
-        _K.TICKET_MOVED,
-    }
-)
-TICKET_KB = TICKET | {_K.KB_ARTICLE_UPDATED}
-NEW_OR_UPDATED = frozenset({_K.TICKET_CONFIRMATION, _K.NEW_TICKET, _K.TICKET_UPDATED})
-WELCOME = frozenset({_K.WELCOME})
+NOTIFICATIONS = ALL_KINDS - kinds_where(masks=MaskGroup.WELCOME)
+TICKET = kinds_where(masks=MaskGroup.TICKET)
+TICKET_KB = TICKET | kinds_where(masks=MaskGroup.ARTICLE)
+NEW_OR_UPDATED = kinds_where(new_message=True)
+WELCOME = kinds_where(masks=MaskGroup.WELCOME)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from importlib import resources
 
 import chevron
 
-from ..outbound.planned import TemplateKind
+from ..kinds import TemplateKind
 from .compile import CompiledTemplate, Format, SlotContext, compile_template
 from .masks import TemplateError, kind_of
 from .values import MaskValues, TemplateData

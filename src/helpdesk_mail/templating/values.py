@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 import chevron
 
-from ..outbound.planned import TemplateKind
+from ..kinds import TemplateKind
 from .masks import MaskRef
 from .sanitize import clean_text, escape, html_to_text, safe_url
 

@@ -17,9 +17,9 @@ A failed send does not stop the others: everything ends up in the `NotifyReport`
 (sent, skipped with reasons, failed with errors). Only `SendError` from the
 transport and `ComposeError`/`TemplateError` from rendering are caught; anything
 else (a bug, a storage failure) propagates, with what was sent before it already
-recorded. A `SendError` carries `code` and `temporary`, and may carry `accepted` and `refused`
-attributes (`SmtpSendError` does); a non-empty `accepted` means the message reached
-those recipients (a partial delivery), which counts as sent.
+recorded. A `SendError` carries `code`, `temporary`, `accepted` and `refused`; a non-empty
+`accepted` means the message reached those recipients (a partial delivery), which
+counts as sent.
 
 `plan_notifications` raises `ValueError` for an event whose ticket id is not bound yet
 (`events.bind_ticket`) and `LookupError` when its ticket or article is missing: these
@@ -29,21 +29,21 @@ propagate, nothing having been sent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import getaddresses
 
+from ..addresses import normalize_email
 from ..events import Event
-from ..model import normalize_email
-from ..ports import Clock, RandomSource, SendError, SendTransport, Storage
+from ..kinds import TemplateKind
+from ..outbound.compose import ComposeError, render_message
+from ..outbound.plan import plan_notifications, scopes_for
+from ..outbound.planned import Recipient
+from ..ports import Clock, RandomSource, Refusal, SendError, SendTransport, Storage
 from ..settings import Settings
 from ..templating.masks import TemplateError
 from ..templating.render import Templates
-from .compose import ComposeError, render_message
-from .plan import plan_notifications, scopes_for
-from .planned import Recipient, TemplateKind
-from .smtp import Refusal
 
 __all__ = [
     "EMPTY_TEMPLATE",
@@ -193,8 +193,8 @@ def _send(
     try:
         transport.send(message)
     except SendError as exc:
-        accepted = _strings(getattr(exc, "accepted", ()))
-        refused = tuple(r for r in getattr(exc, "refused", ()) if isinstance(r, Refusal))
+        accepted = tuple(normalize_email(a) for a in exc.accepted)
+        refused = exc.refused
         if accepted:
             return SentNotification(template, accepted, message_id, refused)
         return FailedNotification(
@@ -207,12 +207,6 @@ def _send(
             refused=refused,
         )
     return SentNotification(template, recipients, message_id)
-
-
-def _strings(values: object) -> tuple[str, ...]:
-    if not isinstance(values, Iterable) or isinstance(values, str | bytes):
-        return ()
-    return tuple(normalize_email(v) for v in values if isinstance(v, str))
 
 
 def _recipients(message: EmailMessage) -> list[str]:

@@ -180,6 +180,9 @@ class _Xoauth2:
 class ImapSession:
     """One logged-in IMAP connection with the account's folder selected."""
 
+    can_move = True
+    stable_ids = False  # a changed UIDVALIDITY renumbers the UIDs
+
     def __init__(
         self,
         account: MailboxAccount,

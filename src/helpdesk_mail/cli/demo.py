@@ -18,11 +18,11 @@ import os
 import sys
 from urllib.parse import unquote, urlsplit
 
-from .demo import format_run, run_demo, run_mailbox_demo
-from .inbound.poller import MailTransport
-from .ports import MailboxError
-from .runtime import SystemClock, SystemRandom
-from .settings import MailboxAccount, MailProtocol, SettingsError, TlsMode
+from ..demo import format_run, run_demo, run_mailbox_demo
+from ..ports import MailboxError
+from ..runtime import SystemClock, SystemRandom
+from ..settings import MailboxAccount, MailProtocol, SettingsError, TlsMode
+from ..transports.mailbox import MailTransport
 
 _SCHEMES = {
     "imap": (MailProtocol.IMAP, TlsMode.NONE),

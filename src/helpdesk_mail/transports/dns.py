@@ -27,7 +27,7 @@ from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.AAAA import AAAA
 from dns.rdtypes.txtbase import TXTBase
 
-from .ports import TemporaryDnsError
+from ..ports import TemporaryDnsError
 
 __all__ = ["DnsResolver", "parse_nameserver"]
 

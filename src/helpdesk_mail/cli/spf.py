@@ -23,10 +23,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from .dns_resolver import DnsResolver, parse_nameserver
-from .ports import Resolver
-from .settings import SettingsError, load_settings
-from .spf import SpfOutcome, SpfResult, SpfSetupReport, check_sender_domain, check_spf
+from ..ports import Resolver
+from ..settings import SettingsError, load_settings
+from ..spf import SpfOutcome, SpfResult, SpfSetupReport, check_sender_domain, check_spf
+from ..transports.dns import DnsResolver, parse_nameserver
 
 EXIT_OK, EXIT_NOT_AUTHORISED, EXIT_USAGE, EXIT_TEMPORARY = 0, 1, 2, 3
 

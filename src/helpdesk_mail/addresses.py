@@ -1,22 +1,49 @@
-"""Addresses that belong to machines, not people (postmaster@, noreply@...).
+"""Addresses: how they are compared, which are the helpdesk's own, which are machines'.
 
-One table for the whole library: the junk filter discards mail from these
-senders (`system_sender`), new tickets never subscribe them, and notifications
-are never sent to them. `NEVER_MAIL_LOCAL_PARTS` adds the addresses that may
-send mail a person wrote (a list's bounces@ return path) but must never be
-mailed.
+- `normalize_email` is the one way an address is compared and stored (lower-cased,
+  without brackets or surrounding whitespace).
+- `own_addresses(settings)` is the one definition of the helpdesk's own addresses:
+  `incoming.helpdesk_addresses`, the From and Reply-To of its notifications, and the
+  address of every mailbox account it reads. Mail from them is a loop; they are never
+  subscribers and never recipients.
+- Machine mailboxes (postmaster@, noreply@...), one table for the whole library:
+  the junk filter discards mail from these senders (`system_sender`), new tickets
+  never subscribe them, and notifications are never sent to them.
+  `NEVER_MAIL_LOCAL_PARTS` adds the addresses that may send mail a person wrote (a
+  list's bounces@ return path) but must never be mailed.
 """
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import Settings
 
 __all__ = [
     "NEVER_MAIL_LOCAL_PARTS",
     "SYSTEM_LOCAL_PARTS",
     "is_system_address",
+    "normalize_email",
+    "own_addresses",
     "system_sender_rule",
 ]
+
+
+def normalize_email(address: str) -> str:
+    """An address without surrounding whitespace and brackets, lower-cased."""
+    return address.strip().strip("<>").strip().lower()
+
+
+def own_addresses(settings: Settings) -> frozenset[str]:
+    """The helpdesk's own addresses (normalised): its helpdesk addresses, its From and
+    Reply-To, and every mailbox account's address (a username that is an address)."""
+    found = {*settings.incoming.helpdesk_addresses}
+    found.update(a for a in (settings.outgoing.from_address, settings.outgoing.reply_to) if a)
+    found.update(a.username for a in settings.incoming.accounts if "@" in a.username)
+    return frozenset(n for n in (normalize_email(a) for a in found) if n)
+
 
 # System senders (discarded as system_sender): local parts that announce "nobody
 # reads replies to this address".  Decisions (losing a customer's mail is worse
@@ -54,7 +81,7 @@ NEVER_MAIL_LOCAL_PARTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 
 
 def _local_part(address: str) -> str:
-    return address.strip().strip("<>").lower().rpartition("@")[0]
+    return normalize_email(address).rpartition("@")[0]
 
 
 def system_sender_rule(address: str) -> str | None:

@@ -47,7 +47,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 from types import TracebackType
 
-from ..ports import SendError
+from ..ports import Refusal, SendError
 from ..settings import OutgoingSettings, TlsMode
 
 __all__ = ["Refusal", "SendResult", "SmtpSendError", "SmtpTransport"]
@@ -64,20 +64,6 @@ _MAX_ADDRESS = 254
 _FOLD = re.compile(r"\r?\n[ \t]")
 _DROPPED_CODES = frozenset({421})
 """Replies that mean the server is closing the connection."""
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A recipient the server (or the envelope check) refused; `code` is None for the latter."""
-
-    address: str
-    code: int | None
-    reply: str
-
-    @property
-    def temporary(self) -> bool:
-        """Whether a later retry may succeed (a 4xx reply)."""
-        return self.code is not None and 400 <= self.code < 500
 
 
 @dataclass(frozen=True)
@@ -116,11 +102,9 @@ class SmtpSendError(SendError):
             message,
             code=code,
             temporary=(code is not None and 400 <= code < 500) if temporary is None else temporary,
+            accepted=accepted,
+            refused=refused,
         )
-        self.accepted = tuple(accepted)
-        """Recipients who did get the message (a partial delivery)."""
-        self.refused = tuple(refused)
-        """Recipients the server refused."""
 
     @property
     def partial(self) -> bool:

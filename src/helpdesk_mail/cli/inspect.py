@@ -16,10 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-from .inbound.process import process_email
-from .memory import InMemoryStorage, SeededRandom
-from .runtime import SystemClock
-from .settings import Settings, SettingsError, load_settings
+from ..inbound.process import process_email
+from ..memory import InMemoryStorage, SeededRandom
+from ..runtime import SystemClock
+from ..settings import Settings, SettingsError, load_settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         if args.state:
             state = json.loads(Path(args.state).read_text(encoding="utf-8"))
         elif not args.paths:
-            from .samples import sample_state
+            from ..samples import sample_state
 
             state = sample_state()
         else:
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _inputs(paths: list[str]) -> list[tuple[str, bytes | None]] | None:
     if not paths:
-        from .samples import sample_messages
+        from ..samples import sample_messages
 
         return [(name, raw) for name, raw in sample_messages()]
     found: list[tuple[str, bytes | None]] = []

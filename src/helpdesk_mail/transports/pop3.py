@@ -45,6 +45,9 @@ class _Pop3Error(Exception):
 class Pop3Session:
     """One logged-in POP3 connection (a POP3 "transaction state")."""
 
+    can_move = False  # POP3 has one folder
+    stable_ids = True  # UIDLs are persistent
+
     def __init__(
         self,
         account: MailboxAccount,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
+from ..memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ from typing import Protocol
 
 from ..actions import CommitOutcome
 from ..events import Event, MailboxAccountDisabled, bind_ticket
+from ..inbound.process import process_email
+from ..inbound.result import InboundResult
 from ..ports import (
     Clock,
     MailboxError,
@@ -67,15 +69,10 @@ from ..ports import (
     Storage,
     StorageReader,
 )
-from ..settings import MailboxAccount, MailProtocol, Settings
-from .imap import ImapTransport
-from .pop3 import Pop3Transport
-from .process import process_email
-from .result import InboundResult
+from ..settings import MailboxAccount, Settings
 
 __all__ = [
     "AccountReport",
-    "MailTransport",
     "MessageReport",
     "MessageStatus",
     "PollReport",
@@ -108,20 +105,6 @@ class Processor(Protocol):
     ) -> InboundResult:
         """Turn one raw email into an `InboundResult`."""
         ...
-
-
-class MailTransport:
-    """The production `MailboxTransport`: IMAP or POP3 according to `account.protocol`."""
-
-    def __init__(self) -> None:
-        self.imap = ImapTransport()
-        self.pop3 = Pop3Transport()
-
-    def open(self, account: MailboxAccount) -> MailboxSession:
-        """Open a session with the transport of the account's protocol."""
-        if account.protocol is MailProtocol.POP3:
-            return self.pop3.open(account)
-        return self.imap.open(account)
 
 
 def _split(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
@@ -508,14 +491,13 @@ class Poller:
         return True, event
 
     def _drain(self, account: MailboxAccount, tally: _Tally) -> None:
-        imap = account.protocol is MailProtocol.IMAP
-        quarantine = account.quarantine_folder if imap and account.quarantine_folder else None
         stuck = self._stuck(account)
         stuck_keys = {key.as_string() for key in stuck.values()}
         with self.transport.open(account) as session:
+            quarantine = account.quarantine_folder if session.can_move else None
             uids = list(session.list_uids())
-            if account.protocol is MailProtocol.POP3:
-                # POP3 UIDLs are persistent: known poison is skipped without fetching it
+            if quarantine is None and session.stable_ids:
+                # known poison stays in the inbox: skipped by its id, without fetching it
                 tally.skipped += sum(1 for u in uids if u in stuck)
                 uids = [u for u in uids if u not in stuck]
             for start in range(0, len(uids), account.batch_size):
@@ -603,7 +585,7 @@ class Poller:
                 log.warning("%s: cannot quarantine to %r: %s", account.name, quarantine, exc)
 
     def _remove(self, account: MailboxAccount, session: MailboxSession, uids: list[str]) -> None:
-        if account.move_to and account.protocol is MailProtocol.IMAP:
+        if account.move_to and session.can_move:
             session.move(uids, account.move_to)
         else:
             session.delete(uids)

@@ -17,18 +17,18 @@ import argparse
 import sys
 from pathlib import Path
 
-from .outbound.compose import render_message
-from .outbound.planned import TemplateKind
-from .settings import SettingsError, load_settings
-from .templating.masks import TemplateError, validate_template
-from .templating.preview import (
+from ..kinds import TemplateKind
+from ..outbound.compose import render_message
+from ..samples.preview import (
     sample_clock,
     sample_planned,
     sample_random,
     sample_settings,
     sample_storage,
 )
-from .templating.render import parse_template_file, template_for
+from ..settings import SettingsError, load_settings
+from ..templating.masks import TemplateError, validate_template
+from ..templating.render import parse_template_file, template_for
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from . import __version__
+from .. import __version__
 
 
 class _Subcommand(Protocol):
@@ -24,10 +24,10 @@ class _Subcommand(Protocol):
 
 # name -> (module, one-line help). Modules are relative to this package.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "inspect": (".cli_inspect", "show what incoming emails would become (JSON lines)"),
-    "render": (".cli_render", "preview an email template with sample data (html, text, eml)"),
-    "demo": (".cli_demo", "poll the built-in sample mail (or --imap URL) and show what it became"),
-    "spf": (".cli_spf", "check SPF: the From domain against the SMTP server(s), or one sender"),
+    "inspect": (".inspect", "show what incoming emails would become (JSON lines)"),
+    "render": (".render", "preview an email template with sample data (html, text, eml)"),
+    "demo": (".demo", "poll the built-in sample mail (or --imap URL) and show what it became"),
+    "spf": (".spf", "check SPF: the From domain against the SMTP server(s), or one sender"),
 }
 
 

@@ -21,9 +21,10 @@ from ..events import (
     TicketUpdated,
     UserCreated,
 )
+from ..kinds import TemplateKind
 from ..memory import InMemoryStorage, ManualClock, SeededRandom
 from ..model import Attachment, Comment, CustomField, KBArticle, Role, Ticket, User, Visibility
-from ..outbound.planned import PlannedEmail, Recipient, TemplateKind
+from ..outbound.planned import PlannedEmail, Recipient
 from ..settings import NotificationSettings, OutgoingSettings, Settings
 
 __all__ = [
