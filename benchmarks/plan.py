@@ -30,7 +30,7 @@ from helpdesk_mail.events import Event, TicketUpdated
 from helpdesk_mail.memory import InMemoryStorage, ManualClock
 from helpdesk_mail.model import Role, Ticket, User
 from helpdesk_mail.outbound.plan import plan_notifications
-from helpdesk_mail.outbound.planned import NotificationPlan
+from helpdesk_mail.planned import NotificationPlan
 from helpdesk_mail.settings import IncomingSettings, NotificationSettings, Settings
 
 TECHS = 200

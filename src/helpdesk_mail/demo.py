@@ -34,7 +34,7 @@ from .events import Event
 from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
 from .ports import Clock, MailboxSession, MailboxTransport, RandomSource
 from .settings import IncomingSettings, MailboxAccount, OutgoingSettings, Settings
-from .shell.notify import NotifyReport, notify
+from .shell.delivery import NotifyReport, notify
 from .shell.poller import MessageReport, MessageStatus, Poller, PollReport
 
 __all__ = [

@@ -23,11 +23,11 @@ from helpdesk_mail.inbound.result import (
 from helpdesk_mail.memory import InMemoryMailbox, InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.ports import (
     Clock,
+    DomainReader,
     MailboxError,
     MailboxState,
     RandomSource,
     ReceiptKey,
-    StorageReader,
 )
 from helpdesk_mail.settings import (
     IncomingSettings,
@@ -76,7 +76,7 @@ def make_settings(*accounts: MailboxAccount, interval: int = 5, failures: int = 
 def standin_process(
     raw: bytes,
     settings: Settings,
-    storage: StorageReader,
+    storage: DomainReader,
     clock: Clock,
     *,
     random: RandomSource | None = None,
@@ -168,7 +168,7 @@ def failing_on(word: str, exc: Exception | None = None):  # type: ignore[no-unty
     def processor(
         raw: bytes,
         settings: Settings,
-        storage: StorageReader,
+        storage: DomainReader,
         clock: Clock,
         *,
         random: RandomSource | None = None,
@@ -407,9 +407,14 @@ def test_storage_failure_keeps_the_mail_and_does_not_count_as_mailbox_failure() 
     assert "database is down" in (report.account(ACCOUNT).error or "")
     assert env.storage.mailbox_state(ACCOUNT).consecutive_failures == 0
     assert len(env.inbox()) == 1
+    assert report.account(ACCOUNT).deferred == 1 and env.poller.deferred == 1
+    assert env.storage.poison_records() == ()  # not the mail's fault: no poison record
     del env.storage.is_processed
+    # it waits for its backoff (1 minute after the first failure), then goes in
+    assert env.poller.run_once(force=True).account(ACCOUNT).deferred == 1
+    env.clock.advance(minutes=1)
     assert env.poller.run_once(force=True).processed == 1
-    assert env.inbox() == []
+    assert env.inbox() == [] and env.poller.deferred == 0
 
 
 # --- poison ---
@@ -446,7 +451,7 @@ def test_library_error_result_is_poison() -> None:
     def erroring(
         raw: bytes,
         settings: Settings,
-        storage: StorageReader,
+        storage: DomainReader,
         clock: Clock,
         *,
         random: RandomSource | None = None,

@@ -53,7 +53,8 @@ from ..events import (
 )
 from ..kinds import TemplateKind, kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
-from ..ports import Clock, RandomSource, StorageReader
+from ..planned import PlannedEmail, Recipient
+from ..ports import Clock, PlanReader, RandomSource
 from ..settings import Settings
 from ..templating.compile import Format, compile_template
 from ..templating.render import Templates, header_text, render_email, template_for
@@ -70,7 +71,6 @@ from ..templating.values import (
 )
 from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
-from .planned import PlannedEmail, Recipient
 
 __all__ = [
     "ComposeError",
@@ -145,14 +145,14 @@ def _message(
     return Message(author, date, html, text, attachments, techs_only)
 
 
-def _originator(storage: StorageReader, actor: str) -> tuple[User | None, Person]:
+def _originator(storage: PlanReader, actor: str) -> tuple[User | None, Person]:
     if not actor:
         return None, Person()
     user = storage.user(actor)
     return user, _person(user, actor)
 
 
-def _comment_message(storage: StorageReader, c: Comment, allow_cid: bool) -> Message:
+def _comment_message(storage: PlanReader, c: Comment, allow_cid: bool) -> Message:
     author = storage.user(c.author)
     return _message(
         _person(author, c.author).name,
@@ -165,7 +165,7 @@ def _comment_message(storage: StorageReader, c: Comment, allow_cid: bool) -> Mes
     )
 
 
-def _ticket_message(storage: StorageReader, t: Ticket, allow_cid: bool) -> Message:
+def _ticket_message(storage: PlanReader, t: Ticket, allow_cid: bool) -> Message:
     return _message(
         _person(storage.user(t.submitter), t.submitter).name,
         t.created_at,
@@ -199,7 +199,7 @@ def _uses(planned: PlannedEmail, templates: Templates | None, name: str) -> bool
 def build_template_data(
     planned: PlannedEmail,
     settings: Settings,
-    storage: StorageReader,
+    storage: PlanReader,
     clock: Clock,
     *,
     templates: Templates | None = None,
@@ -424,7 +424,7 @@ def _content_type(value: str) -> tuple[str, str]:
     return maintype, subtype
 
 
-def _human_name(planned: PlannedEmail, storage: StorageReader, settings: Settings) -> str:
+def _human_name(planned: PlannedEmail, storage: PlanReader, settings: Settings) -> str:
     if settings.outgoing.from_name_for_all or planned.template not in _HUMAN_KINDS:
         return ""
     actor = getattr(planned.event, "actor", "")
@@ -438,7 +438,7 @@ def render_message(
     planned: PlannedEmail,
     templates: Templates | None,
     settings: Settings,
-    storage: StorageReader,
+    storage: PlanReader,
     clock: Clock,
     random: RandomSource,
 ) -> list[EmailMessage] | None:
@@ -477,6 +477,7 @@ def render_message(
         groups = [((r,), (), r) for r in (*planned.to, *planned.cc)]
 
     messages: list[EmailMessage] = []
+    loaded: dict[_FileKey, bytes] = {}
     for to, cc, personal in groups:
         to_addrs = [a for r in to if (a := _address(r.email, r.name)) is not None]
         cc_addrs = [a for r in cc if (a := _address(r.email, r.name)) is not None]
@@ -505,7 +506,7 @@ def render_message(
         _thread_headers(msg, ticket)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
-        _body(msg, rendered.text, rendered.html, planned, ticket, storage, data)
+        _body(msg, rendered.text, rendered.html, planned, ticket, storage, data, loaded)
         messages.append(msg)
     return messages
 
@@ -529,8 +530,9 @@ def _body(
     html: str,
     planned: PlannedEmail,
     ticket: Ticket | None,
-    storage: StorageReader,
+    storage: PlanReader,
     data: TemplateData,
+    loaded: dict[_FileKey, bytes],
 ) -> None:
     msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(
@@ -549,11 +551,14 @@ def _body(
         done: set[str] = set()
         for a in pool:
             cid = (a.content_id or "").strip("<> ")
-            if a.inline and a.content and cid in wanted and cid not in done:
+            if not (a.inline and cid in wanted and cid not in done):
+                continue
+            content = _bytes(storage, a, loaded)
+            if content:
                 done.add(cid)
                 maintype, subtype = _content_type(a.content_type)
                 html_part.add_related(
-                    a.content,
+                    content,
                     maintype=maintype,
                     subtype=subtype,
                     cid=f"<{cid}>",
@@ -561,10 +566,26 @@ def _body(
                     disposition="inline",
                 )
     for a in _attached_files(planned, ticket, comments, data):
+        content = _bytes(storage, a, loaded)
+        if not content:
+            continue
         maintype, subtype = _content_type(a.content_type)
         msg.add_attachment(
-            a.content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
+            content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
         )
+
+
+_FileKey = tuple[str | None, str, int, str | None]
+
+
+def _bytes(storage: PlanReader, attachment: Attachment, loaded: dict[_FileKey, bytes]) -> bytes:
+    """A file's bytes: carried by the read, else loaded once per `render_message` call."""
+    if attachment.content:
+        return attachment.content
+    key = (attachment.id, attachment.filename, attachment.size, attachment.content_id)
+    if key not in loaded:
+        loaded[key] = storage.attachment_content(attachment)
+    return loaded[key]
 
 
 def _attached_files(
@@ -579,4 +600,4 @@ def _attached_files(
         comment = _event_comment(event, comments)
         if comment is not None and data.what_happened_message is not None:
             files = comment.attachments
-    return [a for a in files if a.content and not a.inline]
+    return [a for a in files if not a.inline]

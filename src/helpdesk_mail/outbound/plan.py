@@ -35,9 +35,9 @@ from ..events import (
 )
 from ..kinds import TemplateKind, kinds_where
 from ..model import KBArticle, Role, Ticket, User
-from ..ports import Clock, StorageReader
+from ..planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
+from ..ports import Clock, PlanReader
 from ..settings import NotificationSettings, RateLimit, Settings
-from .planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
 
 __all__ = [
     "RESTRICTIONS",
@@ -270,7 +270,7 @@ def scopes_for(planned: PlannedEmail) -> tuple[str, ...]:
 
 
 def plan_notifications(
-    event: Event, settings: Settings, storage: StorageReader, clock: Clock
+    event: Event, settings: Settings, storage: PlanReader, clock: Clock
 ) -> NotificationPlan:
     """The emails to send for `event` under `settings`, and who was left out and why.
 
@@ -302,7 +302,7 @@ class _Claim:
 class _Context:
     """The event, its ticket or article, and lazily the staff: what the tables are read against."""
 
-    def __init__(self, event: Event, notif: NotificationSettings, storage: StorageReader) -> None:
+    def __init__(self, event: Event, notif: NotificationSettings, storage: PlanReader) -> None:
         self.event = event
         self.notif = notif
         self.storage = storage
@@ -427,7 +427,7 @@ def _address(ctx: _Context) -> list[_Claim]:
 
 
 def _over_limit(
-    storage: StorageReader, scope: str, limits: Iterable[RateLimit], now: datetime
+    storage: PlanReader, scope: str, limits: Iterable[RateLimit], now: datetime
 ) -> bool:
     """Whether `scope` already reached one of `limits` (at most `count` in `minutes`)."""
     return any(
@@ -487,7 +487,7 @@ def _protect(
 
 
 def _protection(
-    email: str, own: frozenset[str], storage: StorageReader, now: datetime
+    email: str, own: frozenset[str], storage: PlanReader, now: datetime
 ) -> SkipReason | None:
     """Loop protection for one address: invalid, the helpdesk's own, a machine's, bounced."""
     if not _ADDRESS_RE.fullmatch(email):
