@@ -181,7 +181,8 @@ def _decode(value: Any, hint: Any, where: str) -> Any:
             return tuple(_decode(v, args[0], f"{where}[{i}]") for i, v in enumerate(items))
         if len(args) != len(items):
             raise CodecError(f"{where}: expected {len(args)} items")
-        return tuple(_decode(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(args, items)))
+        pairs = enumerate(zip(items, args, strict=True))
+        return tuple(_decode(v, a, f"{where}[{i}]") for i, (v, a) in pairs)
     if origin is frozenset:
         return frozenset(_decode(v, args[0], where) for v in _sequence(value, where))
     if origin in (Mapping, dict) or hint in (Mapping, dict):
