@@ -101,8 +101,9 @@ class CreateTicket:
     Create a ticket with a new id: status open, this subject, submitter, body (text
     and sanitizable HTML), category, subscribers (in this order, the submitter
     first), attachments (store their bytes) and `via`. Store `message_id` (when not
-    None) as the ticket's first Message-ID, so that `ticket_for_message_id` finds
-    the ticket by it. The new id is `CommitOutcome.ticket_id`; later actions of the
+    None and not yet stored for any ticket: a Message-ID belongs to the first ticket
+    that stored it) as the ticket's first Message-ID, so that `ticket_for_message_id`
+    finds the ticket by it. The new id is `CommitOutcome.ticket_id`; later actions of the
     same tuple with `ticket_id` None mean this ticket.
     """
 

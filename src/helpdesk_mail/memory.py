@@ -475,7 +475,9 @@ class InMemoryStorage:
                             body_text=action.body_text,
                             body_html=action.body_html,
                             attachments=action.attachments,
-                            message_ids=(action.message_id,) if action.message_id else (),
+                            message_ids=(action.message_id,)
+                            if action.message_id and action.message_id not in self._message_index
+                            else (),
                         )
                     )
                 case AddComment():
