@@ -3,6 +3,7 @@ is refused with CodecError, never half-read."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -90,10 +91,8 @@ def test_bad_data_is_refused(data: dict[str, Any]) -> None:
     )
 )
 def test_any_json_value_reads_back_or_is_refused(value: object) -> None:
-    try:
+    with contextlib.suppress(CodecError):
         from_json(json.dumps(value))
-    except CodecError:
-        pass
 
 
 def test_an_object_without_a_stored_form_is_refused() -> None:

@@ -129,9 +129,11 @@ class StorageContract:
         with storage.transaction() as unit:
             return commit(unit, actions, key=key, events=events, at=at)
 
-    def new_ticket(self, storage: Storage, **changes: object) -> int:
+    def new_ticket(
+        self, storage: Storage, message_id: str | None = "<m1@example.com>", **changes: object
+    ) -> int:
         """A committed ticket of Jane's (with Bob subscribed); its id."""
-        outcome = self.run(storage, [_ticket(**changes)])
+        outcome = self.run(storage, [_ticket(message_id, **changes)])
         assert outcome.ticket_id is not None
         return outcome.ticket_id
 
