@@ -7,6 +7,10 @@ it starts one (installing Dovecot with apt when missing) and stops it at the end
 the session. `mailbox` (per test): the same server with every folder of the test
 users emptied first.
 
+`pg_server` (session) does the same for PostgreSQL with `tests/services/pgserver.sh`
+(reused when `HELPDESK_TEST_PG_URL` is set), and `pg_url` (per test) is the SQLAlchemy
+URL of a fresh, empty database of its own, dropped after the test.
+
 The approach follows the team's verified reference fixtures (shared/services/
 pytest_example/conftest.py), rewritten for this project.
 """
@@ -18,20 +22,26 @@ import os
 import re
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from helpdesk_mail.settings import MailboxAccount, MailProtocol, TlsMode
 
+if TYPE_CHECKING:
+    import psycopg
+
 SCRIPT = Path(__file__).resolve().parent.parent / "services" / "mailserver.sh"
+PG_SCRIPT = SCRIPT.with_name("pgserver.sh")
 
 
-def _script(action: str) -> tuple[int, dict[str, str], str]:
+def _script(action: str, script: Path = SCRIPT) -> tuple[int, dict[str, str], str]:
     proc = subprocess.run(
-        ["bash", str(SCRIPT), action],
+        ["bash", str(script), action],
         capture_output=True,
         text=True,
         timeout=600,
@@ -235,6 +245,124 @@ def mailbox(mail_server: MailServer) -> MailServer:
     """The mail server with every folder of the test user emptied first."""
     mail_server.empty()
     return mail_server
+
+
+# --- PostgreSQL ---
+
+PER_TEST_DB_PREFIX = "helpdesk_t_"  # `pgserver.sh reset` drops leftovers by this prefix
+
+
+@dataclass
+class PgServer:
+    """The running PostgreSQL: the test role's URL and per-test databases.
+
+    psycopg is imported only when used: it needs the system's libpq, which
+    pgserver.sh installs when missing, so importing it earlier could fail on a fresh
+    machine.
+    """
+
+    env: dict[str, str]
+    started_here: bool = False
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL of the test database (`postgresql+psycopg://...`)."""
+        return self.env["HELPDESK_TEST_PG_URL"]
+
+    @property
+    def template(self) -> str:
+        """The database that per-test databases are copied from (nobody may be connected
+        to it while a copy is made); `template0` on a server the script did not set up."""
+        return self.env.get("HELPDESK_TEST_PG_TEMPLATE", "template0")
+
+    def url_for(self, database: str) -> str:
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).set(database=database).render_as_string(hide_password=False)
+
+    def connect(self, database: str | None = None) -> psycopg.Connection[tuple[Any, ...]]:
+        """A psycopg connection as the test role, autocommit (for CREATE/DROP DATABASE)."""
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.url)
+        return psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=database or url.database,
+            autocommit=True,
+            connect_timeout=30,
+        )
+
+    def create_database(self) -> str:
+        """A new empty database copied from `template`; returns its name."""
+        from psycopg import sql
+
+        name = f"{PER_TEST_DB_PREFIX}{uuid.uuid4().hex[:16]}"
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(self.template)
+                )
+            )
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop `name`, disconnecting whatever is still connected to it."""
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    def stop(self) -> None:
+        rc, _, err = _script("stop", PG_SCRIPT)
+        assert rc == 0, err
+
+    def start(self) -> None:
+        rc, env, err = _script("start", PG_SCRIPT)
+        assert rc == 0, err
+        self.env.update(env)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The PostgreSQL server for the whole session (started here if it was not running).
+
+    A server announced by `HELPDESK_TEST_PG_URL` (e.g. after `eval "$(bash
+    tests/services/pgserver.sh start)"`) is used as it is and left running.
+    """
+    if "HELPDESK_TEST_PG_URL" in os.environ:
+        env, started = dict(os.environ), False
+    else:
+        running = subprocess.run(
+            ["bash", str(PG_SCRIPT), "status"], capture_output=True, timeout=60, check=False
+        )
+        rc, env, err = _script("start", PG_SCRIPT)
+        if rc != 0:
+            pytest.fail(f"could not start PostgreSQL with {PG_SCRIPT}:\n{err}", pytrace=False)
+        started = running.returncode != 0
+    server = PgServer(env=env, started_here=started)
+    try:
+        server.connect().close()
+    except Exception as exc:
+        pytest.fail(f"cannot connect to PostgreSQL at {server.url}: {exc}", pytrace=False)
+    yield server
+    if started:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> Iterator[str]:
+    """SQLAlchemy URL of a fresh empty database for this test only (dropped afterwards)."""
+    name = pg_server.create_database()
+    try:
+        yield pg_server.url_for(name)
+    finally:
+        pg_server.drop_database(name)
 
 
 def _mail(n: int, size: int = 0, subject: str | None = None, sender: str | None = None) -> bytes:
