@@ -4,7 +4,7 @@
 override). `KINDS` says, per kind, the facts the planner, the masks and the
 composer read instead of keeping their own lists:
 
-Invariants (tests/unit/test_kinds.py checks them):
+Invariants (tests/unit/test_tables.py checks them):
  1. Every `TemplateKind` has exactly one row; nothing falls back to a default row.
  2. `about_ticket`: the email is about one ticket. Only these may carry the
     ticket's attachments, autologin, rating and unsubscribe links, the `[#id]`
@@ -17,6 +17,8 @@ Invariants (tests/unit/test_kinds.py checks them):
  5. `masks` says which group of masks the kind's template may use: the ticket
     masks, the KB article masks, the account masks (a mailbox disabled) or the
     welcome email's own three (`#username`, `#password`, `#URL`).
+ 6. `rating`: the email may carry `#RatingLinks#` (the planner decides to whom: the
+    ticket's creator, never in CC mode). Implies `about_ticket`.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class KindFacts:
     new_message: bool
     human_from: bool
     masks: MaskGroup
+    rating: bool = False
 
 
 _T, _A, _C, _W = MaskGroup.TICKET, MaskGroup.ARTICLE, MaskGroup.ACCOUNT, MaskGroup.WELCOME
@@ -75,16 +78,16 @@ K = TemplateKind
 
 # fmt: off
 KINDS: Mapping[TemplateKind, KindFacts] = {
-    #                                 about_ticket new_message human_from masks
-    K.TICKET_CONFIRMATION: KindFacts(True,        True,       False,     _T),
-    K.NEW_TICKET:          KindFacts(True,        True,       True,      _T),
-    K.TICKET_UPDATED:      KindFacts(True,        True,       True,      _T),
-    K.TICKET_CLOSED:       KindFacts(True,        False,      False,     _T),
-    K.TICKET_TAKEN:        KindFacts(True,        False,      False,     _T),
-    K.TICKET_MOVED:        KindFacts(True,        False,      False,     _T),
-    K.KB_ARTICLE_UPDATED:  KindFacts(False,       False,      False,     _A),
-    K.WELCOME:             KindFacts(False,       False,      False,     _W),
-    K.MAILBOX_DISABLED:    KindFacts(False,       False,      False,     _C),
+    #                                 about_ticket new_message human_from masks rating
+    K.TICKET_CONFIRMATION: KindFacts(True,        True,       False,     _T,   False),
+    K.NEW_TICKET:          KindFacts(True,        True,       True,      _T,   False),
+    K.TICKET_UPDATED:      KindFacts(True,        True,       True,      _T,   False),
+    K.TICKET_CLOSED:       KindFacts(True,        False,      False,     _T,   True),
+    K.TICKET_TAKEN:        KindFacts(True,        False,      False,     _T,   False),
+    K.TICKET_MOVED:        KindFacts(True,        False,      False,     _T,   False),
+    K.KB_ARTICLE_UPDATED:  KindFacts(False,       False,      False,     _A,   False),
+    K.WELCOME:             KindFacts(False,       False,      False,     _W,   False),
+    K.MAILBOX_DISABLED:    KindFacts(False,       False,      False,     _C,   False),
 }
 # fmt: on
 

@@ -259,6 +259,21 @@ def test_closed_ticket_email_has_no_files() -> None:
     assert list(msg.iter_attachments()) == []
 
 
+@pytest.mark.parametrize("event_kind", list(K), ids=str)
+@pytest.mark.parametrize("kind", list(K), ids=str)
+def test_the_files_attached_are_the_recent_attachments(event_kind: K, kind: K) -> None:
+    # Whatever event and kind a host pairs: the email attaches exactly the files that
+    # #Recent_Attachments# lists (those of the message it shows, in new-message kinds).
+    # Before, a "new ticket" email about an update listed the reply's files but did
+    # not attach them.
+    planned = dataclasses.replace(sample_planned(event_kind), template=kind, to=(TESS,))
+    if planned.ticket_id is None:
+        planned = dataclasses.replace(planned, include_attachments=True, ticket_id=1234)
+    data = build_template_data(planned, sample_settings(), sample_storage(), sample_clock())
+    attached = [p.get_filename() for p in one(planned).iter_attachments()]
+    assert attached == [f.filename for f in data.recent_attachments]
+
+
 # --- links: autologin, rating, unsubscribe --------------------------------------------------
 
 
@@ -379,6 +394,19 @@ def test_empty_template_skips_the_notification() -> None:
         sample_storage(),
         sample_clock(),
         sample_random(),
+    )
+    assert out is None
+
+
+def test_a_template_that_renders_nothing_skips_the_notification_whatever_the_recipients() -> None:
+    # A body the sanitizer empties skips the email like a blank one, whatever the
+    # recipients; before, it gave [] when no recipient's address was usable.
+    planned = dataclasses.replace(
+        sample_planned(K.TICKET_UPDATED), to=(Recipient("not an address", "X"),)
+    )
+    templates = {K.TICKET_UPDATED: ("subject", "<script>alert(1)</script>")}
+    out = render_message(
+        planned, templates, sample_settings(), sample_storage(), sample_clock(), sample_random()
     )
     assert out is None
 

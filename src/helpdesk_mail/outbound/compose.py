@@ -5,6 +5,14 @@ planned email's template once per recipient (one email in CC mode) and returns t
 messages, ready for `SendTransport.send`; None when the host's template for that kind
 is empty (the notification is skipped).
 
+Each piece of work is done once per planned email: the template is compiled once
+(`compile_email`) and that compiled template is rendered for every recipient; the
+ticket, its comments and each person are read from storage once, and each message of
+the log sanitized once, for both audiences (staff, and customers who do not see
+techs-only comments). What the masks show comes from tables: per event type
+`outbound.per_event` (what the email is about, which message it shows, the sentence),
+per kind `kinds.KINDS`.
+
 Every message has (rules other code relies on):
 
 - ``From``: `OutgoingSettings.from_address`, named `from_name` for system
@@ -33,31 +41,28 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import Protocol, cast
 
 from ..addresses import normalize_email
-from ..events import (
-    KBArticleUpdated,
-    MailboxAccountDisabled,
-    TicketClosed,
-    TicketCreated,
-    TicketMoved,
-    TicketTaken,
-    TicketUpdated,
-    UserCreated,
-)
-from ..kinds import TemplateKind, kinds_where
+from ..kinds import kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
 from ..settings import Settings
-from ..templating.compile import Format, compile_template
-from ..templating.render import Templates, header_text, render_email, template_for
+from ..templating.render import (
+    RenderedEmail,
+    Templates,
+    compile_email,
+    header_text,
+    render_compiled_email,
+)
 from ..templating.sanitize import html_to_text, sanitize_html
 from ..templating.values import (
     FieldValue,
@@ -71,6 +76,7 @@ from ..templating.values import (
 )
 from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
+from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
 
 __all__ = [
     "ComposeError",
@@ -88,6 +94,8 @@ _CONTENT_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]{1,64}/[a-z0-9!#$&^_.+-]{1,64}")
 _TICKET_KINDS = kinds_where(about_ticket=True)
 _HUMAN_KINDS = kinds_where(human_from=True)
 _RECENT_KINDS = kinds_where(new_message=True)
+_RATING_KINDS = kinds_where(rating=True)
+_KB_MASK = "Suggested_KB_articles"
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
@@ -99,6 +107,11 @@ class ComposeError(ValueError):
 
 
 # --- template data from the host's data ------------------------------------------
+#
+# `EVENTS[type(event)]` (outbound/per_event.py) says what the email is about and which
+# message it shows; `_ABOUT` and `_SHOWS` below say how each is read from storage, and
+# `what_happened` writes the sentence. `_Reads` reads each piece of the host's data
+# once per planned email, however many recipients and audiences it has.
 
 
 def _person(user: User | None, email: str = "") -> Person:
@@ -145,55 +158,149 @@ def _message(
     return Message(author, date, html, text, attachments, techs_only)
 
 
-def _originator(storage: PlanReader, actor: str) -> tuple[User | None, Person]:
-    if not actor:
-        return None, Person()
-    user = storage.user(actor)
-    return user, _person(user, actor)
+class _Reads:
+    """The host's data one planned email reads, each piece read (and sanitized) once."""
+
+    def __init__(self, storage: PlanReader, allow_cid: bool) -> None:
+        self.storage = storage
+        self.allow_cid = allow_cid
+        self._users: dict[str, User | None] = {}
+        self._tickets: dict[int, Ticket | None] = {}
+        self._comments: dict[int, Sequence[Comment]] = {}
+        self._messages: dict[tuple[int, int], Message] = {}
+        self._kb: dict[int, tuple[LinkItem, ...]] = {}
+        self._files: dict[tuple[str | None, str, int, str | None], bytes] = {}
+
+    def user(self, email: str) -> User | None:
+        if email not in self._users:
+            self._users[email] = self.storage.user(email)
+        return self._users[email]
+
+    def _prefetch(self, emails: Iterable[str | None]) -> None:
+        """Read the accounts of many people in one call (the ticket's people, commenters)."""
+        wanted = {e for e in emails if e and e not in self._users}
+        if wanted:
+            found = self.storage.users(tuple(sorted(wanted)))
+            self._users.update({e: found.get(e) for e in wanted})
+
+    def content(self, attachment: Attachment) -> bytes:
+        """A file's bytes: carried by the read, else asked of the storage once."""
+        if attachment.content:
+            return attachment.content
+        key = (attachment.id, attachment.filename, attachment.size, attachment.content_id)
+        if key not in self._files:
+            self._files[key] = self.storage.attachment_content(attachment)
+        return self._files[key]
+
+    def person(self, email: str) -> Person:
+        return _person(self.user(email), email)
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        if ticket_id not in self._tickets:
+            self._tickets[ticket_id] = self.storage.ticket(ticket_id)
+        return self._tickets[ticket_id]
+
+    def comments(self, ticket: Ticket) -> Sequence[Comment]:
+        if ticket.id not in self._comments:
+            comments = list(self.storage.comments(ticket.id))
+            self._comments[ticket.id] = comments
+            self._prefetch(
+                (
+                    ticket.submitter,
+                    ticket.assignee,
+                    *ticket.subscribers,
+                    *(c.author for c in comments),
+                )
+            )
+        return self._comments[ticket.id]
+
+    def ticket_message(self, t: Ticket) -> Message:
+        """The ticket's first message (its body) as templates show it."""
+        key = (t.id, -1)
+        if key not in self._messages:
+            self._messages[key] = _message(
+                self.person(t.submitter).name,
+                t.created_at,
+                t.body_html,
+                t.body_text,
+                attachments=_files(t.attachments),
+                allow_cid=self.allow_cid,
+            )
+        return self._messages[key]
+
+    def comment_message(self, t: Ticket, index: int) -> Message:
+        """The ticket's comment number `index` (oldest first) as templates show it."""
+        key = (t.id, index)
+        if key not in self._messages:
+            c = self.comments(t)[index]
+            self._messages[key] = _message(
+                self.person(c.author).name,
+                c.created_at,
+                c.body_html,
+                c.body_text,
+                attachments=_files(c.attachments),
+                techs_only=c.techs_only,
+                allow_cid=self.allow_cid,
+            )
+        return self._messages[key]
+
+    def kb_suggestions(self, t: Ticket) -> tuple[LinkItem, ...]:
+        """KB articles similar to the ticket, for `#Suggested_KB_articles#`."""
+        if t.id not in self._kb:
+            query = f"{t.subject} {t.body_text or html_to_text(t.body_html or '')}"
+            found = self.storage.search_kb(query, KB_SUGGESTIONS)
+            self._kb[t.id] = tuple(LinkItem(a.title, a.url) for a in found)
+        return self._kb[t.id]
 
 
-def _comment_message(storage: PlanReader, c: Comment, allow_cid: bool) -> Message:
-    author = storage.user(c.author)
-    return _message(
-        _person(author, c.author).name,
-        c.created_at,
-        c.body_html,
-        c.body_text,
-        attachments=_files(c.attachments),
-        techs_only=c.techs_only,
-        allow_cid=allow_cid,
-    )
+class _TicketEvent(Protocol):
+    @property
+    def ticket_id(self) -> int | None: ...
 
 
-def _ticket_message(storage: PlanReader, t: Ticket, allow_cid: bool) -> Message:
-    return _message(
-        _person(storage.user(t.submitter), t.submitter).name,
-        t.created_at,
-        t.body_html,
-        t.body_text,
-        attachments=_files(t.attachments),
-        allow_cid=allow_cid,
-    )
+class _ArticleEvent(Protocol):
+    @property
+    def article_id(self) -> int: ...
 
 
-def _event_comment(event: TicketUpdated, comments: Sequence[Comment]) -> Comment | None:
-    if event.comment_id is not None:
-        for c in comments:
-            if c.id == event.comment_id:
-                return c
-    mine = [c for c in comments if c.author == normalize_email(event.actor)]
-    if mine:
-        return mine[-1]
-    return comments[-1] if comments else None
+class _NewUserEvent(Protocol):
+    @property
+    def email(self) -> str: ...
+    @property
+    def password(self) -> str: ...
 
 
-def _uses(planned: PlannedEmail, templates: Templates | None, name: str) -> bool:
-    subject, body = template_for(planned.template, templates)
-    for text, fmt in ((subject, Format.TEXT), (body, Format.HTML)):
-        compiled = compile_template(text, planned.template, fmt)
-        if any(s.ref.spec.name == name and s.ref.allowed for s in compiled.slots):
-            return True
-    return False
+class _CommentEvent(Protocol):
+    @property
+    def comment_id(self) -> int | None: ...
+    @property
+    def actor(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class _Build:
+    """What building the template data of one planned email for one audience reads."""
+
+    planned: PlannedEmail
+    row: EventFacts
+    reads: _Reads
+    base: str
+    """The helpdesk's URL."""
+    staff: bool
+    """Whether the audience is staff (customers do not see techs-only comments)."""
+    uses_kb: bool
+    """Whether the template shows `#Suggested_KB_articles#` (only then is the KB searched)."""
+    data: TemplateData
+    """What every kind of email has: the kind, the originator, the recipients."""
+    sentence: SentenceFacts
+
+
+@dataclass(frozen=True)
+class _Built:
+    """The template data of one audience, and the files its emails attach."""
+
+    data: TemplateData
+    files: Sequence[Attachment] = ()
 
 
 def build_template_data(
@@ -210,101 +317,89 @@ def build_template_data(
     `staff_audience` off leaves techs-only replies out. Suggested KB articles are
     looked up only when the template uses `#Suggested_KB_articles#`.
     """
-    kind = planned.template
-    event = planned.event
-    base = settings.outgoing.helpdesk_url
-    allow_cid = planned.include_attachments
-    actor = getattr(event, "actor", "")
-    _, originator = _originator(storage, actor)
-    data = TemplateData(kind=kind, originator=originator, login_url=base)
-    recipients = tuple(r.name or r.email for r in (*planned.to, *planned.cc))
-    data = dataclasses.replace(data, recipients=recipients)
-    who = originator.name or "someone"
+    uses_kb = compile_email(planned.template, templates).uses(_KB_MASK)
+    reads = _Reads(storage, planned.include_attachments)
+    return _build(planned, settings, reads, staff=staff_audience, uses_kb=uses_kb).data
 
-    if isinstance(event, UserCreated):
-        user = storage.user(event.email)
-        username = (user.username if user is not None else "") or event.email
-        return dataclasses.replace(data, username=username, password=event.password)
-    if isinstance(event, MailboxAccountDisabled):
-        text = (
-            f'The incoming mailbox account "{event.account}" has been disabled after '
-            f"{event.failures} failed attempts in a row. Last error: {event.last_error}"
+
+def _build(
+    planned: PlannedEmail, settings: Settings, reads: _Reads, *, staff: bool, uses_kb: bool
+) -> _Built:
+    event = planned.event
+    row = event_row(event)
+    actor = getattr(event, "actor", "")
+    originator = reads.person(actor) if actor else Person()
+    data = TemplateData(
+        kind=planned.template,
+        originator=originator,
+        login_url=settings.outgoing.helpdesk_url,
+        recipients=tuple(r.name or r.email for r in (*planned.to, *planned.cc)),
+    )
+    sentence = SentenceFacts(event, originator.name)
+    build = _Build(
+        planned, row, reads, settings.outgoing.helpdesk_url, staff, uses_kb, data, sentence
+    )
+    return _ABOUT[row.about](build)
+
+
+def _about_new_user(b: _Build) -> _Built:
+    event = cast(_NewUserEvent, b.planned.event)
+    user = b.reads.user(event.email)
+    return _Built(
+        dataclasses.replace(
+            b.data,
+            what_happened=what_happened(b.planned.template, b.sentence),
+            username=(user.username if user is not None else "") or event.email,
+            password=event.password,
         )
-        return dataclasses.replace(data, what_happened=text, url=base)
-    if isinstance(event, KBArticleUpdated):
-        article = storage.kb_article(event.article_id)
-        title = article.title if article is not None else f"#{event.article_id}"
-        url = (article.url if article is not None else "") or (
-            f"{base.rstrip('/')}/kb/{event.article_id}" if base else ""
-        )
-        return dataclasses.replace(
-            data,
-            what_happened=f'The knowledge-base article "{title}" has been updated by {who}.',
+    )
+
+
+def _about_account(b: _Build) -> _Built:
+    what = what_happened(b.planned.template, b.sentence)
+    return _Built(dataclasses.replace(b.data, what_happened=what, url=b.base))
+
+
+def _about_article(b: _Build) -> _Built:
+    article_id = cast(_ArticleEvent, b.planned.event).article_id
+    article = b.reads.storage.kb_article(article_id)
+    title = article.title if article is not None else f"#{article_id}"
+    url = (article.url if article is not None else "") or (
+        f"{b.base.rstrip('/')}/kb/{article_id}" if b.base else ""
+    )
+    sentence = dataclasses.replace(b.sentence, article=title)
+    return _Built(
+        dataclasses.replace(
+            b.data,
+            what_happened=what_happened(b.planned.template, sentence),
             subject=title,
             category=(article.category or "") if article is not None else "",
             url=url,
         )
+    )
 
+
+def _about_ticket(b: _Build) -> _Built:
+    planned, reads, kind = b.planned, b.reads, b.planned.template
     ticket_id = planned.ticket_id
     if ticket_id is None:
-        ticket_id = getattr(event, "ticket_id", None)
-    ticket = storage.ticket(ticket_id) if ticket_id is not None else None
+        ticket_id = cast(_TicketEvent, planned.event).ticket_id
+    ticket = reads.ticket(ticket_id) if ticket_id is not None else None
     if ticket is None:
-        return dataclasses.replace(data, ticket_id=ticket_id)
+        return _Built(dataclasses.replace(b.data, ticket_id=ticket_id))
 
-    comments = list(storage.comments(ticket.id))
-    log: list[Message] = [_ticket_message(storage, ticket, allow_cid)]
-    log.extend(
-        _comment_message(storage, c, allow_cid)
-        for c in comments
-        if staff_audience or not c.techs_only
-    )
-    submitter = _person(storage.user(ticket.submitter), ticket.submitter)
-    technician = (
-        _person(storage.user(ticket.assignee), ticket.assignee) if ticket.assignee else Person()
-    )
-    subscriber_users = [(e, storage.user(e)) for e in ticket.subscribers]
-    all_files = list(ticket.attachments)
-    for c in comments:
-        if staff_audience or not c.techs_only:
-            all_files.extend(c.attachments)
-
-    what = ""
-    what_message: Message | None = None
-    recent: tuple[FileLink, ...] = ()
-    if isinstance(event, TicketCreated):
-        what_message = log[0]
-        recent = _files(ticket.attachments)
-        if kind is TemplateKind.TICKET_CONFIRMATION:
-            what = "Your ticket has been received."
-        else:
-            what = f"A new ticket has been submitted by {who}."
-    elif isinstance(event, TicketUpdated):
-        comment = _event_comment(event, comments)
-        what = f"The ticket has been updated by {who}."
-        if comment is not None and (staff_audience or not comment.techs_only):
-            what_message = _comment_message(storage, comment, allow_cid)
-            recent = _files(comment.attachments)
-    elif isinstance(event, TicketClosed):
-        what = f"The ticket has been closed by {who}."
-    elif isinstance(event, TicketTaken):
-        what = f"The ticket has been taken by {who}."
-    elif isinstance(event, TicketMoved):
-        old = event.old_category or "no category"
-        new = event.new_category or "no category"
-        what = f'The ticket has been moved from "{old}" to "{new}" by {who}.'
+    comments = reads.comments(ticket)
+    visible = [i for i, c in enumerate(comments) if b.staff or not c.techs_only]
+    log = [reads.ticket_message(ticket), *(reads.comment_message(ticket, i) for i in visible)]
+    all_files = [*ticket.attachments, *(a for i in visible for a in comments[i].attachments)]
+    subscriber_users = [(e, reads.user(e)) for e in ticket.subscribers]
+    shown, shown_files = _SHOWS[b.row.shows](b, ticket)
     if kind not in _RECENT_KINDS:
-        recent = ()
-
-    kb: tuple[LinkItem, ...] = ()
-    if _uses(planned, None if templates is None else templates, "Suggested_KB_articles"):
-        query = f"{ticket.subject} {ticket.body_text or html_to_text(ticket.body_html or '')}"
-        kb = tuple(LinkItem(a.title, a.url) for a in storage.search_kb(query, KB_SUGGESTIONS))
-
-    return dataclasses.replace(
-        data,
-        what_happened=what,
-        what_happened_message=what_message,
+        shown_files = ()
+    data = dataclasses.replace(
+        b.data,
+        what_happened=what_happened(kind, b.sentence),
+        what_happened_message=shown,
         ticket_id=ticket.id,
         subject=ticket.subject,
         category=ticket.category or "",
@@ -316,22 +411,65 @@ def build_template_data(
         time_spent_minutes=ticket.time_spent_minutes,
         body_html=log[0].html,
         body_text=log[0].text,
-        submitter=submitter,
-        technician=technician,
-        url=ticket_url(base, ticket.id) if base else "",
+        submitter=reads.person(ticket.submitter),
+        technician=reads.person(ticket.assignee) if ticket.assignee else Person(),
+        url=ticket_url(b.base, ticket.id) if b.base else "",
         messages=tuple(reversed(log)),
         custom_fields=tuple(
             FieldValue(f.id, f.name, f.value, f.visibility.value == "public")
             for f in ticket.custom_fields
         ),
         attachments=_files(all_files),
-        recent_attachments=recent,
-        kb_articles=kb,
+        recent_attachments=_files(shown_files),
+        kb_articles=reads.kb_suggestions(ticket) if b.uses_kb else (),
         subscribers=tuple(_username(u, e) for e, u in subscriber_users),
         non_tech_subscribers=tuple(
             _username(u, e) for e, u in subscriber_users if u is None or not u.is_staff
         ),
     )
+    return _Built(data, [a for a in shown_files if not a.inline])
+
+
+def _shows_nothing(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:
+    return None, ()
+
+
+def _shows_ticket(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:
+    return b.reads.ticket_message(ticket), ticket.attachments
+
+
+def _shows_comment(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:
+    comments = b.reads.comments(ticket)
+    i = _event_comment(cast(_CommentEvent, b.planned.event), comments)
+    if i is None or (comments[i].techs_only and not b.staff):
+        return None, ()
+    return b.reads.comment_message(ticket, i), comments[i].attachments
+
+
+def _event_comment(event: _CommentEvent, comments: Sequence[Comment]) -> int | None:
+    """The index of the event's comment: by id, else the actor's latest, else the latest."""
+    if event.comment_id is not None:
+        for i, c in enumerate(comments):
+            if c.id == event.comment_id:
+                return i
+    actor = normalize_email(event.actor)
+    for i in range(len(comments) - 1, -1, -1):
+        if comments[i].author == actor:
+            return i
+    return len(comments) - 1 if comments else None
+
+
+_ABOUT: Mapping[About, Callable[[_Build], _Built]] = {
+    About.TICKET: _about_ticket,
+    About.ARTICLE: _about_article,
+    About.ACCOUNT: _about_account,
+    About.NEW_USER: _about_new_user,
+}
+_SHOWS: Mapping[Shows, Callable[[_Build, Ticket], tuple[Message | None, Sequence[Attachment]]]] = {
+    Shows.NOTHING: _shows_nothing,
+    Shows.TICKET: _shows_ticket,
+    Shows.COMMENT: _shows_comment,
+}
 
 
 def _username(user: User | None, email: str) -> str:
@@ -354,9 +492,7 @@ def _recipient_data(
     out = settings.outgoing
     base = out.helpdesk_url
     ticket_id = data.ticket_id
-    if ticket_id is None or not base or planned.template is TemplateKind.KB_ARTICLE_UPDATED:
-        return data
-    if planned.template not in _TICKET_KINDS:
+    if ticket_id is None or not base or planned.template not in _TICKET_KINDS:
         return data
     secret = out.secret_key
     personal = recipient if not planned.cc_mode else None
@@ -374,7 +510,7 @@ def _recipient_data(
     if (
         personal is not None
         and personal.rating_links
-        and planned.template is TemplateKind.TICKET_CLOSED
+        and planned.template in _RATING_KINDS
         and secret
     ):
         expires = now + RATING_TTL
@@ -424,11 +560,11 @@ def _content_type(value: str) -> tuple[str, str]:
     return maintype, subtype
 
 
-def _human_name(planned: PlannedEmail, storage: PlanReader, settings: Settings) -> str:
+def _human_name(planned: PlannedEmail, reads: _Reads, settings: Settings) -> str:
     if settings.outgoing.from_name_for_all or planned.template not in _HUMAN_KINDS:
         return ""
     actor = getattr(planned.event, "actor", "")
-    return _real_name(storage.user(actor)) if actor else ""
+    return _real_name(reads.user(actor)) if actor else ""
 
 
 # --- the messages -----------------------------------------------------------------
@@ -447,27 +583,30 @@ def render_message(
     Raises `ComposeError` when `OutgoingSettings.from_address` is not set and
     `TemplateError` for an unusable template mapping. Recipients whose address cannot
     be put in a header are left out (the list may then be empty).
+
+    The template is compiled once, and the host's data read once, for all recipients.
     """
     out = settings.outgoing
     if not out.from_address:
         raise ComposeError("outgoing.from_address must be set to send notifications")
     kind = planned.template
-    if not template_for(kind, templates)[1].strip():
+    template = compile_email(kind, templates)
+    if template.skipped:
         return None
+    uses_kb = template.uses(_KB_MASK)
     now = clock.now()
-    sender = _address(out.from_address, _human_name(planned, storage, settings) or out.from_name)
+    reads = _Reads(storage, planned.include_attachments)
+    sender = _address(out.from_address, _human_name(planned, reads, settings) or out.from_name)
     if sender is None:
         raise ComposeError(f"outgoing.from_address {out.from_address!r} is not usable")
     domain = out.message_id_domain or sender.domain
 
-    ticket = storage.ticket(planned.ticket_id) if planned.ticket_id is not None else None
-    shared: dict[bool, TemplateData] = {}
+    ticket = reads.ticket(planned.ticket_id) if planned.ticket_id is not None else None
+    shared: dict[bool, _Built] = {}
 
-    def data_for(staff: bool) -> TemplateData:
+    def built_for(staff: bool) -> _Built:
         if staff not in shared:
-            shared[staff] = build_template_data(
-                planned, settings, storage, clock, templates=templates, staff_audience=staff
-            )
+            shared[staff] = _build(planned, settings, reads, staff=staff, uses_kb=uses_kb)
         return shared[staff]
 
     groups: list[tuple[tuple[Recipient, ...], tuple[Recipient, ...], Recipient | None]]
@@ -477,17 +616,14 @@ def render_message(
         groups = [((r,), (), r) for r in (*planned.to, *planned.cc)]
 
     messages: list[EmailMessage] = []
-    loaded: dict[_FileKey, bytes] = {}
     for to, cc, personal in groups:
         to_addrs = [a for r in to if (a := _address(r.email, r.name)) is not None]
         cc_addrs = [a for r in cc if (a := _address(r.email, r.name)) is not None]
         if not to_addrs and not cc_addrs:
             continue
-        staff = all(r.role.is_staff for r in (*to, *cc))
-        data = _recipient_data(data_for(staff), planned, personal, settings, now)
-        rendered = render_email(kind, data, templates, MaskValues(data))
-        if rendered is None:
-            return None
+        built = built_for(all(r.role.is_staff for r in (*to, *cc)))
+        data = _recipient_data(built.data, planned, personal, settings, now)
+        rendered = render_compiled_email(template, MaskValues(data))
         msg = EmailMessage(policy=policy.SMTP)
         msg["From"] = sender
         if to_addrs:
@@ -506,7 +642,7 @@ def render_message(
         _thread_headers(msg, ticket)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
-        _body(msg, rendered.text, rendered.html, planned, ticket, storage, data, loaded)
+        _body(msg, rendered, planned, ticket, reads, built.files)
         messages.append(msg)
     return messages
 
@@ -526,26 +662,24 @@ def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
 
 def _body(
     msg: EmailMessage,
-    text: str,
-    html: str,
+    rendered: RenderedEmail,
     planned: PlannedEmail,
     ticket: Ticket | None,
-    storage: PlanReader,
-    data: TemplateData,
-    loaded: dict[_FileKey, bytes],
+    reads: _Reads,
+    files: Sequence[Attachment],
 ) -> None:
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    """The text and HTML parts; with attachments on, the inline images the HTML shows
+    and the files of the message the email shows (`files`)."""
+    html = rendered.html
+    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(
         _HTML_PAGE.format(html), subtype="html", charset="utf-8", cte="quoted-printable"
     )
     if not planned.include_attachments or ticket is None:
         return
-    comments = storage.comments(ticket.id)
-    pool = list(ticket.attachments)
-    for c in comments:
-        pool.extend(c.attachments)
     wanted = dict.fromkeys(_CID_REF.findall(html))
     if wanted:
+        pool = [*ticket.attachments, *(a for c in reads.comments(ticket) for a in c.attachments)]
         html_part = msg.get_payload()[1]  # type: ignore[index]
         assert isinstance(html_part, EmailMessage)
         done: set[str] = set()
@@ -553,7 +687,7 @@ def _body(
             cid = (a.content_id or "").strip("<> ")
             if not (a.inline and cid in wanted and cid not in done):
                 continue
-            content = _bytes(storage, a, loaded)
+            content = reads.content(a)
             if content:
                 done.add(cid)
                 maintype, subtype = _content_type(a.content_type)
@@ -565,39 +699,11 @@ def _body(
                     filename=_safe_filename(a.filename),
                     disposition="inline",
                 )
-    for a in _attached_files(planned, ticket, comments, data):
-        content = _bytes(storage, a, loaded)
-        if not content:
+    for a in files:
+        content = reads.content(a)
+        if not content:  # a file the host keeps without bytes
             continue
         maintype, subtype = _content_type(a.content_type)
         msg.add_attachment(
             content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
         )
-
-
-_FileKey = tuple[str | None, str, int, str | None]
-
-
-def _bytes(storage: PlanReader, attachment: Attachment, loaded: dict[_FileKey, bytes]) -> bytes:
-    """A file's bytes: carried by the read, else loaded once per `render_message` call."""
-    if attachment.content:
-        return attachment.content
-    key = (attachment.id, attachment.filename, attachment.size, attachment.content_id)
-    if key not in loaded:
-        loaded[key] = storage.attachment_content(attachment)
-    return loaded[key]
-
-
-def _attached_files(
-    planned: PlannedEmail, ticket: Ticket, comments: Sequence[Comment], data: TemplateData
-) -> list[Attachment]:
-    """The files of the new ticket or of the reply (not inline, with content)."""
-    event = planned.event
-    files: Sequence[Attachment] = ()
-    if isinstance(event, TicketCreated) and planned.template in _RECENT_KINDS:
-        files = ticket.attachments
-    elif isinstance(event, TicketUpdated) and planned.template is TemplateKind.TICKET_UPDATED:
-        comment = _event_comment(event, comments)
-        if comment is not None and data.what_happened_message is not None:
-            files = comment.attachments
-    return [a for a in files if not a.inline]

@@ -9,6 +9,7 @@ Everything is fixed (clock, randomness), so previews are reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from ..events import (
@@ -28,6 +29,7 @@ from ..planned import PlannedEmail, Recipient
 from ..settings import NotificationSettings, OutgoingSettings, Settings
 
 __all__ = [
+    "SAMPLES",
     "SAMPLE_NOW",
     "sample_clock",
     "sample_planned",
@@ -184,36 +186,51 @@ def sample_storage() -> InMemoryStorage:
 
 
 _CUSTOMER = Recipient(CUSTOMER, "Jane Doe", Role.USER, autologin=True)
+_RATING_CUSTOMER = Recipient(CUSTOMER, "Jane Doe", Role.USER, autologin=True, rating_links=True)
 _TECH = Recipient(TECH, "Tess Tech", Role.TECHNICIAN)
 _ADMIN = Recipient(ADMIN, "Alex Admin", Role.ADMIN)
+_NEW_USER = Recipient("bob@example.com", "Bob Roe")
+_T = 1234
+K = TemplateKind
+
+# The sample email of each kind: one row per `TemplateKind` (tests/unit/test_tables.py
+# checks there is one, and that together they show every event type).
+# fmt: off
+SAMPLES: Mapping[TemplateKind, PlannedEmail] = {
+    K.TICKET_CONFIRMATION: PlannedEmail(
+        K.TICKET_CONFIRMATION, TicketCreated(_T, CUSTOMER), (_CUSTOMER,), ticket_id=_T),
+    K.NEW_TICKET: PlannedEmail(
+        K.NEW_TICKET, TicketCreated(_T, CUSTOMER), (_TECH,), ticket_id=_T),
+    K.TICKET_UPDATED: PlannedEmail(
+        K.TICKET_UPDATED, TicketUpdated(_T, CUSTOMER, comment_id=3, has_attachments=True),
+        (_TECH,), ticket_id=_T),
+    K.TICKET_CLOSED: PlannedEmail(
+        K.TICKET_CLOSED, TicketClosed(_T, TECH), (_RATING_CUSTOMER,), ticket_id=_T),
+    K.TICKET_TAKEN: PlannedEmail(
+        K.TICKET_TAKEN, TicketTaken(_T, TECH), (_ADMIN,), ticket_id=_T),
+    K.TICKET_MOVED: PlannedEmail(
+        K.TICKET_MOVED, TicketMoved(_T, ADMIN, "Network", "Hardware"), (_TECH,), ticket_id=_T),
+    K.KB_ARTICLE_UPDATED: PlannedEmail(
+        K.KB_ARTICLE_UPDATED, KBArticleUpdated(7, ADMIN), (_TECH,), include_attachments=False),
+    K.WELCOME: PlannedEmail(
+        K.WELCOME, UserCreated("bob@example.com", "k7Q-p2Zx-9fLm"), (_NEW_USER,),
+        include_attachments=False),
+    K.MAILBOX_DISABLED: PlannedEmail(
+        K.MAILBOX_DISABLED,
+        MailboxAccountDisabled("support-imap", 5, "[AUTHENTICATIONFAILED] Invalid credentials"),
+        (_ADMIN,), include_attachments=False),
+}
+# fmt: on
 
 
 def sample_planned(kind: TemplateKind | str) -> PlannedEmail:
-    """The sample email of `kind` (to the customer, or to staff for staff-only kinds)."""
+    """The sample email of `kind` (to the customer, or to staff for staff-only kinds).
+
+    Raises `ValueError` for a value that names no kind and `LookupError` for a kind
+    without a sample (`SAMPLES`).
+    """
     k = TemplateKind(kind)
-    t = 1234
-    if k is TemplateKind.TICKET_CONFIRMATION:
-        return PlannedEmail(k, TicketCreated(t, CUSTOMER), (_CUSTOMER,), ticket_id=t)
-    if k is TemplateKind.NEW_TICKET:
-        return PlannedEmail(k, TicketCreated(t, CUSTOMER), (_TECH,), ticket_id=t)
-    if k is TemplateKind.TICKET_UPDATED:
-        updated = TicketUpdated(t, CUSTOMER, comment_id=3, has_attachments=True)
-        return PlannedEmail(k, updated, (_TECH,), ticket_id=t)
-    if k is TemplateKind.TICKET_CLOSED:
-        customer = Recipient(CUSTOMER, "Jane Doe", Role.USER, autologin=True, rating_links=True)
-        return PlannedEmail(k, TicketClosed(t, TECH), (customer,), ticket_id=t)
-    if k is TemplateKind.TICKET_TAKEN:
-        return PlannedEmail(k, TicketTaken(t, TECH), (_ADMIN,), ticket_id=t)
-    if k is TemplateKind.TICKET_MOVED:
-        moved = TicketMoved(t, ADMIN, "Network", "Hardware")
-        return PlannedEmail(k, moved, (_TECH,), ticket_id=t)
-    if k is TemplateKind.KB_ARTICLE_UPDATED:
-        return PlannedEmail(k, KBArticleUpdated(7, ADMIN), (_TECH,), include_attachments=False)
-    if k is TemplateKind.WELCOME:
-        created = UserCreated("bob@example.com", "k7Q-p2Zx-9fLm")
-        new_user = Recipient("bob@example.com", "Bob Roe")
-        return PlannedEmail(k, created, (new_user,), include_attachments=False)
-    disabled = MailboxAccountDisabled(
-        "support-imap", 5, "[AUTHENTICATIONFAILED] Invalid credentials"
-    )
-    return PlannedEmail(k, disabled, (_ADMIN,), include_attachments=False)
+    planned = SAMPLES.get(k)
+    if planned is None:
+        raise LookupError(f"no sample email of kind {k.value} in samples.preview.SAMPLES")
+    return planned

@@ -43,13 +43,13 @@ class TemplateError(ValueError):
     """A template (or a value given to it) cannot be used; the message says why."""
 
 
-_K = TemplateKind
 ALL_KINDS = frozenset(TemplateKind)
 NOTIFICATIONS = ALL_KINDS - kinds_where(masks=MaskGroup.WELCOME)
 TICKET = kinds_where(masks=MaskGroup.TICKET)
 TICKET_KB = TICKET | kinds_where(masks=MaskGroup.ARTICLE)
 NEW_OR_UPDATED = kinds_where(new_message=True)
 WELCOME = kinds_where(masks=MaskGroup.WELCOME)
+RATING = kinds_where(rating=True)
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ _SPECS = (
         "#RatingLinks#",
         '"Please rate your experience" and Good/OK/Bad links; #RatingLinks(your prompt)# '
         "sets the prompt. Only in ticket-closed emails to the ticket's creator; never in CC mode.",
-        frozenset({_K.TICKET_CLOSED}),
+        RATING,
         rich=True,
     ),
     _m("Unsubscribe", 'An "unsubscribe from this ticket" link.', TICKET, rich=True),

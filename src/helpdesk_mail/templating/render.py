@@ -23,13 +23,16 @@ from .masks import TemplateError, kind_of
 from .values import MaskValues, TemplateData
 
 __all__ = [
+    "EmailTemplate",
     "RenderedEmail",
     "Templates",
+    "compile_email",
     "default_template",
     "default_templates",
     "header_text",
     "parse_template_file",
     "render_compiled",
+    "render_compiled_email",
     "render_email",
     "render_template",
     "template_for",
@@ -52,6 +55,29 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+
+
+@dataclass(frozen=True)
+class EmailTemplate:
+    """One kind's subject and body, compiled: what each email of a planned email renders."""
+
+    kind: TemplateKind
+    subject: CompiledTemplate
+    body: CompiledTemplate
+    """The HTML body; a blank body is compiled as the empty template."""
+
+    @property
+    def skipped(self) -> bool:
+        """True when the body is blank or renders nothing: no email is sent."""
+        return self.body.is_empty
+
+    def uses(self, mask: str) -> bool:
+        """Whether the subject or the body shows the mask named `mask` (e.g. `Subject`)."""
+        return any(
+            s.ref.spec.name == mask and s.ref.allowed
+            for compiled in (self.subject, self.body)
+            for s in compiled.slots
+        )
 
 
 def parse_template_file(content: str) -> tuple[str, str]:
@@ -135,6 +161,26 @@ def render_template(
     return render_compiled(compile_template(text, kind, fmt), MaskValues(data))
 
 
+def compile_email(kind: TemplateKind | str, templates: Templates | None) -> EmailTemplate:
+    """The host's template for `kind` (else the default), subject and body compiled."""
+    k = kind_of(kind)
+    subject_text, body_text = template_for(k, templates)
+    body = compile_template(body_text if body_text.strip() else "", k, Format.HTML)
+    return EmailTemplate(k, compile_template(subject_text, k, Format.TEXT), body)
+
+
+def render_compiled_email(template: EmailTemplate, values: MaskValues) -> RenderedEmail:
+    """The subject, HTML and plain text of a compiled email (check `skipped` first)."""
+    body = template.body
+    html = render_compiled(body, values)
+    text = render_compiled(body.text_version, values) if body.text_version else ""
+    return RenderedEmail(
+        subject=header_text(render_compiled(template.subject, values)),
+        html=html,
+        text=tidy_text(text),
+    )
+
+
 def render_email(
     kind: TemplateKind | str,
     data: TemplateData,
@@ -143,22 +189,10 @@ def render_email(
 ) -> RenderedEmail | None:
     """The subject, HTML and plain text of an email of `kind`; None when its template is
     empty (the notification is skipped)."""
-    k = kind_of(kind)
-    subject_text, body_text = template_for(k, templates)
-    if not body_text.strip():
+    template = compile_email(kind, templates)
+    if template.skipped:
         return None
-    body = compile_template(body_text, k, Format.HTML)
-    if body.is_empty:
-        return None
-    subject = compile_template(subject_text, k, Format.TEXT)
-    values = values if values is not None else MaskValues(data)
-    html = render_compiled(body, values)
-    text = render_compiled(body.text_version, values) if body.text_version else ""
-    return RenderedEmail(
-        subject=header_text(render_compiled(subject, values)),
-        html=html,
-        text=tidy_text(text),
-    )
+    return render_compiled_email(template, values if values is not None else MaskValues(data))
 
 
 def tidy_text(text: str) -> str:
