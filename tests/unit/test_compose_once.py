@@ -8,6 +8,7 @@ its comments and each person once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -61,10 +62,9 @@ class CountingStorage:
 
         def counted(*args: Any) -> Any:
             self.calls[name] += 1
-            try:
+            # unhashable arguments (an outbox entry) are counted by name only
+            with contextlib.suppress(TypeError):
                 self.by_args[(name, args)] += 1
-            except TypeError:  # unhashable arguments (an outbox entry): counted by name only
-                pass
             return attr(*args)
 
         return counted
