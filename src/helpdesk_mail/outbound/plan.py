@@ -429,7 +429,18 @@ def _address(ctx: _Context) -> list[_Claim]:
 def _over_limit(
     storage: PlanReader, scope: str, limits: Iterable[RateLimit], now: datetime
 ) -> bool:
-    """Whether `scope` already reached one of `limits` (at most `count` in `minutes`)."""
+    """Whether `scope` already reached one of `limits` (at most `count` in `minutes`).
+
+    The widest window is read first: when even it holds fewer than the smallest count,
+    no window can be over (one storage call instead of one per window).
+    """
+    limits = tuple(limits)
+    if not limits:
+        return False
+    widest = max(limit.minutes for limit in limits)
+    total = storage.notifications_since(scope, now - timedelta(minutes=widest))
+    if total < min(limit.count for limit in limits):
+        return False
     return any(
         storage.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count
         for limit in limits
