@@ -19,6 +19,7 @@ from .actions import (
     ReopenTicket,
     SuppressRecipients,
 )
+from .commit import commit
 from .events import (
     Event,
     KBArticleUpdated,
@@ -49,7 +50,7 @@ from .model import (
 )
 from .outbound.compose import render_message
 from .outbound.plan import plan_notifications, scopes_for
-from .outbound.planned import NotificationPlan, PlannedEmail, Recipient
+from .planned import NotificationPlan, PlannedEmail, Recipient
 from .settings import (
     IncomingSettings,
     MailboxAccount,
@@ -59,7 +60,7 @@ from .settings import (
     SettingsError,
     load_settings,
 )
-from .shell.notify import NotifyReport, notify
+from .shell.delivery import Deliverer, NotifyReport, notify
 from .shell.poller import Poller, PollReport
 from .spf import check_sender_domain, check_spf
 from .templating import TemplateError, Templates, validate_template
@@ -80,6 +81,7 @@ __all__ = [
     "CreateTicket",
     "CreateUser",
     "CustomField",
+    "Deliverer",
     "Discard",
     "DiscardReason",
     "Event",
@@ -124,6 +126,7 @@ __all__ = [
     "bind_ticket",
     "check_sender_domain",
     "check_spf",
+    "commit",
     "load_settings",
     "notify",
     "plan_notifications",

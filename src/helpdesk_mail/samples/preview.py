@@ -25,7 +25,7 @@ from ..events import (
 from ..kinds import TemplateKind
 from ..memory import InMemoryStorage, ManualClock, SeededRandom
 from ..model import Attachment, Comment, CustomField, KBArticle, Role, Ticket, User, Visibility
-from ..outbound.planned import PlannedEmail, Recipient
+from ..planned import PlannedEmail, Recipient
 from ..settings import NotificationSettings, OutgoingSettings, Settings
 
 __all__ = [
