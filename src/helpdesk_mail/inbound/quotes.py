@@ -1,7 +1,7 @@
 """Extract only the NEW text of an email reply: quoted history removed.
 
 Public API: :func:`reply_text_from_plain`, :func:`reply_text_from_html`,
-:func:`html_to_text` (re-exported from :mod:`helpdesk_mail.inbound.html_text`)
+:func:`html_to_text` (re-exported from :mod:`helpdesk_mail.text`, ``READING`` style)
 and :func:`strip_signature`.  The rules are data: the tables below
 (``ATTRIBUTION_OPENERS`` / ``ATTRIBUTION_VERBS``, ``HEADER_LABELS``,
 ``ORIGINAL_MESSAGE_PHRASES``, ``FORWARD_PHRASES``, ``FORWARD_LINES``,
@@ -71,7 +71,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .html_text import Attrs, HtmlRender, finish_text, html_to_text
+from ..text import REPLY, AttrMap, HtmlRender, finish_text, html_to_text
 
 __all__ = [
     "ATTRIBUTION_OPENERS",
@@ -852,9 +852,12 @@ def _reply_text(text: str, cut_below: bool) -> str:
     except (RecursionError, MemoryError):  # pragma: no cover - defensive
         return text.rstrip()
     if len(lines) != len(_trim_tail(original, drop_mobile=False)):
-        # something was removed: the leading blank lines go too
-        while lines and not lines[0].strip():
-            del lines[0]
+        # something was removed: the leading blank lines go too (sliced off at once:
+        # deleting them one by one from the front is quadratic)
+        first = 0
+        while first < len(lines) and not lines[first].strip():
+            first += 1
+        lines = lines[first:]
     return "\n".join(lines).rstrip()
 
 
@@ -870,7 +873,7 @@ _LOOKAHEAD = 4000  # characters of text after a marker used to judge it
 _MAX_MARKS_JUDGED = 200  # markers examined per message (bounds work on hostile HTML)
 
 
-def _html_marker(tag: str, attrs: Attrs) -> str | None:
+def _html_marker(tag: str, attrs: AttrMap) -> str | None:
     for marker, rx in _HTML_RULES:
         if marker.tag != "*" and marker.tag != tag:
             continue
@@ -916,7 +919,7 @@ def reply_text_from_html(html: str) -> str:
     """
     if not isinstance(html, str) or not html:
         return ""
-    job = HtmlRender(html, _html_marker, quote_blockquotes=True)
+    job = HtmlRender(html, _html_marker, style=REPLY)
     state = {"judged": 0, "cut": -1}
 
     def judge(final: bool) -> bool:

@@ -57,7 +57,7 @@ from ..ports import Clock, RandomSource, StorageReader
 from ..settings import Settings
 from ..templating.compile import Format, compile_template
 from ..templating.render import Templates, header_text, render_email, template_for
-from ..templating.sanitize import html_to_text, sanitize_html
+from ..templating.sanitize import sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -68,6 +68,7 @@ from ..templating.values import (
     TemplateData,
     text_to_html,
 )
+from ..text import ALTERNATIVE, html_to_text
 from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .planned import PlannedEmail, Recipient
@@ -138,7 +139,7 @@ def _message(
 ) -> Message:
     if body_html:
         html = sanitize_html(body_html, allow_cid=allow_cid)
-        text = body_text or html_to_text(html)
+        text = body_text or html_to_text(html, ALTERNATIVE)
     else:
         html = text_to_html(body_text.strip())
         text = body_text
