@@ -451,7 +451,9 @@ def _view(line: str) -> str:
     Undecoded quoted-printable escapes (``=C3=A9``) are decoded in the view, so a
     body that reached us still QP-encoded is matched like its decoded text.
     """
-    v = line[:_MAX_VIEW]
+    # a long line is looked at from its first visible character: a run of spaces (from
+    # &nbsp; or <pre>) must not make it look blank
+    v = (line.lstrip() if len(line) > _MAX_VIEW else line)[:_MAX_VIEW]
     if "=" in v:
         v = _QP_ESCAPES.sub(_qp_run, v)
     if v.isascii():
