@@ -875,7 +875,13 @@ _LOOKAHEAD = 4000  # characters of text after a marker used to judge it
 _MAX_MARKS_JUDGED = 200  # markers examined per message (bounds work on hostile HTML)
 
 
+_MARKER_ATTRIBUTES = frozenset(m.attribute for m in HTML_MARKERS if m.attribute)
+_BARE_MARKER_TAGS = frozenset(m.tag for m in HTML_MARKERS if not m.attribute)
+
+
 def _html_marker(tag: str, attrs: AttrMap) -> str | None:
+    if tag not in _BARE_MARKER_TAGS and _MARKER_ATTRIBUTES.isdisjoint(attrs):
+        return None  # no rule can match (most tags): skip the table
     for marker, rx in _HTML_RULES:
         if marker.tag != "*" and marker.tag != tag:
             continue
