@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -275,3 +277,29 @@ def test_repr_names_only_where_secrets_are() -> None:
     text = repr(s)
     assert "client_secret_env='HELPDESK_O365_SECRET'" in text
     assert "client_secret_file='/run/secrets/o365'" in text
+
+
+def oauth2_examples() -> list[tuple[str, str]]:
+    root = Path(__file__).resolve().parents[2] / "docs"
+    found = []
+    for name in ("operations.md", "sending.md"):
+        for block in re.findall(r"```toml\n(.*?)```", (root / name).read_text(), re.S):
+            if "oauth2]" in block:
+                found.append((name, block))
+    return found
+
+
+@pytest.mark.parametrize(("doc", "block"), oauth2_examples())
+def test_oauth2_examples_in_the_docs_load(doc: str, block: str) -> None:
+    if block.startswith("[incoming.accounts.oauth2]"):  # a variant of the account above it
+        block = '[[incoming.accounts]]\nname = "a"\nhost = "h"\nusername = "a@acme.com"\n' + block
+    s = Settings.from_toml(block)
+    tables = [a.oauth2 for a in s.incoming.accounts] + [s.outgoing.smtp_oauth2]
+    assert any(t is not None for t in tables)
+
+
+def test_the_docs_show_every_provider() -> None:
+    text = "".join(block for _, block in oauth2_examples())
+    assert 'provider = "microsoft"' in text and 'provider = "google"' in text
+    assert 'flow = "refresh_token"' in text
+    assert "[outgoing.smtp_oauth2]" in text

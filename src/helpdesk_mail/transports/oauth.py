@@ -30,6 +30,7 @@ Only the standard library (urllib) is used: docs/decisions.md says why not MSAL.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import os
@@ -63,8 +64,10 @@ __all__ = [
     "OAuth2Error",
     "OAuth2TokenProvider",
     "Secret",
+    "TokenResponse",
     "build_provider",
     "forget_providers",
+    "parse_token_response",
     "provider_for",
 ]
 
@@ -275,45 +278,34 @@ class OAuth2TokenProvider:
                 "Accept": "application/json",
             },
         )
+        if self._opener is None:
+            self._opener = _opener(self.token_url)
         try:
-            if self._opener is None:
-                self._opener = _opener(self.token_url)
-            with self._opener.open(request, timeout=self.timeout) as response:
-                return response.status, _bounded(response)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, _bounded(exc)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
+            try:
+                with self._opener.open(request, timeout=self.timeout) as response:
+                    return response.status, _bounded(response)
+            except urllib.error.HTTPError as exc:
+                with exc:
+                    return exc.code, _bounded(exc)
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
             raise self._error(None, f"cannot reach the token endpoint: {reason}", True) from None
 
     def _accept(self, status: int, body: bytes, started: float) -> str:
-        data = _json_object(body)
-        if status != 200 or "error" in data:
-            code = data.get("error")
-            code = code if isinstance(code, str) and code else None
-            described = data.get("error_description")
-            if not isinstance(described, str) or not described:
-                described = f"HTTP {status}" + ("" if data else " without an OAuth2 error body")
-            temporary = status >= 500 or status == 429 or code in _TEMPORARY_ERRORS
-            raise self._error(code, described, temporary)
-        token = data.get("access_token")
-        if not isinstance(token, str) or not token or not _usable(token):
-            raise self._error(None, "the response has no usable access_token", False)
-        token_type = data.get("token_type", "Bearer")
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise self._error(None, f"token_type {str(token_type)[:20]!r} is not Bearer", False)
-        rotated = data.get("refresh_token")
-        if self.flow is OAuth2Flow.REFRESH_TOKEN and isinstance(rotated, str) and rotated:
-            self._keep_refresh_token(rotated)
-        lifetime = _seconds(data.get("expires_in"))
+        try:
+            response = parse_token_response(status, body)
+        except OAuth2Error as exc:
+            raise self._error(exc.error, exc.description, exc.temporary) from None
+        if self.flow is OAuth2Flow.REFRESH_TOKEN and response.refresh_token:
+            self._keep_refresh_token(response.refresh_token)
+        lifetime = response.expires_in
         if lifetime is not None:
-            self._token = token
+            self._token = response.access_token
             self._expires_at = started + lifetime - min(EARLY_REFRESH_SECONDS, lifetime / 2)
-        return token
+        return response.access_token
 
     def _keep_refresh_token(self, rotated: str) -> None:
-        if rotated == self._refresh_token or not _usable(rotated):
+        if rotated == self._refresh_token:
             return
         self._refresh_token = rotated
         if self.write_back and isinstance(self._refresh_source, FileSecret):
@@ -405,6 +397,50 @@ class GoogleTokenProvider(OAuth2TokenProvider):
             name="google",
             clock=clock,
         )
+
+
+# --- the token response (RFC 6749 §5.1 and §5.2) ---
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """What a successful token response gives: the token, its lifetime, a new refresh token."""
+
+    access_token: str
+    expires_in: float | None
+    """Seconds the token is valid (None: not said, or unusable)."""
+    refresh_token: str | None
+
+
+def parse_token_response(status: int, body: bytes) -> TokenResponse:
+    """The token endpoint's answer (any status, any bytes) as a `TokenResponse`.
+
+    Raises `OAuth2Error` (with `error`, `description`, `temporary`; the message is
+    just "error: description") for an error response or an unusable success.
+    """
+    data = _json_object(body)
+    if status != 200 or "error" in data:
+        code = data.get("error")
+        code = code if isinstance(code, str) and 0 < len(code) <= 64 and _usable(code) else None
+        described = data.get("error_description")
+        if not isinstance(described, str) or not described:
+            described = f"HTTP {status}" + ("" if data else " without an OAuth2 error body")
+        temporary = status >= 500 or status == 429 or code in _TEMPORARY_ERRORS
+        raise _refusal(code, described, temporary)
+    token = data.get("access_token")
+    if not isinstance(token, str) or not token or not _usable(token):
+        raise _refusal(None, "the response has no usable access_token", False)
+    token_type = data.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise _refusal(None, f"token_type {str(token_type)[:20]!r} is not Bearer", False)
+    rotated = data.get("refresh_token")
+    rotated = rotated if isinstance(rotated, str) and rotated and _usable(rotated) else None
+    return TokenResponse(token, _seconds(data.get("expires_in")), rotated)
+
+
+def _refusal(code: str | None, description: str, temporary: bool) -> OAuth2Error:
+    message = f"{code}: {description}" if code else description
+    return OAuth2Error(message, error=code, description=description, temporary=temporary)
 
 
 # --- from settings to providers ---
