@@ -63,7 +63,7 @@ from ..templating.render import (
     header_text,
     render_compiled_email,
 )
-from ..templating.sanitize import html_to_text, sanitize_html
+from ..templating.sanitize import sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -74,6 +74,7 @@ from ..templating.values import (
     TemplateData,
     text_to_html,
 )
+from ..text import ALTERNATIVE, html_to_text
 from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
@@ -151,7 +152,7 @@ def _message(
 ) -> Message:
     if body_html:
         html = sanitize_html(body_html, allow_cid=allow_cid)
-        text = body_text or html_to_text(html)
+        text = body_text or html_to_text(html, ALTERNATIVE)
     else:
         html = text_to_html(body_text.strip())
         text = body_text

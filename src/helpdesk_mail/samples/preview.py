@@ -162,7 +162,7 @@ def sample_storage() -> InMemoryStorage:
         Comment(
             1234,
             CUSTOMER,
-            "Thanks! It is unplugged. Photo of the label attached.",
+            "Thanks! It is unplugged.\nPhoto of the label attached.",
             _T0 + timedelta(hours=2),
             id=3,
             body_html=(
