@@ -150,10 +150,12 @@ class AddSubscribers:
 
 @dataclass(frozen=True)
 class RemoveSubscriber:
-    """Unsubscribe an address from a ticket (`#unsubscribe#`); nothing if it is not one.
+    """Unsubscribe an address from a ticket (`#unsubscribe#`).
 
-    An unsubscribed submitter stays the ticket's submitter but gets no more
-    notifications about it.
+    When `email` is a subscriber or the submitter: remove it from the subscribers and
+    add it to the ticket's `unsubscribed` addresses (`Ticket.unsubscribed`), so that an
+    unsubscribed submitter, who stays the ticket's submitter, gets no more
+    notifications about it. Otherwise nothing.
     """
 
     ticket_id: int

@@ -508,8 +508,10 @@ class InMemoryStorage:
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id
                     gone = normalize_email(action.email)
-                    subs = tuple(s for s in ticket.subscribers if s != gone)
-                    self._replace(ticket, subscribers=subs)
+                    if gone in ticket.subscribers or gone == ticket.submitter:
+                        subs = tuple(s for s in ticket.subscribers if s != gone)
+                        unsubscribed = (*ticket.unsubscribed, gone)
+                        self._replace(ticket, subscribers=subs, unsubscribed=unsubscribed)
                 case CloseTicket():
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id

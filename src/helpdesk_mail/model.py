@@ -176,6 +176,9 @@ class Ticket:
     message_ids: tuple[str, ...] = ()
     """Message-IDs stored for this ticket, oldest first (its incoming mail; a host may add
     its notifications' too): replies are threaded by them and notifications answer the last."""
+    unsubscribed: tuple[str, ...] = ()
+    """Addresses that unsubscribed from this ticket (`#unsubscribe#`, `RemoveSubscriber`):
+    the submitter among them gets no more notifications about it."""
     version: int | None = None
     """A number the host changes on every change of the ticket (None: it keeps none, and
     only the status guards a commit against a concurrent change; see `RequireTicket`)."""
@@ -187,6 +190,8 @@ class Ticket:
             object.__setattr__(self, "assignee", normalize_email(self.assignee))
         subs = tuple(dict.fromkeys(normalize_email(s) for s in _strings(self.subscribers)))
         object.__setattr__(self, "subscribers", subs)
+        gone = tuple(dict.fromkeys(normalize_email(s) for s in _strings(self.unsubscribed)))
+        object.__setattr__(self, "unsubscribed", gone)
         ids = tuple(dict.fromkeys(m.strip() for m in _strings(self.message_ids)))
         object.__setattr__(self, "message_ids", ids)
         object.__setattr__(self, "custom_fields", tuple(self.custom_fields))

@@ -48,10 +48,15 @@ class PlannedEmail:
 
 @dataclass(frozen=True)
 class SkippedRecipient:
-    """Someone the rules would have notified but who was left out, and why."""
+    """Someone the rules would have notified but who was left out, and why.
+
+    `reason` is a `SkipReason` value; `detail` says more where there is more to say
+    (which flood limit was reached).
+    """
 
     email: str
     reason: str
+    detail: str = ""
 
 
 @dataclass(frozen=True)

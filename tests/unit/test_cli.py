@@ -153,3 +153,16 @@ def test_inspect_with_no_paths_covers_the_samples(capsys: pytest.CaptureFixture[
     reasons = {r["reason"] for r in records}
     assert verdicts == {"create_ticket", "add_comment", "discard"}
     assert {"bounce", "auto_reply", "system_sender"} <= reasons
+
+
+@pytest.mark.parametrize("command", ["inspect", "render", "demo", "spf"])
+def test_every_commands_help_keeps_its_examples_on_their_own_lines(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    examples = [line.strip() for line in out.splitlines() if "helpdesk-mail " in line]
+    examples = [line for line in examples if not line.startswith("usage:")]
+    assert examples, out
+    assert all(line.count("helpdesk-mail ") == 1 for line in examples), examples

@@ -194,6 +194,26 @@ def test_an_empty_template_skips_that_email() -> None:
     assert storage.sent_log == {}
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["<p></p>", "<p><br></p>", "<p>&nbsp;</p>", "<div><br/></div>", "<p> <span></span>\n</p>"],
+)
+def test_a_template_emptied_in_a_rich_text_editor_skips_that_email(body: str) -> None:
+    templates = {TemplateKind.TICKET_UPDATED: ("#Subject#", body)}
+    report, _, outbox = run(TicketUpdated(ticket_id=1, actor=JANE), templates=templates)
+    assert len(outbox) == 0 and report.sent == ()
+    assert {(s.email, s.reason) for s in report.skipped} >= {(TOM, EMPTY_TEMPLATE)}
+
+
+@pytest.mark.parametrize(
+    "body", ["<p>#What_Happened#</p>", "<p>Hello</p>", '<img src="https://acme.test/logo.png">']
+)
+def test_a_template_with_a_mask_text_or_image_is_not_empty(body: str) -> None:
+    templates = {TemplateKind.TICKET_UPDATED: ("#Subject#", body)}
+    report, _, outbox = run(TicketUpdated(ticket_id=1, actor=JANE), templates=templates)
+    assert len(outbox) == 2 and len(report.sent) == 2
+
+
 def test_empty_template_for_one_kind_leaves_the_others() -> None:
     storage = make_storage()
     storage.add_ticket(Ticket(id=2, subject="New one", submitter=BOB, category="Hardware"))

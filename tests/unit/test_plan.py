@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from helpdesk_mail.actions import RemoveSubscriber
 from helpdesk_mail.events import (
     Event,
     KBArticleUpdated,
@@ -275,7 +276,9 @@ def test_autologin_only_for_regular_users_with_an_account() -> None:
     storage = make_storage(subscribers=(JANE, BOB, "carl@example.com", ADA))
     p = plan(TicketUpdated(1, TOM), storage)
     flags = {r.email: r.autologin for e in p.emails for r in e.to}
-    assert flags == {JANE: True, BOB: True, "carl@example.com": False, ADA: False}
+    # the spec sends them "to ticket submitters", regular users only: Bob, a subscriber
+    # with an account, gets the plain link
+    assert flags == {JANE: True, BOB: False, "carl@example.com": False, ADA: False}
 
 
 def test_recipient_names_and_roles() -> None:
@@ -474,7 +477,9 @@ def test_default_ticket_limits(limit: int, minutes: int) -> None:
         storage.record_notification(["ticket:1"], start + timedelta(seconds=i))
     clock.set(start + timedelta(minutes=minutes) - timedelta(seconds=1))
     p = plan(TicketUpdated(1, TOM), storage, clock)
-    assert p.emails == () and set(reasons(p).values()) == {"actor", "ticket_rate_limit"}
+    assert p.emails == () and set(reasons(p).values()) == {"actor", "rate_limited"}
+    details = {s.detail for s in p.skipped if s.reason == "rate_limited"}
+    assert details == {f"ticket 1: {limit} notifications in {minutes} minutes"}
     clock.set(start + timedelta(minutes=minutes, seconds=1))  # the oldest left the window
     assert plan(TicketUpdated(1, TOM), storage, clock).emails
 
@@ -506,7 +511,9 @@ def test_recipient_limit_leaves_out_a_flooded_customer_but_not_staff() -> None:
     for _ in range(20):
         storage.record_notification([f"to:{BOB}", f"to:{TOM}"], clock.now())
     p = plan(TicketUpdated(1, JANE), storage, clock)
-    assert reasons(p) == {JANE: "actor", BOB: "recipient_rate_limit"}
+    assert reasons(p) == {JANE: "actor", BOB: "rate_limited"}
+    [flooded] = [s for s in p.skipped if s.email == BOB]
+    assert flooded.detail == "recipient: 20 notifications in 10 minutes"
     assert TOM in to(p)
 
 
@@ -571,3 +578,74 @@ def test_same_input_same_plan() -> None:
     assert plan(event, notify_all_techs_on_customer_update=True) == plan(
         event, notify_all_techs_on_customer_update=True
     )
+
+
+# --- issue 12: the submitter can unsubscribe; autologin for submitters; nobody lost ---
+
+
+def test_an_unsubscribed_submitter_gets_no_further_updates_nor_the_closed_email() -> None:
+    """#unsubscribe# from the submitter, end to end: process, commit, plan."""
+    from helpdesk_mail import process_email
+    from helpdesk_mail.memory import SeededRandom
+
+    storage = make_storage(message_ids=("<t1@example.com>",))
+    raw = (
+        f"From: {JANE}\r\nTo: support@acme.test\r\nSubject: Re: Printer on fire #unsubscribe#\r\n"
+        "In-Reply-To: <t1@example.com>\r\nMessage-ID: <u1@example.com>\r\n\r\n\r\n"
+    ).encode()
+    result = process_email(raw, settings(), storage, ManualClock(), random=SeededRandom(0))
+    storage.commit(result.actions, events=result.events)
+    ticket = storage.ticket(1)
+    assert ticket is not None and JANE in ticket.unsubscribed and JANE not in ticket.subscribers
+    assert JANE not in to(plan(TicketUpdated(1, TOM), storage))
+    closed = plan(TicketClosed(1, TOM), storage)
+    assert JANE not in to(closed) and to(closed) == [BOB]
+
+
+def test_a_submitter_not_listed_as_subscriber_can_still_unsubscribe() -> None:
+    storage = make_storage(subscribers=(BOB,), message_ids=("<t1@example.com>",))
+    assert JANE in to(plan(TicketUpdated(1, TOM), storage))  # notified though not listed
+    storage.commit([RemoveSubscriber(1, JANE)])
+    assert JANE not in to(plan(TicketUpdated(1, TOM), storage))
+
+
+def test_a_customers_reply_on_an_unassigned_uncategorised_ticket_reaches_the_admins() -> None:
+    storage = make_storage(assignee=None, category=None)
+    p = plan(TicketUpdated(1, JANE), storage)
+    assert ADA in to(p)  # the only administrator: nobody else would hear of the reply
+    assert all(s.reason != "no_staff" for s in p.skipped)
+
+
+def test_the_fallback_goes_to_the_technicians_of_the_category_before_the_admins() -> None:
+    storage = make_storage(assignee=None)
+    p = plan(TicketUpdated(1, JANE), storage, notify_techs_new_tickets=False)
+    assert sorted(e for e in to(p) if e in (TOM, TIA, ADA)) == [TIA, TOM]
+
+
+def test_a_customers_reply_that_reaches_no_staff_says_so() -> None:
+    storage = InMemoryStorage()
+    storage.add_user(User(JANE, name="Jane Doe"))
+    storage.add_ticket(Ticket(1, "Printer on fire", JANE, subscribers=(JANE, BOB)))
+    p = plan(TicketUpdated(1, JANE), storage)
+    assert ("", "no_staff") in {(s.email, s.reason) for s in p.skipped}
+    assert to(p) == [BOB]
+
+
+def test_no_fallback_for_a_technicians_reply_nor_for_new_tickets_switched_off() -> None:
+    storage = make_storage(assignee=None, category=None)
+    assert ADA not in to(plan(TicketUpdated(1, TOM), storage))
+    p = plan(TicketCreated(1, JANE), storage, notify_admins_new_tickets=False)
+    assert ADA not in to(p)
+    assert ("", "no_staff") in {(s.email, s.reason) for s in p.skipped}
+
+
+def test_twelve_quick_updates_send_ten_and_report_the_rest_as_rate_limited() -> None:
+    storage, clock = make_storage(subscribers=(JANE,)), ManualClock()
+    dropped = []
+    for _ in range(12):
+        p = plan(TicketUpdated(1, TOM), storage, clock)
+        send(p, storage, clock)
+        dropped.extend(s for s in p.skipped if s.reason == "rate_limited")
+        clock.advance(seconds=10)
+    assert [s.email for s in dropped] == [JANE, JANE]
+    assert {s.detail for s in dropped} == {"ticket 1: 10 notifications in 10 minutes"}

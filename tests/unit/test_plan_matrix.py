@@ -109,7 +109,7 @@ BASELINE: dict[str, Expect] = {
     "customer_reply": (
         {
             "ticket_updated tom@acme.test",
-            "ticket_updated bob@example.com +login",
+            "ticket_updated bob@example.com",
             "ticket_updated carl@example.com",
             "ticket_updated sam@acme.test",
         },
@@ -120,7 +120,7 @@ BASELINE: dict[str, Expect] = {
             "ticket_updated hal@acme.test",
             "ticket_updated tia@acme.test",
             "ticket_updated tom@acme.test",
-            "ticket_updated bob@example.com +login",
+            "ticket_updated bob@example.com",
             "ticket_updated carl@example.com",
             "ticket_updated sam@acme.test",
         },
@@ -129,7 +129,7 @@ BASELINE: dict[str, Expect] = {
     "tech_reply": (
         {
             "ticket_updated jane@example.com +login",
-            "ticket_updated bob@example.com +login",
+            "ticket_updated bob@example.com",
             "ticket_updated carl@example.com",
             "ticket_updated sam@acme.test",
         },
@@ -146,7 +146,7 @@ BASELINE: dict[str, Expect] = {
     "closed_by_tech": (
         {
             "ticket_closed jane@example.com +login +rating",
-            "ticket_closed bob@example.com +login",
+            "ticket_closed bob@example.com",
             "ticket_closed carl@example.com",
             "ticket_closed sam@acme.test",
         },
@@ -214,7 +214,7 @@ FLIPS: dict[tuple[str, str], Expect] = {
     ),
     ("customer_reply_unassigned", "notify_techs_new_tickets"): (
         {
-            "ticket_updated bob@example.com +login",
+            "ticket_updated bob@example.com",
             "ticket_updated carl@example.com",
             "ticket_updated sam@acme.test",
         },

@@ -25,7 +25,7 @@ from helpdesk_mail import (
     bind_ticket,
     process_email,
 )
-from helpdesk_mail.inbound.result import InboundResult
+from helpdesk_mail.inbound.result import DiscardReason, InboundResult, Verdict
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.settings import (
     AutoReplyHandling,
@@ -438,3 +438,35 @@ def test_an_inert_auto_reply_does_not_reopen_a_closed_ticket(storage: InMemorySt
     result = run(raw, storage, keep)
     assert result.verdict.value == "add_comment"
     assert of_type(result, ReopenTicket) == []
+
+
+# --- the helpdesk's own addresses: one definition (issue 12.5) ---
+
+
+def own_settings() -> Settings:
+    """No `helpdesk_addresses` at all: From, Reply-To and the mailbox account are ours."""
+    from helpdesk_mail.settings import MailboxAccount
+
+    return Settings(
+        incoming=IncomingSettings(
+            accounts=(
+                MailboxAccount(name="box", host="mail.acme.test", username="inbox@acme.test"),
+            )
+        ),
+        outgoing=OutgoingSettings(
+            from_address="support@acme.test", reply_to="replies@acme.test", secret_key=SECRET
+        ),
+    )
+
+
+def test_from_reply_to_and_mailbox_addresses_are_never_subscribers() -> None:
+    raw = mail(to="support@acme.test", cc="replies@acme.test, inbox@acme.test, bob@example.com")
+    result = run(raw, InMemoryStorage(), own_settings())
+    assert result.verdict is Verdict.CREATE_TICKET
+    assert result.subscribers == ("bob@example.com",)
+
+
+@pytest.mark.parametrize("sender", ["support@acme.test", "replies@acme.test", "inbox@acme.test"])
+def test_mail_from_any_own_address_is_a_loop(sender: str) -> None:
+    result = run(mail(sender=sender), InMemoryStorage(), own_settings())
+    assert (result.verdict, result.reason) == (Verdict.DISCARD, DiscardReason.LOOP)

@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         module = cast(_Subcommand, importlib.import_module(module_name, __package__))
         sub_parser = sub.add_parser(
-            name, help=help_text, description=(module.__doc__ or help_text).strip()
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            # the module docs' examples and paragraphs keep their own lines
+            formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub_parser)
         sub_parser.set_defaults(_run=module.run)

@@ -1,5 +1,8 @@
 """Run the library's main job on built-in sample mail, or on a real mailbox.
 
+    helpdesk-mail demo
+    helpdesk-mail demo --imap imaps://support%40acme.test@imap.acme.test/INBOX
+
 Without options: thirteen sample emails (new tickets, replies, #tech#, #close#,
 #unsubscribe#, HTML-only, an attachment, a bounce, an out-of-office reply, a
 noreply@ mail, a reply-hijack attempt, an unknown sender) are polled from an

@@ -1,5 +1,9 @@
 """Show what incoming emails would become, one JSON object per file, one per line.
 
+    helpdesk-mail inspect message.eml
+    helpdesk-mail inspect --settings helpdesk.toml --state state.json mail/*.eml
+    helpdesk-mail inspect --indent 2
+
 Each file is processed against the same starting state (the defaults and an empty
 helpdesk, or --settings and --state), so what one file would change does not
 carry over to the next. With no PATH, the built-in sample mail is inspected in

@@ -355,7 +355,7 @@ def _comment(
                 )
             )
     if allowed.get("unsubscribe"):
-        if sender in ticket.subscribers:
+        if sender in ticket.subscribers or sender == ticket.submitter:
             actions.append(RemoveSubscriber(ticket_id=ticket.id, email=sender))
         else:
             notes_list.append("#unsubscribe#: sender was not subscribed")

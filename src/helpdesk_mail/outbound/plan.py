@@ -14,7 +14,7 @@ tells the same in prose.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -57,9 +57,9 @@ class Group(StrEnum):
     """A set of people a rule addresses, resolved against the event and the host's data."""
 
     SUBMITTER = "submitter"
-    """The ticket's creator."""
+    """The ticket's creator, unless they unsubscribed (`Ticket.unsubscribed`)."""
     SUBSCRIBERS = "subscribers"
-    """The ticket's creator, then its subscribers, in the ticket's order."""
+    """The ticket's creator (unless unsubscribed), then its subscribers, in the ticket's order."""
     ASSIGNEE = "assignee"
     """The technician the ticket is assigned to (none when unassigned)."""
     OLD_ASSIGNEE = "old_assignee"
@@ -110,8 +110,11 @@ class SkipReason(StrEnum):
     """A machine's mailbox (noreply@, mailer-daemon@, postmaster@...)."""
     SUPPRESSED = "suppressed"
     """The address bounced recently."""
-    TICKET_RATE_LIMIT = "ticket_rate_limit"
-    RECIPIENT_RATE_LIMIT = "recipient_rate_limit"
+    RATE_LIMITED = "rate_limited"
+    """A flood limit was reached: the ticket's (it sends nothing more for a while) or, for
+    someone who is not staff, the recipient's. `SkippedRecipient.detail` names the limit."""
+    NO_STAFF = "no_staff"
+    """A customer's message reaches no technician or administrator (`email` is empty)."""
 
 
 Switch = Literal[
@@ -175,10 +178,14 @@ K, G, W, R = TemplateKind, Group, When, SkipReason
 #  6. CC mode: the SUBMITTER and SUBSCRIBERS of an update or a close share one email
 #     (CC_TEMPLATES x CC_GROUPS); in CC mode no email carries autologin or rating links.
 #  7. Rating links: only the "ticket closed" email to the ticket's creator (RATING).
-#     Autologin: only regular users with an account, with `autologin_links` on.
+#     Autologin: only the ticket's submitter, a regular user with an account, with
+#     `autologin_links` on (the spec: "to ticket submitters... only to regular users").
 #  8. Protection comes last and spares nobody: invalid, helpdesk-own, system and bounced
 #     addresses get nothing; a ticket over its rate limits sends nothing; a non-staff
 #     address over its own rate limits is left out.
+#  9. The submitter hears of their ticket whether or not the host lists them among its
+#     subscribers, until they unsubscribe (`#unsubscribe#`: `Ticket.unsubscribed`); then
+#     they get no more updates about it, the "ticket closed" email included.
 # fmt: off
 RULES: Mapping[type[object], tuple[Rule, ...]] = {
   # event:  template        group             when          switch (a NotificationSettings field)
@@ -237,6 +244,23 @@ RESTRICTIONS: Mapping[type[object], tuple[Restriction, ...]] = {
             W.BY_CUSTOMER, switch="only_tech_updates_to_subscribers", reason=R.TECHS_ONLY_REPLIES
         ),
     ),
+}
+
+# A customer's message must reach someone who can answer it. When the rules (with the
+# host's settings) leave no technician or administrator in a plan for a customer's
+# event, the first group of its row that has a staff member who may be mailed gets the
+# email; when none has, or the row is None, the plan says so (`NO_STAFF`, empty email).
+#
+# Invariants (tests/unit/test_plan.py checks them):
+#  1. Only for events of a customer (the actor is not staff), and only when no staff
+#     member is in the plan after protection.
+#  2. The fallback never mails a customer, and protection (bounces, own and system
+#     addresses, the ticket's rate limits) applies to it like to any rule.
+#  3. New tickets get no fallback email: "notify administrators/technicians of new
+#     tickets" are explicit switches; a plan that reaches no staff just says so.
+STAFF_FALLBACK: Mapping[type[object], tuple[TemplateKind, tuple[Group, ...]] | None] = {
+    TicketUpdated: (K.TICKET_UPDATED, (G.ASSIGNEE, G.CATEGORY_TECHS, G.ADMINS)),
+    TicketCreated: None,
 }
 
 ACCOUNT_MAIL: frozenset[type[object]] = frozenset({UserCreated, MailboxAccountDisabled})
@@ -373,11 +397,12 @@ class _Context:
         ticket, event = self.ticket, self.event
         match group:
             case Group.SUBMITTER:
-                if ticket is not None:
+                if ticket is not None and ticket.submitter not in ticket.unsubscribed:
                     yield ticket.submitter, None
             case Group.SUBSCRIBERS:
                 if ticket is not None:
-                    yield ticket.submitter, None
+                    if ticket.submitter not in ticket.unsubscribed:
+                        yield ticket.submitter, None
                     for email in ticket.subscribers:
                         yield email, None
             case Group.ASSIGNEE:
@@ -426,24 +451,29 @@ def _address(ctx: _Context) -> list[_Claim]:
     return list(claimed.values())
 
 
-def _over_limit(
+def _limit_reached(
     storage: PlanReader, scope: str, limits: Iterable[RateLimit], now: datetime
-) -> bool:
-    """Whether `scope` already reached one of `limits` (at most `count` in `minutes`).
+) -> RateLimit | None:
+    """The first of `limits` (at most `count` in `minutes`) that `scope` already reached.
 
     The widest window is read first: when even it holds fewer than the smallest count,
     no window can be over (one storage call instead of one per window).
     """
     limits = tuple(limits)
     if not limits:
-        return False
+        return None
     widest = max(limit.minutes for limit in limits)
     total = storage.notifications_since(scope, now - timedelta(minutes=widest))
     if total < min(limit.count for limit in limits):
-        return False
-    return any(
-        storage.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count
-        for limit in limits
+        return None
+    return next(
+        (
+            limit
+            for limit in limits
+            if storage.notifications_since(scope, now - timedelta(minutes=limit.minutes))
+            >= limit.count
+        ),
+        None,
     )
 
 
@@ -459,11 +489,27 @@ def _protect(
         if ctx.switched_on(r.switch) and ctx.holds(r.when)
     ]
     ticket_scope = f"ticket:{ctx.ticket_id}" if ctx.ticket_id is not None else None
-    ticket_over: bool | None = None  # asked of storage once, only if someone gets that far
+    ticket_limit: list[RateLimit | None] = []  # asked of storage once, only if needed
+
+    def limited(email: str, staff: bool) -> str | None:
+        """The flood limit `email` is over, described; None when it may be mailed."""
+        if ticket_scope is not None:
+            if not ticket_limit:
+                ticket_limit.append(
+                    _limit_reached(storage, ticket_scope, notif.ticket_rate_limits, now)
+                )
+            if ticket_limit[0] is not None:
+                return f"ticket {ctx.ticket_id}: {_describe(ticket_limit[0])}"
+        if not staff:
+            hit = _limit_reached(storage, f"to:{email}", notif.recipient_rate_limits, now)
+            if hit is not None:
+                return f"recipient: {_describe(hit)}"
+        return None
 
     kept: list[tuple[_Claim, User | None]] = []
     skipped: list[SkippedRecipient] = []
-    for claim in claims:
+
+    def judge(claim: _Claim) -> None:
         email, rule = claim.email, claim.rule
         user = claim.user if claim.user is not None else ctx.user(email) if email else None
         staff = user is not None and user.is_staff
@@ -479,22 +525,52 @@ def _protect(
                     break
         if reason is None:
             reason = _protection(email, own, storage, now)
-        if reason is None and ticket_scope is not None:
-            if ticket_over is None:
-                ticket_over = _over_limit(storage, ticket_scope, notif.ticket_rate_limits, now)
-            if ticket_over:
-                reason = R.TICKET_RATE_LIMIT
-        if (
-            reason is None
-            and not staff
-            and _over_limit(storage, f"to:{email}", notif.recipient_rate_limits, now)
-        ):
-            reason = R.RECIPIENT_RATE_LIMIT
+        if reason is None:
+            detail = limited(email, staff)
+            if detail is not None:
+                skipped.append(SkippedRecipient(email, R.RATE_LIMITED, detail))
+                return
         if reason is None:
             kept.append((claim, user))
         else:
             skipped.append(SkippedRecipient(email, reason))
+
+    for claim in claims:
+        judge(claim)
+    _staff_fallback(ctx, {c.email for c in claims}, kept, skipped, judge)
     return NotificationPlan(_emails(ctx, kept), tuple(skipped))
+
+
+def _describe(limit: RateLimit) -> str:
+    return f"{limit.count} notifications in {limit.minutes} minutes"
+
+
+def _staff_fallback(
+    ctx: _Context,
+    claimed: set[str],
+    kept: list[tuple[_Claim, User | None]],
+    skipped: list[SkippedRecipient],
+    judge: Callable[[_Claim], None],
+) -> None:
+    """A customer's message that reaches no staff member: `STAFF_FALLBACK` (see its rules)."""
+    if type(ctx.event) not in STAFF_FALLBACK or ctx.actor_is_staff:
+        return
+    if any(user is not None and user.is_staff for _, user in kept):
+        return
+    fallback = STAFF_FALLBACK[type(ctx.event)]
+    if fallback is not None:
+        template, groups = fallback
+        for group in groups:
+            rule = Rule(template, group, None, W.ALWAYS)
+            for email, user in ctx.members(group):
+                user = user if user is not None else ctx.user(email)
+                if email in claimed or user is None or not user.is_staff:
+                    continue
+                claimed.add(email)
+                judge(_Claim(email, rule, user))
+            if any(u is not None and u.is_staff for _, u in kept):
+                return
+    skipped.append(SkippedRecipient("", R.NO_STAFF))
 
 
 def _protection(
@@ -527,7 +603,12 @@ def _emails(ctx: _Context, kept: list[tuple[_Claim, User | None]]) -> tuple[Plan
             name="" if name == claim.email else name,
             role=user.role if user is not None else Role.USER,
             autologin=(
-                notif.autologin_links and not cc_mode and regular and template in TICKET_TEMPLATES
+                notif.autologin_links
+                and not cc_mode
+                and regular
+                and template in TICKET_TEMPLATES
+                and ctx.ticket is not None
+                and claim.email == ctx.ticket.submitter
             ),
             rating_links=not cc_mode and (template, claim.rule.group) == RATING,
         )

@@ -93,8 +93,15 @@ class CompiledTemplate:
 
     @property
     def is_empty(self) -> bool:
-        """True when the template is blank: the notification is skipped."""
-        return not self.slots and not "".join(v for t, v in self.tokens if t == "literal").strip()
+        """True when the template shows nothing: no mask and no visible text (an HTML
+        template "emptied" in a rich-text editor, `<p><br></p>`, is empty too, unless it
+        shows an image). The notification is then skipped."""
+        if self.slots:
+            return False
+        literal = "".join(v for t, v in self.tokens if t == "literal")
+        if self.format is not Format.HTML:
+            return not literal.strip()
+        return not _IMAGE.search(literal) and not html_to_text(literal).strip()
 
 
 BLOCK_MASKS = frozenset(
@@ -105,6 +112,7 @@ BLOCK_MASKS = frozenset(
     }
 )  # fmt: skip
 """Masks whose value is a block (paragraphs, lists): own lines in the plain-text version."""
+_IMAGE = re.compile(r"<img\b", re.IGNORECASE)
 _NONCHAR = re.compile("[\ufdd0-\ufdef]")
 _PLACEHOLDER = re.compile("\ufdd0(\\d+)\ufdd1")
 _TAG_NAMES = "|".join(sorted(ALLOWED_TAGS | DROP_WITH_CONTENT | {"html", "body", "form"}))
