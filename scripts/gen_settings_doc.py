@@ -73,7 +73,9 @@ EXAMPLE_JSON = """\
     "smtp_username": "support@acme.test",
     "smtp_password": "change me",
     "helpdesk_url": "https://helpdesk.acme.test",
-    "secret_key": "a long random string"
+    "secret_key": "a long random string",
+    "dkim_selector": "default",
+    "dkim_private_key_file": "/etc/helpdesk/dkim-default.pem"
   }
 }
 """
@@ -117,6 +119,8 @@ smtp_username = "support@acme.test"
 smtp_password = "change me"
 helpdesk_url = "https://helpdesk.acme.test"
 secret_key = "a long random string"
+dkim_selector = "default"
+dkim_private_key_file = "/etc/helpdesk/dkim-default.pem"
 """
 
 # Bad documents whose errors the page shows, as the loader words them.
@@ -129,6 +133,8 @@ ERROR_EXAMPLES: list[dict[str, Any]] = [
     {"notifications": {"enabled": "yes"}},
     {"outgoing": {"smtp_pasword": "hunter2"}},
     {"outgoing": {"smtp_oauth2_token": "ya29.token"}},
+    {"outgoing": {"from_address": "support@acme.test", "dkim_selector": "default"}},
+    {"outgoing": {"dkim_private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQ..."}},
 ]
 
 INTRO = """\
@@ -139,7 +145,7 @@ INTRO = """\
      or the intro in the script, then run `python scripts/gen_settings_doc.py`. -->
 
 Every setting of the spec's email settings page, and the few the library adds
-(mailbox accounts, signing key, flood limits), in three sections named after
+(mailbox accounts, signing key, flood limits, DKIM), in three sections named after
 their classes: `incoming` (`IncomingSettings`, with its `MailboxAccount`s),
 `notifications` (`NotificationSettings`) and `outgoing` (`OutgoingSettings`).
 
@@ -163,6 +169,10 @@ Loading is strict, so a typo never passes silently as a default:
 - Callables (OAuth2 token providers) can only be set in code.
 - Settings built in code are checked by the same rules and raise the same errors.
 - Passwords and the secret key stay out of `repr()` and of error messages.
+- The DKIM private key never goes in a settings document: name its file
+  (`dkim_private_key_file`) or environment variable (`dkim_private_key_env`). It is
+  read when the send transport is built (`transports.stack.send_transport`), so a
+  missing file or variable is an error at start-up. See deliverability.md.
 
 In the tables below, a description's `None` is `null` in a JSON document. TOML
 has no null: leave the key out for a `null` default; the one setting whose null
