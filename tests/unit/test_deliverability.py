@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -557,3 +558,13 @@ def test_cli_unusable_key_file(
 def test_cli_needs_a_subcommand() -> None:
     with pytest.raises(SystemExit):
         main(["dns"])
+
+
+def test_the_example_of_the_deliverability_page(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "deliverability.md"
+    *_, example = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    exec(compile(example, str(doc), "exec"), {})
+    assert capsys.readouterr().out.splitlines() == [
+        "[('spf', 'pass'), ('dkim', 'fail'), ('dmarc', 'warn'), ('alignment', 'warn')]",
+        "False ()",
+    ]
