@@ -303,13 +303,12 @@ class DkimSigner:
         except (ValueError, TypeError, UnicodeError) as exc:
             raise DkimSignError(f"the message cannot be serialized: {exc}") from exc
         value = self.signature(data, self.signed_fields(message))
-        items = list(message.raw_items())
         signed = copy.copy(message)
-        for name in dict.fromkeys(k.lower() for k, _ in items):
-            del signed[name]  # builds a new header list: the caller's stays as it was
-        signed.set_raw("DKIM-Signature", value)
-        for name, header in items:
-            signed.set_raw(name, header)
+        # The email package has no public way to put a field on top; a new list (the
+        # shallow copy shares the caller's) keeps the headers as they were serialized,
+        # in linear time (deleting and re-adding each name would be quadratic).
+        headers = [("DKIM-Signature", value), *message._headers]  # type: ignore[attr-defined]
+        signed._headers = headers  # type: ignore[attr-defined]
         return signed
 
 
