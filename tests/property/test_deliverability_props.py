@@ -6,6 +6,7 @@ byte changed in the signed body breaks it.
 
 from __future__ import annotations
 
+import base64
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,7 +24,7 @@ from helpdesk_mail.spf import (
     parse_dmarc_record,
     parse_tag_list,
 )
-from helpdesk_mail.transports.dkim import DkimSigner, wire_policy
+from helpdesk_mail.transports.dkim import DkimKeyError, DkimSigner, wire_policy
 
 KEY = Path(__file__).resolve().parents[1] / "services" / "dkim" / "test-dkim.pem"
 SIGNER = DkimSigner.from_pem(KEY.read_bytes(), "default", "acme.test")
@@ -138,3 +139,55 @@ def test_signed_messages_verify_and_tampered_bodies_do_not(subject: str, body: s
     assert dkim.verify(data, dnsfunc=dnsfunc)
     head, _, tail = data.partition(b"\r\n\r\n")
     assert not dkim.verify(head + b"\r\n\r\nX" + tail, dnsfunc=dnsfunc)
+
+
+PEM_BODY = "".join(KEY.read_text().split("-----")[2].split())
+DER = base64.b64decode(PEM_BODY)
+
+
+@st.composite
+def damaged_der(draw: st.DrawFn) -> bytes:
+    """The test key's DER with a few bytes changed, cut out or put in."""
+    data = bytearray(DER)
+    for _ in range(draw(st.integers(min_value=1, max_value=4))):
+        at = draw(st.integers(min_value=0, max_value=len(data) - 1))
+        how = draw(st.sampled_from(["set", "cut", "put"]))
+        if how == "set":
+            data[at] = draw(st.integers(min_value=0, max_value=255))
+        elif how == "cut":
+            del data[at : at + draw(st.integers(min_value=1, max_value=40))]
+        else:
+            data[at:at] = draw(st.binary(min_size=1, max_size=4))
+        if not data:
+            break
+    body = base64.b64encode(bytes(data)).decode()
+    return f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n".encode()
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=300).map(str.encode),
+        st.builds(
+            lambda cut, junk: (
+                f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY[:cut]}{junk}\n-----END PRIVATE KEY-----"
+            ).encode(),
+            st.integers(min_value=0, max_value=len(PEM_BODY)),
+            st.text(
+                alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/=", max_size=20
+            ),
+        ),
+    )
+)
+def test_any_key_text_gives_a_signer_or_a_key_error(text: bytes) -> None:
+    try:
+        signer = DkimSigner.from_pem(text, "default", "acme.test")
+    except DkimKeyError as exc:
+        assert exc.key == "private_key" and exc.rule
+    else:  # a key that loads signs mail that verifies
+        assert signer.key_bits >= 1024
+        msg = EmailMessage(policy=policy.SMTP)
+        msg["From"] = "support@acme.test"
+        msg.set_content("hello\n")
+        signed = signer.sign(msg).as_bytes(policy=policy.SMTP)
+        assert dkim.verify(signed, dnsfunc=lambda name, timeout=5: signer.dns_record.encode())

@@ -6,6 +6,7 @@ The key is the public test key tests/services/dkim/test-dkim.pem; dkimpy's verif
 
 from __future__ import annotations
 
+import base64
 import copy
 import dataclasses
 from collections.abc import Callable
@@ -149,6 +150,27 @@ def test_unusable_keys_are_clear_errors(text: bytes, rule: str) -> None:
         DkimSigner.from_pem(text, "default", "acme.test")
     assert rule in info.value.rule
     assert isinstance(info.value, SettingsError)
+
+
+def pem_of(der: bytes, label: str) -> bytes:
+    body = base64.encodebytes(der).decode()
+    return f"-----BEGIN {label}-----\n{body}-----END {label}-----\n".encode()
+
+
+def der_of(path: Path) -> bytes:
+    return base64.b64decode("".join(path.read_text().split("-----")[2].split()))
+
+
+def test_damaged_keys_are_refused() -> None:
+    pkcs1 = bytearray(der_of(KEY_PKCS1))
+    pkcs1[-1] ^= 1  # the last byte of the CRT coefficient: signatures would be wrong
+    with pytest.raises(DkimKeyError, match="the key is damaged: its parts do not match"):
+        DkimSigner.from_pem(pem_of(bytes(pkcs1), "RSA PRIVATE KEY"), "default", "acme.test")
+    pkcs8 = der_of(KEY)
+    at = pkcs8.index(bytes.fromhex("0500"))  # the NULL parameters of rsaEncryption
+    broken = pkcs8[:at] + bytes.fromhex("0501") + pkcs8[at + 2 :]
+    with pytest.raises(DkimKeyError, match="must hold an RSA private key in PEM"):
+        DkimSigner.from_pem(pem_of(broken, "PRIVATE KEY"), "default", "acme.test")
 
 
 def dkim_outgoing(**changes: Any) -> OutgoingSettings:

@@ -107,6 +107,19 @@ def _public_key_info(modulus: int, exponent: int) -> bytes:
     return _der(0x30, algorithm + _der(0x03, b"\x00" + rsa_public_key))
 
 
+def _intact(k: dict[str, int]) -> bool:
+    """Whether the parts that signing uses (CRT: primes, exponents, coefficient) agree."""
+    p, q, e = k["prime1"], k["prime2"], k["publicExponent"]
+    return (
+        p > 1
+        and q > 1
+        and k["modulus"] == p * q
+        and (e * k["exponent1"]) % (p - 1) == 1
+        and (e * k["exponent2"]) % (q - 1) == 1
+        and (k["coefficient"] * q) % p == 1
+    )
+
+
 def _parse_key(text: bytes, key: str, where: str) -> tuple[bytes, dict[str, int]]:
     """(the PEM block, the parsed RSA key) or `DkimKeyError` naming `key` and `where`."""
     decoded = text.decode("ascii", "replace").replace("\\n", "\n").replace("\r\n", "\n")
@@ -120,14 +133,27 @@ def _parse_key(text: bytes, key: str, where: str) -> tuple[bytes, dict[str, int]
     pem = f"-----BEGIN {match.group(1)}-----\n{body}\n-----END {match.group(1)}-----\n"
     try:
         parsed = dkim.crypto.parse_pem_private_key(pem.encode("ascii"))
-    except (dkim.crypto.UnparsableKeyError, binascii.Error, ValueError, IndexError) as exc:
-        raise DkimKeyError(key, where, f"{rule} ({exc})") from None
-    bits = int(parsed["modulus"]).bit_length()
+        parts = {k: int(v) for k, v in parsed.items()}
+        intact = _intact(parts)
+    # dkimpy's DER reader asserts, indexes and converts without checking first
+    except (
+        dkim.crypto.UnparsableKeyError,
+        binascii.Error,
+        ValueError,
+        IndexError,
+        KeyError,
+        TypeError,
+        AssertionError,
+    ) as exc:
+        raise DkimKeyError(key, where, f"{rule} ({type(exc).__name__}: {exc})") from None
+    if not intact:
+        raise DkimKeyError(key, where, f"{rule} (the key is damaged: its parts do not match)")
+    bits = parts["modulus"].bit_length()
     if bits < MIN_KEY_BITS:
         raise DkimKeyError(
             key, where, f"holds a {bits}-bit key: DKIM needs at least 1024 bits (2048 recommended)"
         )
-    return pem.encode("ascii"), {k: int(v) for k, v in parsed.items()}
+    return pem.encode("ascii"), parts
 
 
 def _read_key(outgoing: OutgoingSettings, environ: Mapping[str, str]) -> tuple[str, str, bytes]:
