@@ -531,6 +531,12 @@ def test_cli_with_settings(
         (["--from", "a@acme.test", "--dkim-key", "k.pem"], "need --dkim-selector"),
         (["--from", "a@acme.test", "--dkim-selector", "s", "--dkim-key", "/nope.pem"], "nope"),
         (["--from", "a@acme.test", "--timeout", "0"], "--timeout must be positive"),
+        (["--from", "a@acme.test", "--dkim-selector", "a b"], "--dkim-selector 'a b' must be"),
+        (
+            ["--from", "a@acme.test", "--dkim-selector", "s", "--dkim-domain", "x"],
+            "--dkim-domain 'x' must be a domain name",
+        ),
+        (["--from", "a@localhost", "--dkim-selector", "s"], "--dkim-domain 'localhost'"),
         (["--from", "a@acme.test", "--nameserver", "127.0.0.1:99999"], "bad port"),
         (["--settings", "/no/such/file.toml"], "cannot use /no/such/file.toml"),
     ],

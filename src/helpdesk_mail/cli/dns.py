@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..ports import Resolver
-from ..settings import OutgoingSettings, SettingsError, load_settings
+from ..settings import DKIM_SELECTOR, DOMAIN, OutgoingSettings, SettingsError, load_settings
 from ..spf import CheckStatus, DeliverabilityReport, DkimKey, check_deliverability
 from ..transports.dns import DnsResolver, parse_nameserver
 
@@ -154,6 +154,12 @@ def _request(args: argparse.Namespace) -> dict[str, Any]:
         if args.dkim_key or args.dkim_domain:
             raise _Usage("--dkim-key and --dkim-domain need --dkim-selector")
         return {"from_address": from_address, "hosts": hosts, "dkim": None}
+    for option, value, rule in (
+        ("--dkim-selector", selector, DKIM_SELECTOR),
+        ("--dkim-domain", domain, DOMAIN),
+    ):
+        if not rule.check(value):
+            raise _Usage(f"{option} {value!r} {rule.description}")
     public_key = _public_key(args, outgoing, selector, domain)
     return {
         "from_address": from_address,
