@@ -10,8 +10,9 @@ users emptied first.
 `dns_server` (session) does the same for the NSD of `tests/services/dnsserver.sh`
 serving tests/services/dns-zones/ on 127.0.0.1 (port 5353 unless
 HELPDESK_TEST_DNS_PORT says otherwise): (host, port), after checking that the
-server serves every zone file as it is now (a server started from older zone files
-fails the fixture with the command that reloads it).
+server serves every zone file as it is now, by SOA serial (a server started from
+older zone files fails the fixture with the command that reloads it): bump a zone's
+serial whenever you change its file.
 
 `pg_server` (session) does the same for PostgreSQL with `tests/services/pgserver.sh`
 (reused when `HELPDESK_TEST_PG_URL` is set), and `pg_url` (per test) is the SQLAlchemy
