@@ -13,6 +13,11 @@ subscriber is one of the technicians.
   technicians in a category when a customer updates a ticket" on (10,000 + 200 people),
   and the same in CC mode.
 
+- storage calls: planning and rendering one notification to one person reads the
+  storage a small, constant number of times, whatever the ticket's size (comments,
+  attachments, Message-IDs): `storage_calls_per_email`, for a ticket with 50 comments,
+  50 attachments and 100 Message-IDs (the same as for a ticket with none).
+
 Each figure is the best of several rounds. Run from the repository root with no
 arguments; the last line is JSON.
 """
@@ -26,12 +31,18 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from helpdesk_mail.events import Event, TicketUpdated
-from helpdesk_mail.memory import InMemoryStorage, ManualClock
-from helpdesk_mail.model import Role, Ticket, User
+from helpdesk_mail.events import Event, TicketClosed, TicketUpdated
+from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
+from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
+from helpdesk_mail.outbound.compose import render_message
 from helpdesk_mail.outbound.plan import plan_notifications
-from helpdesk_mail.outbound.planned import NotificationPlan
-from helpdesk_mail.settings import IncomingSettings, NotificationSettings, Settings
+from helpdesk_mail.planned import NotificationPlan
+from helpdesk_mail.settings import (
+    IncomingSettings,
+    NotificationSettings,
+    OutgoingSettings,
+    Settings,
+)
 
 TECHS = 200
 SUBSCRIBERS = 10_000
@@ -98,6 +109,46 @@ def measure(
     return seconds / people * 1e6, people, plan
 
 
+def storage_calls_per_email(comments: int = 50, message_ids: int = 100) -> int:
+    """Storage reads to plan and render one notification (the closed ticket, to its submitter)."""
+    clock = ManualClock()
+    storage = InMemoryStorage(clock=clock)
+    storage.add_user(User("tess@acme.test", "Tess", Role.TECHNICIAN, categories=frozenset({"HW"})))
+    storage.add_user(User("jane@example.com", "Jane Doe"))
+    log = [
+        Comment(
+            1,
+            "jane@example.com" if n % 2 else "tess@acme.test",
+            f"reply {n}",
+            clock.now(),
+            attachments=(Attachment(f"shot{n}.png", "image/png", 3, b"png"),),
+        )
+        for n in range(comments)
+    ]
+    storage.add_ticket(
+        Ticket(
+            1,
+            "Printer on fire",
+            "jane@example.com",
+            category="HW",
+            assignee="tess@acme.test",
+            subscribers=("jane@example.com",),
+            message_ids=tuple(f"<m{n}@example.com>" for n in range(message_ids)),
+        ),
+        log,
+    )
+    settings = Settings(
+        incoming=IncomingSettings(helpdesk_addresses=("support@acme.test",)),
+        outgoing=OutgoingSettings(from_address="support@acme.test", secret_key="k"),
+    )
+    storage.calls.clear()
+    plan = plan_notifications(TicketClosed(1, "tess@acme.test"), settings, storage, clock)
+    [planned] = plan.emails
+    messages = render_message(planned, None, settings, storage, clock, SeededRandom(0))
+    assert messages is not None and len(messages) == 1
+    return sum(storage.calls.values())
+
+
 def main() -> int:
     storage, clock, subscribers = build()
     base = Settings(incoming=IncomingSettings(helpdesk_addresses=("support@acme.test",)))
@@ -148,6 +199,9 @@ def main() -> int:
             f"  {name}: {people:,} recipients in {len(plan.emails):,} emails, "
             f"{us:.2f} us/recipient, {us * people / 1000:.1f} ms/plan"
         )
+    calls = storage_calls_per_email()
+    print(f"storage calls to plan and render one email (50 comments, 100 Message-IDs): {calls}")
+    figures["storage_calls_per_email"] = calls
     print(json.dumps(figures))
     return 0
 

@@ -33,6 +33,12 @@ OUTPUT = ROOT / "docs" / "settings.md"
 SECTIONS: list[tuple[str, type[Any], str]] = [
     ("incoming", S.IncomingSettings, "the `incoming` table"),
     ("incoming.accounts[]", S.MailboxAccount, "each table of the `incoming.accounts` list"),
+    (
+        "incoming.accounts[].oauth2",
+        S.OAuth2Settings,
+        "the `oauth2` table of an account and the `outgoing.smtp_oauth2` table "
+        '(see "OAuth2" above)',
+    ),
     ("notifications", S.NotificationSettings, "the `notifications` table"),
     (
         "notifications.*_rate_limits[]",
@@ -133,6 +139,27 @@ ERROR_EXAMPLES: list[dict[str, Any]] = [
     {"notifications": {"enabled": "yes"}},
     {"outgoing": {"smtp_pasword": "hunter2"}},
     {"outgoing": {"smtp_oauth2_token": "ya29.token"}},
+    {
+        "outgoing": {
+            "smtp_username": "support@acme.test",
+            "smtp_oauth2": {
+                "provider": "microsoft",
+                "tenant": "acme.onmicrosoft.com",
+                "client_id": "0b5c-app-id",
+                "client_secret": "hunter2",
+            },
+        }
+    },
+    {
+        "outgoing": {
+            "smtp_username": "support@acme.test",
+            "smtp_oauth2": {
+                "provider": "microsoft",
+                "client_id": "0b5c-app-id",
+                "client_secret_env": "HELPDESK_O365_SECRET",
+            },
+        }
+    },
     {"outgoing": {"from_address": "support@acme.test", "dkim_selector": "default"}},
     {"outgoing": {"dkim_private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQ..."}},
 ]
@@ -166,7 +193,10 @@ Loading is strict, so a typo never passes silently as a default:
   numbers for numbers (not `"5"`, `5.0` or `true`); `null` only where the type
   says so. Enumerations take the lower-case values listed.
 - A key left out takes its default; so does a whole section.
-- Callables (OAuth2 token providers) can only be set in code.
+- Callables (OAuth2 token sources of your own) can only be set in code.
+- Secrets of OAuth2 (client secrets, refresh tokens) are never written in the
+  settings: an `oauth2` table names the environment variable or file that holds
+  them, and a literal `client_secret` or `refresh_token` key is an error.
 - Settings built in code are checked by the same rules and raise the same errors.
 - Passwords and the secret key stay out of `repr()` and of error messages.
 - The DKIM private key never goes in a settings document: name its file
@@ -179,6 +209,22 @@ has no null: leave the key out for a `null` default; the one setting whose null
 is not its default, `quarantine_folder`, can be null only in JSON or in code.
 
 `helpdesk-mail inspect --settings FILE` reads the same documents (see cli.md).
+
+## OAuth2
+
+Microsoft 365 and Gmail want OAuth2 (SASL XOAUTH2) rather than passwords. Give a
+mailbox account an `oauth2` table (`[incoming.accounts.oauth2]` in TOML, right
+after its `[[incoming.accounts]]`) and the outgoing side an `outgoing.smtp_oauth2`
+table: `provider` (`microsoft` or `google`), `client_id`, `tenant` (Microsoft),
+the `flow` and where the secrets are (`client_secret_env` or `client_secret_file`,
+`refresh_token_env` or `refresh_token_file`). The transports then fetch access
+tokens from the provider's token endpoint (`helpdesk_mail.transports.oauth`) and
+cache them until shortly before they expire. The login name (`username`,
+`smtp_username`) is the mailbox address. The settings files for Microsoft 365
+(client credentials) and Google (refresh token) are in operations.md ("OAuth2:
+Microsoft 365 and Google") and sending.md; the table's keys are at the end of
+this page. A host that builds tokens itself sets the callables `oauth2_token` /
+`smtp_oauth2_token` in code instead (not both).
 """
 
 

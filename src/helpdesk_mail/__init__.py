@@ -19,6 +19,7 @@ from .actions import (
     ReopenTicket,
     SuppressRecipients,
 )
+from .commit import commit
 from .events import (
     Event,
     KBArticleUpdated,
@@ -49,17 +50,18 @@ from .model import (
 )
 from .outbound.compose import render_message
 from .outbound.plan import plan_notifications, scopes_for
-from .outbound.planned import NotificationPlan, PlannedEmail, Recipient
+from .planned import NotificationPlan, PlannedEmail, Recipient
 from .settings import (
     IncomingSettings,
     MailboxAccount,
     NotificationSettings,
+    OAuth2Settings,
     OutgoingSettings,
     Settings,
     SettingsError,
     load_settings,
 )
-from .shell.notify import NotifyReport, notify
+from .shell.delivery import Deliverer, NotifyReport, notify
 from .shell.poller import Poller, PollReport
 from .spf import check_sender_domain, check_spf
 from .templating import TemplateError, Templates, validate_template
@@ -80,6 +82,7 @@ __all__ = [
     "CreateTicket",
     "CreateUser",
     "CustomField",
+    "Deliverer",
     "Discard",
     "DiscardReason",
     "Event",
@@ -93,6 +96,7 @@ __all__ = [
     "NotificationPlan",
     "NotificationSettings",
     "NotifyReport",
+    "OAuth2Settings",
     "OutgoingSettings",
     "ParsedEmail",
     "PlannedEmail",
@@ -124,6 +128,7 @@ __all__ = [
     "bind_ticket",
     "check_sender_domain",
     "check_spf",
+    "commit",
     "load_settings",
     "notify",
     "plan_notifications",

@@ -1,9 +1,21 @@
 """What an incoming email asks the host to do: actions, as frozen dataclasses.
 
-`process_email` returns a tuple of these; the host applies them in its own storage
-(or `Storage.commit` does, for hosts that implement the protocol). An action whose
-`ticket_id` is `None` refers to the ticket created by the `CreateTicket` of the
-same result.
+`process_email` returns a tuple of these; `helpdesk_mail.commit` hands them, in
+order, to the host's `Domain.apply` inside one transaction (except
+`SuppressRecipients`, which the library keeps in its own bookkeeping). Each class
+below says exactly what applying it means: that text is the contract a host's
+storage keeps, and `helpdesk_mail.memory.InMemoryStorage` follows it.
+
+Rules for every action:
+
+- An action whose `ticket_id` is `None` refers to the ticket created by the
+  `CreateTicket` earlier in the same tuple.
+- Addresses are already normalised (`addresses.normalize_email`).
+- The `Require*` actions come first: they are the preconditions the other actions
+  were computed under. If one no longer holds, `apply` raises `StaleCommit` and
+  the whole transaction is rolled back; the caller processes the email again.
+- Applying is all or nothing: an error leaves the host's data unchanged (the
+  transaction rolls back).
 """
 
 from __future__ import annotations
@@ -11,12 +23,70 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .model import Attachment, Role
+from .events import Event
+from .model import Attachment, Role, TicketStatus
+
+__all__ = [
+    "Action",
+    "AddComment",
+    "AddSubscribers",
+    "CloseTicket",
+    "CommitOutcome",
+    "CreateTicket",
+    "CreateUser",
+    "Discard",
+    "RemoveSubscriber",
+    "ReopenTicket",
+    "RequireTicket",
+    "RequireUser",
+    "StaleCommit",
+    "SuppressRecipients",
+]
+
+
+class StaleCommit(Exception):
+    """A `Require*` precondition no longer holds: the data changed since it was read.
+
+    Raised by `Domain.apply` (and so by `helpdesk_mail.commit`); nothing was applied.
+    Process the email again against the current data.
+    """
+
+
+@dataclass(frozen=True)
+class RequireTicket:
+    """Precondition: ticket `ticket_id` exists and its status is `status`.
+
+    When `version` is not None the host keeps ticket versions (`Ticket.version`) and
+    the ticket's current version must equal it too. Check it under the same lock or
+    compare-and-set that the rest of the transaction uses (for example
+    `SELECT ... FOR UPDATE` of the ticket row), so that a concurrent change makes this
+    commit fail rather than be lost. Does not change anything.
+    """
+
+    ticket_id: int
+    status: TicketStatus
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class RequireUser:
+    """Precondition: the user with address `email` has role `role`; `role` None: no such user.
+
+    Does not change anything.
+    """
+
+    email: str
+    role: Role | None
 
 
 @dataclass(frozen=True)
 class CreateUser:
-    """Register an unknown sender (accept-unregistered is on) with a generated password."""
+    """Register an unknown sender (accept-unregistered is on) with a generated password.
+
+    Create the user with this address, display name, role and password, unless a
+    user with this address exists (then do nothing). Report the address in
+    `CommitOutcome.created_users` when it was created.
+    """
 
     email: str
     name: str
@@ -26,7 +96,16 @@ class CreateUser:
 
 @dataclass(frozen=True)
 class CreateTicket:
-    """Open a new ticket from an email."""
+    """Open a new ticket from an email.
+
+    Create a ticket with a new id: status open, this subject, submitter, body (text
+    and sanitizable HTML), category, subscribers (in this order, the submitter
+    first), attachments (store their bytes) and `via`. Store `message_id` (when not
+    None and not yet stored for any ticket: a Message-ID belongs to the first ticket
+    that stored it) as the ticket's first Message-ID, so that `ticket_for_message_id`
+    finds the ticket by it. The new id is `CommitOutcome.ticket_id`; later actions of the
+    same tuple with `ticket_id` None mean this ticket.
+    """
 
     subject: str
     submitter: str
@@ -41,7 +120,14 @@ class CreateTicket:
 
 @dataclass(frozen=True)
 class AddComment:
-    """Add a reply to a ticket's log (`ticket_id` None: the ticket this result creates)."""
+    """Add a reply to a ticket's log (`ticket_id` None: the ticket this tuple creates).
+
+    Append a comment with a new id, after every existing one, with this author,
+    text, HTML, techs-only flag and attachments (store their bytes). Append
+    `message_id` (when not None and not yet stored for any ticket) to the ticket's
+    Message-IDs, after the ones it has: their order is the order mail arrived, and
+    notifications reply to the latest. The comment's id is `CommitOutcome.comment_id`.
+    """
 
     ticket_id: int | None
     author: str
@@ -51,12 +137,12 @@ class AddComment:
     attachments: tuple[Attachment, ...]
     message_id: str | None
     full_text: str = ""
-    """The whole text of the message, quoted history included."""
+    """The whole text of the message, quoted history included (keep it if you show it)."""
 
 
 @dataclass(frozen=True)
 class AddSubscribers:
-    """Subscribe addresses to a ticket."""
+    """Subscribe addresses to a ticket: append those it does not have yet, in this order."""
 
     ticket_id: int | None
     emails: tuple[str, ...]
@@ -64,7 +150,11 @@ class AddSubscribers:
 
 @dataclass(frozen=True)
 class RemoveSubscriber:
-    """Unsubscribe an address from a ticket (`#unsubscribe#`)."""
+    """Unsubscribe an address from a ticket (`#unsubscribe#`); nothing if it is not one.
+
+    An unsubscribed submitter stays the ticket's submitter but gets no more
+    notifications about it.
+    """
 
     ticket_id: int
     email: str
@@ -72,7 +162,7 @@ class RemoveSubscriber:
 
 @dataclass(frozen=True)
 class CloseTicket:
-    """Close a ticket (`#close#`)."""
+    """Close a ticket (`#close#`): set its status to closed (already closed: nothing)."""
 
     ticket_id: int
     by: str
@@ -80,7 +170,7 @@ class CloseTicket:
 
 @dataclass(frozen=True)
 class ReopenTicket:
-    """Reopen a closed ticket that received a reply."""
+    """Reopen a closed ticket that received a reply: set its status to open."""
 
     ticket_id: int
     by: str
@@ -88,7 +178,11 @@ class ReopenTicket:
 
 @dataclass(frozen=True)
 class SuppressRecipients:
-    """Stop mailing addresses that bounced (fed to the notification suppression list)."""
+    """Stop mailing addresses that bounced, until `until`.
+
+    Kept by the library's bookkeeping (`Suppressions.suppress`), not by the host's
+    `Domain.apply`, which never receives it.
+    """
 
     emails: tuple[str, ...]
     temporary: bool | None
@@ -98,14 +192,20 @@ class SuppressRecipients:
 
 @dataclass(frozen=True)
 class Discard:
-    """Drop the email: nothing else happens. `reason` is one of the inspect contract's reasons."""
+    """Drop the email: nothing else happens. `reason` is one of the inspect contract's reasons.
+
+    Applying it changes nothing; it is there so that a discarded email is committed
+    (its receipt recorded) like any other and never processed twice.
+    """
 
     reason: str
     detail: str = ""
 
 
 Action = (
-    CreateUser
+    RequireTicket
+    | RequireUser
+    | CreateUser
     | CreateTicket
     | AddComment
     | AddSubscribers
@@ -119,10 +219,18 @@ Action = (
 
 @dataclass(frozen=True)
 class CommitOutcome:
-    """What a commit produced: the ticket touched or created, the comment added, users made."""
+    """What a commit produced: the ticket touched or created, the comment added, users made.
+
+    `Domain.apply` returns the first three; `helpdesk_mail.commit` adds the events it
+    recorded in the outbox (bound to the ticket and comment) and their outbox ids.
+    """
 
     ticket_id: int | None = None
     comment_id: int | None = None
     created_users: tuple[str, ...] = ()
     duplicate: bool = False
     """True when the receipt key had already been committed: nothing was applied again."""
+    events: tuple[Event, ...] = ()
+    """The events recorded in the outbox with this commit, bound to the ticket and comment."""
+    event_ids: tuple[int, ...] = ()
+    """Their outbox ids, in the same order."""

@@ -28,13 +28,15 @@ from .actions import (
     Discard,
     RemoveSubscriber,
     ReopenTicket,
+    RequireTicket,
+    RequireUser,
     SuppressRecipients,
 )
 from .events import Event
 from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
 from .ports import Clock, MailboxSession, MailboxTransport, RandomSource
 from .settings import IncomingSettings, MailboxAccount, OutgoingSettings, Settings
-from .shell.notify import NotifyReport, notify
+from .shell.delivery import Deliverer, NotifyReport
 from .shell.poller import MessageReport, MessageStatus, Poller, PollReport
 
 __all__ = [
@@ -108,17 +110,15 @@ def run_demo(
     collected: list[MessageReport] = []
     settings, clock, random = demo_settings(), ManualClock(), SeededRandom(seed)
 
-    def send_notifications(report: MessageReport) -> None:
-        collected.append(report)
-        label = labels.get(report.uid, f"uid {report.uid}")
-        run.notifications.setdefault(label, []).extend(
-            notify(event, settings, storage, None, run.outbox, clock, random)
-            for event in report.events
-        )
-
-    poller = Poller(settings, storage, mailbox, clock, random, on_message=send_notifications)
+    poller = Poller(settings, storage, mailbox, clock, random, on_message=collected.append)
     run.polls.append(poller.run_once(force=True))
     run.messages = [(labels.get(m.uid, f"uid {m.uid}"), m) for m in collected]
+    # the events the commits put in the outbox, delivered as a worker would
+    deliverer = Deliverer(settings, storage, run.outbox, clock, random)
+    delivered = {r.event_id: r for r in deliverer.run_once(limit=len(storage.outbox())).events}
+    for label, report in run.messages:
+        event_ids = report.outcome.event_ids if report.outcome is not None else ()
+        run.notifications[label] = [delivered[i] for i in event_ids if i in delivered]
     if redeliver:
         collected.clear()
         for name, raw in messages:
@@ -218,6 +218,12 @@ def _quote(text: str, limit: int = 60) -> str:
 def describe_action(action: Action, outcome: CommitOutcome | None = None) -> str:
     """One readable line for an action (ticket ids filled in from the commit's outcome)."""
     match action:
+        case RequireTicket():
+            return f"check #{action.ticket_id} is still {action.status.value}"
+        case RequireUser():
+            if action.role is None:
+                return f"check {action.email} has no account yet"
+            return f"check {action.email} is still a {action.role.value}"
         case CreateUser():
             return f"create {action.role.value} {action.email} (with a generated password)"
         case CreateTicket():
@@ -337,7 +343,10 @@ def format_run(run: DemoRun) -> str:
         if account.error:
             out.append(f"  {account.account}: {account.error}")
     if run.notifications:
-        out.append(f"Notifications sent (to an in-memory outbox): {len(run.outbox)} emails.")
+        out.append(
+            f"Notifications: {len(run.storage.outbox())} events committed to the event outbox,"
+            f" delivered as {len(run.outbox)} emails (to an in-memory SMTP outbox)."
+        )
     if run.redelivered:
         again = run.polls[-1]
         out.append(

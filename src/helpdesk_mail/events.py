@@ -3,7 +3,13 @@
 Incoming mail produces some of them (`InboundResult.events`); the host produces the
 rest (a ticket created on the web, a technician taking a ticket, a KB article edited).
 A ticket event whose `ticket_id` is `None` refers to the ticket that the same
-`InboundResult` creates: `bind_ticket` fills it in once the host has committed.
+`InboundResult` creates, and a `TicketUpdated` whose `comment_id` is `None` to the
+comment it adds: `bind_ticket` fills both in from the commit's outcome
+(`helpdesk_mail.commit` does it before it records the events in the outbox).
+
+Events are plain data: `helpdesk_mail.codec` turns each into a versioned JSON-ready
+dict and back, and enum fields given as their string values (`via="email"`) are
+turned into the enum, so a stored and loaded event is equal to the original.
 """
 
 from __future__ import annotations
@@ -33,6 +39,9 @@ class TicketCreated:
     auto_response_allowed: bool = True
     """False for mail that must get no automatic answer (bulk, list, auto-response-suppressed)."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "via", Via(self.via))
+
 
 @dataclass(frozen=True)
 class TicketUpdated:
@@ -44,6 +53,9 @@ class TicketUpdated:
     techs_only: bool = False
     has_attachments: bool = False
     via: Via = Via.EMAIL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "via", Via(self.via))
 
 
 @dataclass(frozen=True)
@@ -113,8 +125,11 @@ Event = (
 _PENDING_TICKET = (TicketCreated, TicketUpdated)
 
 
-def bind_ticket(event: Event, ticket_id: int) -> Event:
-    """The event with a pending (`None`) ticket id replaced by the committed `ticket_id`."""
-    if isinstance(event, _PENDING_TICKET) and event.ticket_id is None:
-        return dataclasses.replace(event, ticket_id=ticket_id)
+def bind_ticket(event: Event, ticket_id: int | None, comment_id: int | None = None) -> Event:
+    """The event with its pending (`None`) ticket id and, for a `TicketUpdated`, its pending
+    comment id replaced by the committed ones (a `None` argument binds nothing)."""
+    if isinstance(event, _PENDING_TICKET) and event.ticket_id is None and ticket_id is not None:
+        event = dataclasses.replace(event, ticket_id=ticket_id)
+    if isinstance(event, TicketUpdated) and event.comment_id is None and comment_id is not None:
+        event = dataclasses.replace(event, comment_id=comment_id)
     return event

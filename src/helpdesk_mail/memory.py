@@ -1,18 +1,22 @@
 """In-memory implementations of every port, for tests and for hosts' own test suites.
 
-They behave like the real thing where it matters to a host's tests (commits are
-atomic and de-duplicated, POP3-like deletions, sent mail collected like Django's
-`mail.outbox`), keep everything in plain attributes a test can inspect, and can be
-told to fail (`fail_connect`, `fail_next_send`, `temporary_failures`). They are not
-thread-safe and not for production.
+They behave like the real thing where it matters to a host's tests (transactions
+are atomic, receipts unique, reads light, POP3-like deletions, sent mail collected
+like Django's `mail.outbox`), keep everything in plain attributes a test can
+inspect, and can be told to fail (`fail_next_commit`, `fail_connect`,
+`fail_next_send`, `temporary_failures`). Not for production: nothing is persisted.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -28,19 +32,30 @@ from .actions import (
     Discard,
     RemoveSubscriber,
     ReopenTicket,
+    RequireTicket,
+    RequireUser,
+    StaleCommit,
     SuppressRecipients,
 )
 from .addresses import normalize_email
-from .model import Comment, KBArticle, Role, Ticket, TicketStatus, User
+from .commit import commit
+from .events import Event
+from .model import Attachment, Comment, KBArticle, Role, Ticket, TicketStatus, User
 from .ports import (
     Clock,
     MailboxAuthError,
     MailboxError,
-    MailboxState,
-    PoisonRecord,
-    ReceiptKey,
     SendError,
     TemporaryDnsError,
+)
+from .records import (
+    EventStatus,
+    MailboxLease,
+    MailboxState,
+    OutboxEntry,
+    PoisonRecord,
+    ReceiptKey,
+    SentRecord,
 )
 from .settings import MailboxAccount, MailProtocol
 
@@ -98,56 +113,187 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
+class _MemoryUnit:
+    """A transaction of `InMemoryStorage`: its domain and its books are the storage itself."""
+
+    def __init__(self, storage: InMemoryStorage) -> None:
+        self._storage = storage
+
+    @property
+    def domain(self) -> InMemoryStorage:
+        return self._storage
+
+    @property
+    def books(self) -> InMemoryStorage:
+        return self._storage
+
+
+# The attributes a transaction restores on rollback (copied when first written in it).
+_STATE = (
+    "users_by_email",
+    "passwords",
+    "tickets",
+    "ticket_comments",
+    "kb_articles",
+    "processed",
+    "mailbox_states",
+    "mailbox_leases",
+    "poison",
+    "suppressed",
+    "sent_log",
+    "outbox_entries",
+    "sent_ledger",
+    "commits",
+    "_message_index",
+    "_files",
+    "_counters",
+)
+
+
+def _restore(current: Any, saved: Any) -> None:
+    """Put `saved` back into the container `current`, in place (references stay valid)."""
+    if isinstance(current, dict):
+        current.clear()
+        current.update(saved)
+    elif isinstance(current, list):
+        current[:] = saved
+    else:
+        current.clear()
+        current.update(saved)
+
+
 class InMemoryStorage:
-    """A `Storage` in dictionaries. Commits are atomic: a failing action changes nothing.
+    """A whole `Storage` in dictionaries: the host's domain and the library's bookkeeping.
+
+    It keeps every rule of docs/protocols.md, so that a host's tests see what a real
+    database would do: transactions are atomic (a block that raises changes nothing)
+    and serialised by a lock (two threads are two connections), receipt keys are
+    unique, reads are light (attachments come without their bytes, which
+    `attachment_content` gives), tickets carry a version that every change bumps, and
+    a Message-ID belongs to the first ticket that stored it.
 
     Tickets and comments that commits create are dated by `clock` (share the clock
-    your test moves); without one they all get 2026-01-01 09:00 UTC.
+    your test moves); without one they all get 2026-01-01 09:00 UTC. Everything is
+    in plain attributes a test may inspect. Not for production: nothing is persisted.
     """
 
     def __init__(self, first_ticket_id: int = 1, clock: Clock | None = None) -> None:
         self.clock = clock
-        self.users: dict[str, User] = {}
+        self.users_by_email: dict[str, User] = {}
         self.passwords: dict[str, str] = {}
         self.tickets: dict[int, Ticket] = {}
         self.ticket_comments: dict[int, list[Comment]] = {}
         self.kb_articles: dict[int, KBArticle] = {}
         self.processed: set[str] = set()
         self.mailbox_states: dict[str, MailboxState] = {}
+        self.mailbox_leases: dict[str, MailboxLease] = {}
         self.poison: list[PoisonRecord] = []
         self.suppressed: dict[str, tuple[datetime, str]] = {}
         self.sent_log: dict[str, list[datetime]] = {}
+        self.outbox_entries: dict[int, OutboxEntry] = {}
+        self.sent_ledger: dict[str, SentRecord] = {}
         self.commits: list[tuple[Action, ...]] = []
+        """The actions of every `apply`, in order (for tests)."""
         self._message_index: dict[str, int] = {}
-        self._next_ticket_id = first_ticket_id
-        self._next_comment_id = 1
+        self._files: dict[str, bytes] = {}
+        self._counters = {"ticket": first_ticket_id, "comment": 1, "event": 1, "file": 1}
+        self._lock = threading.RLock()
+        self._saved: dict[str, Any] | None = None
         self.fail_next_commit: Exception | None = None
-        """Set to an exception to make the next `commit` raise it (and change nothing)."""
+        """Set to an exception to make the next `apply` raise it (and change nothing)."""
+        self.calls: Counter[str] = Counter()
+        """How often each read method was called (tests count storage round trips)."""
+
+    # --- transactions ---
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryUnit]:
+        """A transaction: everything written in the block is undone if the block raises.
+
+        Transactions are serialised by a lock; a nested one joins the outer one.
+        """
+        with self._lock:
+            if self._saved is not None:
+                yield _MemoryUnit(self)
+                return
+            self._saved = {}
+            try:
+                yield _MemoryUnit(self)
+            except BaseException:
+                for name, value in self._saved.items():
+                    _restore(getattr(self, name), value)
+                raise
+            finally:
+                self._saved = None
+
+    def _write(self, name: str) -> None:
+        """Remember `name`'s value before the transaction's first write to it."""
+        if self._saved is None or name in self._saved:
+            return
+        value = getattr(self, name)
+        if name == "ticket_comments":
+            self._saved[name] = {k: list(v) for k, v in value.items()}
+        else:
+            self._saved[name] = copy.copy(value)
+
+    def commit(
+        self,
+        actions: Sequence[Action],
+        key: ReceiptKey | None = None,
+        events: Sequence[Event] = (),
+    ) -> CommitOutcome:
+        """Commit one email's actions, its receipt key and its events in one transaction.
+
+        A shortcut for tests: `helpdesk_mail.commit` inside `transaction()`, dated by
+        this storage's clock.
+        """
+        with self.transaction() as unit:
+            return commit(unit, actions, key=key, events=events, at=self._now())
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of everything stored (not the read counters): tests compare two
+        snapshots to show that something wrote nothing."""
+        with self._lock:
+            return copy.deepcopy({name: getattr(self, name) for name in _STATE})
 
     # --- setting up (for tests) ---
 
     def add_user(self, user: User, password: str = "") -> User:
         """Add or replace a user."""
-        self.users[user.email] = user
+        self._write("users_by_email")
+        self.users_by_email[user.email] = user
         if password:
+            self._write("passwords")
             self.passwords[user.email] = password
         return user
 
     def add_ticket(self, ticket: Ticket, comments: Iterable[Comment] = ()) -> Ticket:
-        """Add or replace a ticket (and its comments).
+        """Add or replace a ticket (and append its comments); returns it as stored.
 
-        Add tickets through this method or `commit`, not by writing to `tickets`: the
-        Message-ID index that threading uses is kept here.
+        Add tickets through this method or a commit, not by writing to `tickets`: the
+        Message-ID index, the files and the version are kept here. A Message-ID that
+        another ticket stored first stays that ticket's.
         """
+        for name in ("tickets", "ticket_comments", "_message_index", "_counters"):
+            self._write(name)
+        previous = self.tickets.get(ticket.id)
+        version = (previous.version or 0) + 1 if previous is not None else ticket.version or 1
+        ticket = dataclasses.replace(
+            ticket, attachments=self._keep_files(ticket.attachments), version=version
+        )
         self.tickets[ticket.id] = ticket
         for message_id in ticket.message_ids:
-            self._message_index[message_id] = ticket.id
-        self.ticket_comments.setdefault(ticket.id, []).extend(comments)
-        self._next_ticket_id = max(self._next_ticket_id, ticket.id + 1)
+            self._message_index.setdefault(message_id, ticket.id)
+        kept = [
+            dataclasses.replace(c, attachments=self._keep_files(c.attachments)) for c in comments
+        ]
+        self.ticket_comments.setdefault(ticket.id, []).extend(kept)
+        self._counters["ticket"] = max(self._counters["ticket"], ticket.id + 1)
         return ticket
 
     def add_kb_article(self, article: KBArticle) -> KBArticle:
         """Add or replace a knowledge-base article."""
+        self._write("kb_articles")
         self.kb_articles[article.id] = article
         return article
 
@@ -198,38 +344,70 @@ class InMemoryStorage:
                 )
             )
 
-    # --- StorageReader ---
+    def _keep_files(self, attachments: Iterable[Attachment]) -> tuple[Attachment, ...]:
+        """Store the bytes of new files apart; the ticket or comment keeps light copies."""
+        light: list[Attachment] = []
+        for a in attachments:
+            if a.id is None or a.content:
+                self._write("_files")
+                self._write("_counters")
+                file_id = a.id or f"f{self._counters['file']}"
+                if a.id is None:
+                    self._counters["file"] += 1
+                self._files[file_id] = a.content
+                a = dataclasses.replace(a, id=file_id, size=a.size or len(a.content))
+            light.append(dataclasses.replace(a, content=b""))
+        return tuple(light)
+
+    # --- DomainReader ---
 
     def user(self, email: str) -> User | None:
         """The user with this address, or None."""
-        return self.users.get(normalize_email(email))
+        self.calls["user"] += 1
+        return self.users_by_email.get(normalize_email(email))
+
+    def users(self, emails: Iterable[str]) -> Mapping[str, User]:
+        """The known users among these addresses, by address."""
+        self.calls["users"] += 1
+        found = (self.users_by_email.get(normalize_email(e)) for e in emails)
+        return {u.email: u for u in found if u is not None}
 
     def staff(self) -> Iterable[User]:
         """All technicians and administrators."""
-        return [u for u in self.users.values() if u.is_staff]
+        self.calls["staff"] += 1
+        return [u for u in self.users_by_email.values() if u.is_staff]
 
     def ticket(self, ticket_id: int) -> Ticket | None:
-        """The ticket with this id, or None."""
+        """The ticket with this id (attachments without their bytes), or None."""
+        self.calls["ticket"] += 1
         return self.tickets.get(ticket_id)
 
     def ticket_for_message_id(self, message_id: str) -> int | None:
-        """The ticket that stored this Message-ID, or None."""
+        """The first ticket that stored this Message-ID, or None."""
+        self.calls["ticket_for_message_id"] += 1
         ticket_id = self._message_index.get(message_id.strip())
-        ticket = self.tickets.get(ticket_id) if ticket_id is not None else None
-        return (
-            ticket_id if ticket is not None and message_id.strip() in ticket.message_ids else None
-        )
+        return ticket_id if ticket_id in self.tickets else None
 
     def comments(self, ticket_id: int) -> Sequence[Comment]:
-        """The ticket's log, oldest first."""
+        """The ticket's log, oldest first (attachments without their bytes)."""
+        self.calls["comments"] += 1
         return tuple(self.ticket_comments.get(ticket_id, ()))
+
+    def attachment_content(self, attachment: Attachment) -> bytes:
+        """The bytes of a stored file (`b""` for one this storage does not know)."""
+        self.calls["attachment_content"] += 1
+        if attachment.content:
+            return attachment.content
+        return self._files.get(attachment.id or "", b"")
 
     def kb_article(self, article_id: int) -> KBArticle | None:
         """The KB article with this id, or None."""
+        self.calls["kb_article"] += 1
         return self.kb_articles.get(article_id)
 
     def search_kb(self, text: str, limit: int) -> Sequence[KBArticle]:
         """Articles sharing the most words (of four letters or more) with `text`."""
+        self.calls["search_kb"] += 1
         words = {w for w in _words(text) if len(w) >= 4}
         scored = []
         for article in self.kb_articles.values():
@@ -238,54 +416,18 @@ class InMemoryStorage:
                 scored.append((-overlap, article.id, article))
         return tuple(a for _, _, a in sorted(scored)[:limit])
 
-    def is_suppressed(self, email: str, now: datetime) -> bool:
-        """Whether `email` bounced recently (its suppression has not expired)."""
-        entry = self.suppressed.get(normalize_email(email))
-        return entry is not None and entry[0] > now
+    # --- Domain: applying actions, as helpdesk_mail.actions documents them ---
 
-    def notifications_since(self, scope: str, since: datetime) -> int:
-        """Notifications counted in `scope` at or after `since`."""
-        return sum(1 for at in self.sent_log.get(scope, ()) if at >= since)
-
-    def is_processed(self, key: ReceiptKey) -> bool:
-        """Whether this receipt key was committed."""
-        return key.as_string() in self.processed
-
-    def mailbox_state(self, account: str) -> MailboxState:
-        """The health record of an account."""
-        return self.mailbox_states.get(account, MailboxState())
-
-    # --- Storage writes ---
-
-    def commit(self, actions: Sequence[Action], key: ReceiptKey | None) -> CommitOutcome:
-        """Apply `actions` and record `key`, all or nothing; a known key applies nothing."""
-        if key is not None and self.is_processed(key):
-            return CommitOutcome(duplicate=True)
+    def apply(self, actions: Sequence[Action]) -> CommitOutcome:
+        """Apply `actions` in order (each as its class documents); all or nothing."""
         if self.fail_next_commit is not None:
             exc, self.fail_next_commit = self.fail_next_commit, None
             raise exc
-        self._check(actions)  # every action can be applied, so applying cannot fail half-way
-        outcome = self._apply(actions)
-        if key is not None:
-            self.processed.add(key.as_string())
-        self.commits.append(tuple(actions))
-        return outcome
-
-    def _check(self, actions: Sequence[Action]) -> None:
-        """Raise `KeyError`, before anything changes, if an action names a missing ticket."""
-        current: int | str | None = None  # "new": the ticket this commit creates
-        for action in actions:
-            if isinstance(action, CreateTicket):
-                current = "new"
-                continue
-            if not isinstance(
-                action, AddComment | AddSubscribers | RemoveSubscriber | CloseTicket | ReopenTicket
-            ):
-                continue
-            wanted = action.ticket_id if action.ticket_id is not None else current
-            if wanted is None or (wanted != "new" and wanted not in self.tickets):
-                raise KeyError(f"no ticket {wanted}")
-            current = wanted
+        with self.transaction():
+            outcome = self._apply(actions)
+            self._write("commits")
+            self.commits.append(tuple(actions))
+            return outcome
 
     def _apply(self, actions: Sequence[Action]) -> CommitOutcome:
         ticket_id: int | None = None
@@ -300,15 +442,27 @@ class InMemoryStorage:
 
         for action in actions:
             match action:
+                case RequireTicket():
+                    current = self.tickets.get(action.ticket_id)
+                    if current is None or current.status is not action.status:
+                        raise StaleCommit(f"ticket {action.ticket_id} is not {action.status}")
+                    if action.version is not None and current.version != action.version:
+                        raise StaleCommit(f"ticket {action.ticket_id} changed")
+                case RequireUser():
+                    user = self.users_by_email.get(normalize_email(action.email))
+                    if (user.role if user is not None else None) != action.role:
+                        raise StaleCommit(f"user {action.email} changed")
                 case CreateUser():
-                    if normalize_email(action.email) not in self.users:
+                    email = normalize_email(action.email)
+                    if email not in self.users_by_email:
                         self.add_user(
-                            User(email=action.email, name=action.name, role=action.role),
+                            User(email=email, name=action.name, role=action.role),
                             action.password,
                         )
-                        created.append(normalize_email(action.email))
+                        created.append(email)
                 case CreateTicket():
-                    ticket_id = self._next_ticket_id
+                    self._write("_counters")
+                    ticket_id = self._counters["ticket"]
                     self.add_ticket(
                         Ticket(
                             id=ticket_id,
@@ -321,28 +475,31 @@ class InMemoryStorage:
                             body_text=action.body_text,
                             body_html=action.body_html,
                             attachments=action.attachments,
-                            message_ids=(action.message_id,) if action.message_id else (),
+                            message_ids=(action.message_id,)
+                            if action.message_id and action.message_id not in self._message_index
+                            else (),
                         )
                     )
                 case AddComment():
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id
-                    comment_id = self._next_comment_id
-                    self._next_comment_id += 1
-                    self.ticket_comments.setdefault(ticket.id, []).append(
-                        Comment(
-                            id=comment_id,
-                            ticket_id=ticket.id,
-                            author=action.author,
-                            body_text=action.body_text,
-                            body_html=action.body_html,
-                            techs_only=action.techs_only,
-                            attachments=action.attachments,
-                            created_at=self._now(),
-                        )
+                    self._write("_counters")
+                    comment_id = self._counters["comment"]
+                    self._counters["comment"] += 1
+                    comment = Comment(
+                        id=comment_id,
+                        ticket_id=ticket.id,
+                        author=action.author,
+                        body_text=action.body_text,
+                        body_html=action.body_html,
+                        techs_only=action.techs_only,
+                        attachments=action.attachments,
+                        created_at=self._now(),
                     )
-                    if action.message_id:
-                        self._replace(ticket, message_ids=(*ticket.message_ids, action.message_id))
+                    ids = ticket.message_ids
+                    if action.message_id and action.message_id not in self._message_index:
+                        ids = (*ids, action.message_id)
+                    self.add_ticket(dataclasses.replace(ticket, message_ids=ids), [comment])
                 case AddSubscribers():
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id
@@ -356,14 +513,14 @@ class InMemoryStorage:
                 case CloseTicket():
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id
-                    self._replace(ticket, status=TicketStatus.CLOSED)
+                    if not ticket.is_closed:
+                        self._replace(ticket, status=TicketStatus.CLOSED)
                 case ReopenTicket():
                     ticket = target(action.ticket_id)
                     ticket_id = ticket.id
                     self._replace(ticket, status=TicketStatus.OPEN)
                 case SuppressRecipients():
-                    for email in action.emails:
-                        self.suppress(email, action.until, action.reason)
+                    raise TypeError("SuppressRecipients is bookkeeping: Domain.apply never gets it")
                 case Discard():
                     pass
         return CommitOutcome(
@@ -374,31 +531,155 @@ class InMemoryStorage:
         return self.clock.now() if self.clock is not None else EPOCH
 
     def _replace(self, ticket: Ticket, **changes: Any) -> None:
-        self.add_ticket(dataclasses.replace(ticket, **changes))
+        changed = dataclasses.replace(ticket, **changes)
+        if changed != ticket:  # a change that changes nothing keeps the version
+            self.add_ticket(changed)
+
+    # --- Bookkeeping: receipts ---
+
+    def is_processed(self, key: ReceiptKey) -> bool:
+        """Whether this receipt key was committed."""
+        self.calls["is_processed"] += 1
+        return key.as_string() in self.processed
+
+    def record_receipt(self, key: ReceiptKey, at: datetime) -> bool:
+        """Record `key`; False if it already was."""
+        if key.as_string() in self.processed:
+            return False
+        self._write("processed")
+        self.processed.add(key.as_string())
+        return True
+
+    # --- Bookkeeping: mailbox health and leases ---
+
+    def mailbox_state(self, account: str) -> MailboxState:
+        """The health record of an account."""
+        self.calls["mailbox_state"] += 1
+        return self.mailbox_states.get(account, MailboxState())
 
     def save_mailbox_state(self, account: str, state: MailboxState) -> None:
         """Store an account's health record."""
+        self._write("mailbox_states")
         self.mailbox_states[account] = state
+
+    def lease_mailbox(self, account: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or renew the right to poll `account` (False while another owner holds it)."""
+        with self._lock:
+            current = self.mailbox_leases.get(account)
+            if current is not None and current.owner != owner and current.until > now:
+                return False
+            self._write("mailbox_leases")
+            self.mailbox_leases[account] = MailboxLease(account, owner, until)
+            return True
+
+    def release_mailbox(self, account: str, owner: str) -> None:
+        """Give up `owner`'s lease on `account`."""
+        with self._lock:
+            current = self.mailbox_leases.get(account)
+            if current is not None and current.owner == owner:
+                self._write("mailbox_leases")
+                del self.mailbox_leases[account]
+
+    # --- Bookkeeping: poison ---
 
     def record_poison(self, record: PoisonRecord) -> None:
         """Keep a failed email for replay."""
+        self._write("poison")
         self.poison.append(record)
 
     def poison_records(self) -> Sequence[PoisonRecord]:
         """The failed emails kept, oldest first."""
+        self.calls["poison_records"] += 1
         return tuple(self.poison)
+
+    # --- Bookkeeping: suppressions and counts ---
+
+    def is_suppressed(self, email: str, now: datetime) -> bool:
+        """Whether `email` bounced recently (its suppression has not expired)."""
+        self.calls["is_suppressed"] += 1
+        entry = self.suppressed.get(normalize_email(email))
+        return entry is not None and entry[0] > now
 
     def suppress(self, email: str, until: datetime, reason: str) -> None:
         """Suppress notifications to `email` until `until` (a later expiry wins)."""
         address = normalize_email(email)
         current = self.suppressed.get(address)
         if current is None or current[0] < until:
+            self._write("suppressed")
             self.suppressed[address] = (until, reason)
+
+    def notifications_since(self, scope: str, since: datetime) -> int:
+        """Notifications counted in `scope` at or after `since`."""
+        self.calls["notifications_since"] += 1
+        return sum(1 for at in self.sent_log.get(scope, ()) if at >= since)
 
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope."""
+        self._write("sent_log")
         for scope in scopes:
-            self.sent_log.setdefault(scope, []).append(at)
+            self.sent_log[scope] = [*self.sent_log.get(scope, ()), at]
+
+    # --- Bookkeeping: the event outbox ---
+
+    def add_events(self, events: Sequence[Event], at: datetime) -> tuple[int, ...]:
+        """Record events as pending; returns their ids."""
+        self._write("outbox_entries")
+        self._write("_counters")
+        ids: list[int] = []
+        for event in events:
+            event_id = self._counters["event"]
+            self._counters["event"] += 1
+            self.outbox_entries[event_id] = OutboxEntry(id=event_id, event=event, created_at=at)
+            ids.append(event_id)
+        return tuple(ids)
+
+    def claim_events(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> Sequence[OutboxEntry]:
+        """Lease up to `limit` due pending events no one else holds to `owner`."""
+        with self._lock:
+            claimed: list[OutboxEntry] = []
+            for entry in self.outbox_entries.values():
+                if len(claimed) >= limit:
+                    break
+                if entry.status is not EventStatus.PENDING:
+                    continue
+                if entry.next_attempt_at is not None and entry.next_attempt_at > now:
+                    continue
+                if entry.lease_until is not None and entry.lease_until > now:
+                    continue
+                leased = dataclasses.replace(entry, lease_owner=owner, lease_until=until)
+                self._write("outbox_entries")
+                self.outbox_entries[entry.id] = leased
+                claimed.append(leased)
+            return tuple(claimed)
+
+    def update_event(self, entry: OutboxEntry) -> None:
+        """Store an entry's new state."""
+        if entry.id not in self.outbox_entries:
+            raise KeyError(f"no outbox entry {entry.id}")
+        self._write("outbox_entries")
+        self.outbox_entries[entry.id] = entry
+
+    def outbox(self, status: EventStatus | None = None) -> Sequence[OutboxEntry]:
+        """The outbox entries (with this status), oldest first."""
+        return tuple(e for e in self.outbox_entries.values() if status in (None, e.status))
+
+    # --- Bookkeeping: the sent ledger ---
+
+    def sent_record(self, key: str) -> SentRecord | None:
+        """The ledger's line for this idempotency key, or None."""
+        self.calls["sent_record"] += 1
+        return self.sent_ledger.get(key)
+
+    def record_sent(self, record: SentRecord) -> None:
+        """Add or replace the line of `record.key`."""
+        self._write("sent_ledger")
+        self.sent_ledger[record.key] = record
+
+    def sent_records(self, event_id: int | None = None) -> Sequence[SentRecord]:
+        """The ledger's lines (of one event), in the order recorded."""
+        return tuple(r for r in self.sent_ledger.values() if event_id in (None, r.event_id))
 
 
 class Outbox:

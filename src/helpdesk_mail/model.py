@@ -115,8 +115,13 @@ class Attachment:
 
     `content_id` is set for inline parts (without angle brackets) so that `cid:`
     references in an HTML body can be resolved by the host. `url` is the host's
-    download link, used by templates; `content` may be empty when the host only
-    passes metadata.
+    download link, used by templates.
+
+    Reads are light: a ticket or comment read from storage may leave `content`
+    empty (`size` still set); the library asks `DomainReader.attachment_content`
+    for the bytes only when it composes an email that attaches the file. `id` is
+    the host's own key for the file (anything that fits in a string), so that it
+    can find the bytes again.
     """
 
     filename: str
@@ -126,6 +131,7 @@ class Attachment:
     inline: bool = False
     content_id: str | None = None
     url: str | None = None
+    id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,11 @@ class Ticket:
     body_html: str | None = None
     attachments: tuple[Attachment, ...] = ()
     message_ids: tuple[str, ...] = ()
-    """Message-IDs the host stored for this ticket (its incoming mail and notifications)."""
+    """Message-IDs stored for this ticket, oldest first (its incoming mail; a host may add
+    its notifications' too): replies are threaded by them and notifications answer the last."""
+    version: int | None = None
+    """A number the host changes on every change of the ticket (None: it keeps none, and
+    only the status guards a commit against a concurrent change; see `RequireTicket`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", TicketStatus(self.status))

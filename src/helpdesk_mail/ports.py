@@ -1,25 +1,78 @@
 """The protocols between the pure core and the outside world.
 
-The core reads the host's data through `StorageReader`, time through `Clock` and
-randomness through `RandomSource`; it never does I/O itself. The shell (the
-`Poller`, the mail transports, the SPF checker) talks to servers through
-`MailboxTransport`, `SendTransport` and `Resolver`. `helpdesk_mail.memory` has an
-in-memory implementation of each, for tests and for hosts' own test suites.
+Storage is split by who owns the data. The host's domain (users, tickets,
+comments, files, KB articles) is `DomainReader`/`Domain`, which the host
+implements over its own tables. The library's bookkeeping (receipts, mailbox
+health, poison, suppressions, notification counts, the event outbox and the sent
+ledger) is `Bookkeeping`, which the library implements (`memory`, `sql`). A
+`Storage` opens a `UnitOfWork`: one transaction over both, so that what an email
+became, its receipt and its events are committed together (`helpdesk_mail.commit`).
+
+The core reads through `DomainReader` (inbound) and `PlanReader` (notifications),
+time through `Clock` and randomness through `RandomSource`; it never does I/O
+itself. The shell talks to servers through `MailboxTransport`, `SendTransport`
+and `Resolver`. `helpdesk_mail.memory` has an in-memory implementation of each.
+docs/protocols.md is the reference: every method, what it must guarantee, and a
+worked example of a host's own storage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .actions import Action, CommitOutcome
-from .model import Comment, KBArticle, Ticket, User
+from .events import Event
+from .model import Attachment, Comment, KBArticle, Ticket, User
+from .records import (
+    EventStatus,
+    MailboxState,
+    OutboxEntry,
+    PoisonRecord,
+    ReceiptKey,
+    SentRecord,
+)
 
 if TYPE_CHECKING:
     from .settings import MailboxAccount
+
+__all__ = [
+    "Bookkeeping",
+    "Clock",
+    "Domain",
+    "DomainReader",
+    "EventOutbox",
+    "EventStatus",
+    "MailboxAuthError",
+    "MailboxError",
+    "MailboxHealth",
+    "MailboxSession",
+    "MailboxState",
+    "MailboxTransport",
+    "NotificationCounts",
+    "OutboxEntry",
+    "PlanReader",
+    "PoisonQueue",
+    "PoisonRecord",
+    "RandomSource",
+    "ReceiptKey",
+    "Receipts",
+    "Refusal",
+    "Resolver",
+    "SendError",
+    "SendTransport",
+    "SentLedger",
+    "SentRecord",
+    "Storage",
+    "Suppressions",
+    "TemporaryDnsError",
+    "TransientStorageError",
+    "UnitOfWork",
+]
 
 
 @runtime_checkable
@@ -40,52 +93,22 @@ class RandomSource(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class ReceiptKey:
-    """Identifies one received email for de-duplication: mailbox, Message-ID and content hash.
+class DomainReader(Protocol):
+    """The host's data as the library reads it: users, tickets, comments, files, KB articles.
 
-    The host records it in the same transaction as the commit of what the email
-    became, so that a crash between commit and delete never makes a second ticket.
+    Values are frozen snapshots (`helpdesk_mail.model`). Reads are light: tickets and
+    comments may carry their attachments without bytes (see `attachment_content`).
     """
 
-    mailbox: str
-    message_id: str | None
-    content_sha256: str
-
-    def as_string(self) -> str:
-        """A single string form, convenient as a database key."""
-        return f"{self.mailbox}\x1f{self.message_id or ''}\x1f{self.content_sha256}"
-
-
-@dataclass(frozen=True)
-class MailboxState:
-    """Health of a mailbox account: failures in a row and whether it is disabled."""
-
-    consecutive_failures: int = 0
-    disabled: bool = False
-    last_error: str | None = None
-    last_polled_at: datetime | None = None
-    """When the last poll started: a restarted poller keeps the account's interval."""
-
-
-@dataclass(frozen=True)
-class PoisonRecord:
-    """An email whose processing or commit raised: kept for a later replay."""
-
-    key: ReceiptKey
-    account: str
-    uid: str
-    raw: bytes
-    error: str
-    at: datetime
-
-
-@runtime_checkable
-class StorageReader(Protocol):
-    """The read-only view of the host's data that the pure core uses."""
-
     def user(self, email: str) -> User | None:
-        """The user with this (lower-cased) address, or None."""
+        """The user with this (normalised) address, or None."""
+        ...
+
+    def users(self, emails: Iterable[str]) -> Mapping[str, User]:
+        """The users among these (normalised) addresses, by address; unknown ones are left out.
+
+        One call for many people (a ticket's commenters, its subscribers).
+        """
         ...
 
     def staff(self) -> Iterable[User]:
@@ -93,15 +116,22 @@ class StorageReader(Protocol):
         ...
 
     def ticket(self, ticket_id: int) -> Ticket | None:
-        """The ticket with this id, or None."""
+        """The ticket with this id, or None. Its `message_ids` oldest first."""
         ...
 
     def ticket_for_message_id(self, message_id: str) -> int | None:
-        """The ticket that stored this Message-ID (with angle brackets), or None."""
+        """The ticket that stored this Message-ID (with angle brackets), or None.
+
+        A Message-ID belongs to the first ticket that stored it.
+        """
         ...
 
     def comments(self, ticket_id: int) -> Sequence[Comment]:
         """The ticket's log, oldest first."""
+        ...
+
+    def attachment_content(self, attachment: Attachment) -> bytes:
+        """The bytes of a file read without them (asked only when an email attaches it)."""
         ...
 
     def kb_article(self, article_id: int) -> KBArticle | None:
@@ -112,49 +142,183 @@ class StorageReader(Protocol):
         """Up to `limit` KB articles similar to `text` (empty when nothing matches)."""
         ...
 
-    def is_suppressed(self, email: str, now: datetime) -> bool:
-        """Whether notifications to `email` are suppressed (it bounced recently)."""
+
+class Domain(DomainReader, Protocol):
+    """The host's data, read and written inside one transaction (see `UnitOfWork`)."""
+
+    def apply(self, actions: Sequence[Action]) -> CommitOutcome:
+        """Apply `actions` in order, as each action's class documents (`helpdesk_mail.actions`).
+
+        Raises `StaleCommit` when a `RequireTicket`/`RequireUser` no longer holds. Never
+        receives `SuppressRecipients` (bookkeeping). Does not commit: the transaction does.
+        Returns the ticket created or touched, the comment added and the users created.
+        """
         ...
 
-    def notifications_since(self, scope: str, since: datetime) -> int:
-        """How many notifications were sent in `scope` (e.g. `ticket:12`, `to:a@b.c`) since then."""
-        ...
+
+class Receipts(Protocol):
+    """Which emails were already committed (de-duplication)."""
 
     def is_processed(self, key: ReceiptKey) -> bool:
-        """Whether an email with this receipt key was already committed."""
+        """Whether an email with this receipt key was committed."""
         ...
+
+    def record_receipt(self, key: ReceiptKey, at: datetime) -> bool:
+        """Record `key`; False (and nothing recorded) if it already was.
+
+        Under a unique constraint: of two transactions recording the same key, the
+        second gets False (or fails) once the first has committed.
+        """
+        ...
+
+
+class MailboxHealth(Protocol):
+    """Mailbox accounts: failures in a row, disabled accounts, and which worker polls which."""
 
     def mailbox_state(self, account: str) -> MailboxState:
         """The health record of a mailbox account (a fresh one when unknown)."""
-        ...
-
-
-@runtime_checkable
-class Storage(StorageReader, Protocol):
-    """The host's storage: the reader plus the writes the shell needs."""
-
-    def commit(self, actions: Sequence[Action], key: ReceiptKey | None) -> CommitOutcome:
-        """Apply `actions` and record `key` atomically; a key seen before applies nothing."""
         ...
 
     def save_mailbox_state(self, account: str, state: MailboxState) -> None:
         """Store the health record of a mailbox account."""
         ...
 
+    def lease_mailbox(self, account: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take or renew the right to poll `account` until `until`.
+
+        True when nobody else holds an unexpired lease (a lease of `owner` is renewed);
+        False when another owner's lease runs past `now`.
+        """
+        ...
+
+    def release_mailbox(self, account: str, owner: str) -> None:
+        """Give up `owner`'s lease on `account` (nothing if it holds none)."""
+        ...
+
+
+class PoisonQueue(Protocol):
+    """Emails whose processing or commit failed, kept for a replay."""
+
     def record_poison(self, record: PoisonRecord) -> None:
-        """Keep an email whose processing or commit failed, for a later replay."""
+        """Keep an email whose processing or commit failed."""
         ...
 
     def poison_records(self) -> Sequence[PoisonRecord]:
         """The emails kept by `record_poison`, oldest first."""
         ...
 
+
+class Suppressions(Protocol):
+    """Addresses not to mail for a while (they bounced)."""
+
+    def is_suppressed(self, email: str, now: datetime) -> bool:
+        """Whether notifications to `email` are suppressed at `now`."""
+        ...
+
     def suppress(self, email: str, until: datetime, reason: str) -> None:
-        """Suppress notifications to `email` until then."""
+        """Suppress notifications to `email` until then (a later expiry wins)."""
+        ...
+
+
+class NotificationCounts(Protocol):
+    """How many notifications went out, per scope, for the rate limits."""
+
+    def notifications_since(self, scope: str, since: datetime) -> int:
+        """How many were counted in `scope` (`ticket:12`, `to:a@b.c`) at or after `since`."""
         ...
 
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
-        """Count one sent notification in each scope (for rate limits)."""
+        """Count one sent notification in each scope."""
+        ...
+
+
+class EventOutbox(Protocol):
+    """Events waiting to be delivered: recorded by commits, claimed by deliverers."""
+
+    def add_events(self, events: Sequence[Event], at: datetime) -> tuple[int, ...]:
+        """Record events as pending (in this order); returns their new ids."""
+        ...
+
+    def claim_events(
+        self, owner: str, now: datetime, until: datetime, limit: int
+    ) -> Sequence[OutboxEntry]:
+        """Up to `limit` pending events due at `now` (oldest first) that no one else holds,
+        leased to `owner` until `until` (SQL: `FOR UPDATE SKIP LOCKED`)."""
+        ...
+
+    def update_event(self, entry: OutboxEntry) -> None:
+        """Store a claimed entry's new status, attempts, times, error, plan and lease."""
+        ...
+
+    def outbox(self, status: EventStatus | None = None) -> Sequence[OutboxEntry]:
+        """The entries (with this status), oldest first: for hosts and admins to look at."""
+        ...
+
+
+class SentLedger(Protocol):
+    """What became of each notification email, by idempotency key."""
+
+    def sent_record(self, key: str) -> SentRecord | None:
+        """The ledger's line for this key, or None."""
+        ...
+
+    def record_sent(self, record: SentRecord) -> None:
+        """Add or replace the line of `record.key`."""
+        ...
+
+    def sent_records(self, event_id: int | None = None) -> Sequence[SentRecord]:
+        """The lines (of one event), in the order they were recorded."""
+        ...
+
+
+class Bookkeeping(
+    Receipts,
+    MailboxHealth,
+    PoisonQueue,
+    Suppressions,
+    NotificationCounts,
+    EventOutbox,
+    SentLedger,
+    Protocol,
+):
+    """The library's own records, which it ships implementations of (memory; SQL with the
+    `sql` extra). A host with its own database uses the SQL one on its own connection, so
+    that one transaction covers its tables and these."""
+
+
+class PlanReader(DomainReader, Protocol):
+    """What planning and composing notifications read: the host's data, suppressions, counts."""
+
+    def is_suppressed(self, email: str, now: datetime) -> bool:
+        """Whether notifications to `email` are suppressed at `now`."""
+        ...
+
+    def notifications_since(self, scope: str, since: datetime) -> int:
+        """How many notifications were counted in `scope` at or after `since`."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: the host's data and the library's records, committed together."""
+
+    @property
+    def domain(self) -> Domain:
+        """The host's data, inside this transaction."""
+        ...
+
+    @property
+    def books(self) -> Bookkeeping:
+        """The library's records, inside this transaction."""
+        ...
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Where everything is kept: opens transactions over the host's data and the library's
+    records. `helpdesk_mail.memory.InMemoryStorage` is one; `helpdesk_mail.sql` has others."""
+
+    def transaction(self) -> AbstractContextManager[UnitOfWork]:
+        """A new transaction: committed when the block ends, rolled back if it raises."""
         ...
 
 
@@ -274,6 +438,13 @@ class SendError(Exception):
         """Recipients who did get the message (a partial delivery)."""
         self.refused = tuple(refused)
         """Recipients the server refused."""
+
+
+class TransientStorageError(Exception):
+    """The storage cannot take a write right now (the database is away, busy or failing
+    over): worth trying again later. A host's storage raises it (or a subclass) for its
+    connection-type errors; the `Poller` then leaves the email on the server and tries
+    again with backoff instead of setting it aside as poison."""
 
 
 class TemporaryDnsError(Exception):

@@ -35,6 +35,9 @@ __all__ = [
     "MailProtocol",
     "MailboxAccount",
     "NotificationSettings",
+    "OAuth2Flow",
+    "OAuth2Provider",
+    "OAuth2Settings",
     "OutgoingSettings",
     "RateLimit",
     "Settings",
@@ -63,8 +66,7 @@ class SettingsError(ValueError):
 
 
 _REQUIRED = "is required"
-"""The rule of a missing required key (its `SettingsError.value` is None); a rule that
-starts with it (``is required when ...``) is worded the same way."""
+"""The rule (or the start of the rule) of a missing required key; its `.value` is None."""
 
 
 class MailProtocol(StrEnum):
@@ -94,6 +96,20 @@ class ClosedTicketReply(StrEnum):
 
     REOPEN = "reopen"
     NEW_TICKET = "new_ticket"
+
+
+class OAuth2Provider(StrEnum):
+    """Whose token endpoint hands out the OAuth2 access tokens."""
+
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+
+
+class OAuth2Flow(StrEnum):
+    """How an access token is obtained (RFC 6749: §4.4 client credentials, §6 refresh)."""
+
+    CLIENT_CREDENTIALS = "client_credentials"
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 (a flow name, not a secret)
 
 
 # --- rules: each is a (description, predicate) pair attached to a field as metadata ---
@@ -141,6 +157,30 @@ NO_NEWLINES = Rule("must not contain line breaks or control characters", _single
 URL = Rule(
     "must be empty or an http(s) URL like https://helpdesk.example.com",
     lambda v: not v or _URL_RE.fullmatch(v) is not None,
+)
+# Plain http only to this machine (a local token endpoint in tests): a client secret
+# or refresh token never crosses a network in clear text.
+_TOKEN_URL_RE = re.compile(
+    r"https://[^\s/?#]+(?:/[^\s?#]*)?"
+    r"|http://(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?(?:/[^\s?#]*)?"
+)
+TOKEN_URL = Rule(
+    "must be empty or an https URL (plain http only to localhost/127.x/[::1]), "
+    "without query or fragment",
+    lambda v: not v or _TOKEN_URL_RE.fullmatch(v) is not None,
+)
+ENV_NAME = Rule(
+    "must be empty or an environment variable name like HELPDESK_CLIENT_SECRET",
+    lambda v: not v or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v) is not None,
+)
+FILE_PATH = Rule("must be empty or a file path on one line", _single_line)
+TENANT = Rule(
+    "must be empty or a Microsoft Entra tenant: its id (a GUID) or domain (acme.onmicrosoft.com)",
+    lambda v: not v or re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", v) is not None,
+)
+SCOPES = Rule(
+    "must be a list of scopes without spaces, like https://mail.google.com/",
+    lambda v: all(x and not any(c.isspace() for c in x) and _single_line(x) for x in v),
 )
 
 # --- DKIM: names as DNS and RFC 5322 allow them ---
@@ -192,14 +232,6 @@ DKIM_SELECTOR = Rule(
     lambda v: len(v) <= 253 and _SELECTOR_RE.fullmatch(v) is not None,
 )
 DOMAIN = Rule("must be a domain name like acme.test", _is_domain)
-ENV_NAME = Rule(
-    "must be an environment variable name like HELPDESK_DKIM_KEY (letters, digits, '_')",
-    lambda v: _ENV_NAME_RE.fullmatch(v) is not None,
-)
-FILE_PATH = Rule(
-    "must be the path of a file (one line, not empty)",
-    lambda v: bool(v.strip()) and _single_line(v),
-)
 _NOT_SIGNABLE = ", ".join(sorted(DKIM_NEVER_SIGNED))
 DKIM_HEADERS = Rule(
     f"must be header names that include From and none of: {_NOT_SIGNABLE}",
@@ -344,6 +376,205 @@ DEFAULT_TICKET_RATE_LIMITS = (
 DEFAULT_RECIPIENT_RATE_LIMITS = (RateLimit(20, 10), RateLimit(40, 60), RateLimit(150, 600))
 
 
+# --- OAuth2 (SASL XOAUTH2): where the access tokens come from ---
+
+CLIENT_ID = Rule(
+    "must be a non-empty string on one line",
+    lambda v: bool(v.strip()) and _single_line(v),
+)
+
+
+@dataclass(frozen=True)
+class _ProviderFacts:
+    """What one OAuth2 provider offers: its token URL, flows and default scopes."""
+
+    token_url: str
+    flows: tuple[OAuth2Flow, ...]
+    scopes: Mapping[OAuth2Flow, tuple[str, ...]]
+    secret_required: frozenset[OAuth2Flow]
+
+
+# Invariants: the first flow of `flows` is the provider's default flow; `scopes` has
+# an entry for every flow in `flows`; `token_url` is https and has `{tenant}` exactly
+# when the provider needs a tenant (Microsoft). The scopes are the ones mail needs:
+# Microsoft's `.default` means "every permission the admin granted on Exchange Online"
+# (IMAP.AccessAsApp, POP.AccessAsApp, SMTP.SendAsApp for an app; the delegated
+# IMAP/POP/SMTP scopes for a user), `offline_access` asks for a refresh token back.
+OAUTH2_PROVIDERS: Mapping[OAuth2Provider, _ProviderFacts] = types.MappingProxyType(
+    {
+        OAuth2Provider.MICROSOFT: _ProviderFacts(
+            token_url="https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",  # noqa: S106
+            flows=(OAuth2Flow.CLIENT_CREDENTIALS, OAuth2Flow.REFRESH_TOKEN),
+            scopes={
+                OAuth2Flow.CLIENT_CREDENTIALS: ("https://outlook.office365.com/.default",),
+                OAuth2Flow.REFRESH_TOKEN: (
+                    "https://outlook.office365.com/.default",
+                    "offline_access",
+                ),
+            },
+            secret_required=frozenset({OAuth2Flow.CLIENT_CREDENTIALS}),
+        ),
+        OAuth2Provider.GOOGLE: _ProviderFacts(
+            token_url="https://oauth2.googleapis.com/token",  # noqa: S106
+            flows=(OAuth2Flow.REFRESH_TOKEN,),
+            scopes={OAuth2Flow.REFRESH_TOKEN: ("https://mail.google.com/",)},
+            secret_required=frozenset({OAuth2Flow.REFRESH_TOKEN}),
+        ),
+    }
+)
+"""The providers' facts: default token URL, flows (the first is the default), scopes."""
+
+_TENANTLESS = ("common", "organizations", "consumers")
+
+
+@dataclass(frozen=True)
+class OAuth2Settings:
+    """OAuth2 for SASL XOAUTH2: which provider's token endpoint, which flow, which secrets.
+
+    Secrets are never in the settings: `*_env` names an environment variable and
+    `*_file` a file that holds them; both are read when a token is first needed.
+    """
+
+    provider: OAuth2Provider
+    """`microsoft` (Microsoft 365 / Exchange Online) or `google` (Gmail, Google Workspace)."""
+    client_id: str = _setting(rule=CLIENT_ID)
+    """The application (client) id registered with the provider."""
+    tenant: str = _setting("", rule=TENANT)
+    """Microsoft: the directory (tenant) id or domain; required for microsoft, unused for google."""
+    flow: OAuth2Flow | None = None
+    """`client_credentials` (Microsoft, app-only) or `refresh_token`;
+    None: microsoft `client_credentials`, google `refresh_token`."""
+    scopes: tuple[str, ...] = _setting((), rule=SCOPES)
+    """Empty: Microsoft `https://outlook.office365.com/.default` (plus `offline_access`
+    for refresh_token), Google `https://mail.google.com/`."""
+    token_url: str = _setting("", rule=TOKEN_URL)
+    """Empty: `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`
+    or `https://oauth2.googleapis.com/token`."""
+    client_secret_env: str = _setting("", rule=ENV_NAME)
+    """The environment variable that holds the client secret."""
+    client_secret_file: str = _setting("", rule=FILE_PATH)
+    """Or: the file that holds the client secret (surrounding white space ignored)."""
+    refresh_token_env: str = _setting("", rule=ENV_NAME)
+    """flow `refresh_token`: the environment variable that holds the refresh token."""
+    refresh_token_file: str = _setting("", rule=FILE_PATH)
+    """Or: the file that holds the refresh token."""
+    refresh_token_write_back: bool = False
+    """Write a new refresh token the provider hands out back to `refresh_token_file`
+    (Microsoft rotates them; off: the new one is kept in memory only)."""
+    timeout_seconds: int = _setting(30, rule=_in_range(1, 300))
+    """Network time-out of one token request."""
+
+    def __post_init__(self) -> None:
+        _check(self)
+        for key, broken, rule in _OAUTH2_RULES:
+            if broken(self):
+                value = getattr(self, key)
+                raise SettingsError(key, value if value else None, rule)
+
+    @property
+    def effective_flow(self) -> OAuth2Flow:
+        """The configured flow, or the provider's default."""
+        return self.flow or OAUTH2_PROVIDERS[self.provider].flows[0]
+
+    @property
+    def effective_scopes(self) -> tuple[str, ...]:
+        """The configured scopes, or the provider's defaults for the flow."""
+        return self.scopes or OAUTH2_PROVIDERS[self.provider].scopes[self.effective_flow]
+
+    @property
+    def effective_token_url(self) -> str:
+        """The configured token URL, or the provider's, with the tenant filled in."""
+        return self.token_url or OAUTH2_PROVIDERS[self.provider].token_url.format(
+            tenant=self.tenant
+        )
+
+
+def _microsoft(o: OAuth2Settings) -> bool:
+    return o.provider is OAuth2Provider.MICROSOFT
+
+
+def _refreshes(o: OAuth2Settings) -> bool:
+    return o.effective_flow is OAuth2Flow.REFRESH_TOKEN
+
+
+def _needs_secret(o: OAuth2Settings) -> bool:
+    return o.effective_flow in OAUTH2_PROVIDERS[o.provider].secret_required
+
+
+# Cross-field rules of an OAuth2 table, checked in order after each field's own rule:
+# (the key the error names, "is it broken?", the rule). A rule starting with
+# "is required" is worded for a missing value (the key is named without a value).
+_OAUTH2_RULES: tuple[tuple[str, Callable[[OAuth2Settings], bool], str], ...] = (
+    (
+        "flow",
+        lambda o: o.effective_flow not in OAUTH2_PROVIDERS[o.provider].flows,
+        "provider google has only the refresh_token flow for mail",
+    ),
+    (
+        "tenant",
+        lambda o: _microsoft(o) and not o.tenant,
+        f"{_REQUIRED} with provider microsoft: the tenant's id or domain",
+    ),
+    ("tenant", lambda o: not _microsoft(o) and bool(o.tenant), "is only for provider microsoft"),
+    (
+        "tenant",
+        lambda o: _microsoft(o) and not _refreshes(o) and o.tenant.lower() in _TENANTLESS,
+        "client_credentials needs the tenant's own id or domain, "
+        "not common/organizations/consumers",
+    ),
+    (
+        "client_secret_file",
+        lambda o: bool(o.client_secret_env and o.client_secret_file),
+        "set client_secret_env or client_secret_file, not both",
+    ),
+    (
+        "client_secret_env",
+        lambda o: _needs_secret(o) and not (o.client_secret_env or o.client_secret_file),
+        f"{_REQUIRED} (or client_secret_file) for this provider and flow: "
+        "the client secret is read from that environment variable or file",
+    ),
+    (
+        "refresh_token_file",
+        lambda o: bool(o.refresh_token_env and o.refresh_token_file),
+        "set refresh_token_env or refresh_token_file, not both",
+    ),
+    (
+        "refresh_token_env",
+        lambda o: _refreshes(o) and not (o.refresh_token_env or o.refresh_token_file),
+        f"{_REQUIRED} (or refresh_token_file) with flow refresh_token",
+    ),
+    (
+        "refresh_token_env",
+        lambda o: not _refreshes(o) and bool(o.refresh_token_env),
+        "is only for flow refresh_token",
+    ),
+    (
+        "refresh_token_file",
+        lambda o: not _refreshes(o) and bool(o.refresh_token_file),
+        "is only for flow refresh_token",
+    ),
+    (
+        "refresh_token_write_back",
+        lambda o: o.refresh_token_write_back and not o.refresh_token_file,
+        "needs refresh_token_file (the file a new refresh token is written to)",
+    ),
+)
+
+_USE_ENV_OR_FILE = (
+    "secrets are not stored in the settings: name an environment variable with {0}_env "
+    "or a file with {0}_file"
+)
+
+# Keys a settings document may not have, with the reason (checked before "unknown setting").
+_REFUSED_KEYS: dict[type, dict[str, str]] = {
+    OAuth2Settings: {
+        "client_secret": _USE_ENV_OR_FILE.format("client_secret"),
+        "refresh_token": _USE_ENV_OR_FILE.format("refresh_token"),
+        "access_token": "access tokens expire within hours: they are fetched, not configured",
+    },
+}
+
+
 @dataclass(frozen=True)
 class MailboxAccount:
     """One incoming mailbox that the poller reads."""
@@ -364,6 +595,8 @@ class MailboxAccount:
     """Login password; kept out of `repr` and error messages."""
     oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
     """A callable returning a fresh OAuth2 access token (SASL XOAUTH2); set in code only."""
+    oauth2: OAuth2Settings | None = None
+    """Log in with SASL XOAUTH2 with tokens from this OAuth2 table; `username` is the mailbox."""
     folder: str = _setting("INBOX", rule=NOT_EMPTY)
     """IMAP: the folder to read (POP3 has only the inbox)."""
     enabled: bool = True
@@ -383,6 +616,7 @@ class MailboxAccount:
 
     def __post_init__(self) -> None:
         _check(self)
+        _check_oauth2(self.oauth2, self.oauth2_token, self.username, "")
 
     @property
     def effective_port(self) -> int:
@@ -497,6 +731,8 @@ class OutgoingSettings:
     """SMTP password; kept out of `repr` and error messages."""
     smtp_oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
     """A callable returning a fresh OAuth2 access token (Office 365); set in code only."""
+    smtp_oauth2: OAuth2Settings | None = None
+    """AUTH XOAUTH2 with tokens from this OAuth2 table; `smtp_username` is the mailbox."""
     smtp_tls: TlsMode = TlsMode.STARTTLS
     """`implicit` (SMTPS), `starttls` (required upgrade) or `none`."""
     smtp_ca_file: str | None = None
@@ -512,9 +748,9 @@ class OutgoingSettings:
     (None: no signing; signing needs the `dkim` extra)."""
     dkim_domain: str | None = _setting(None, rule=DOMAIN)
     """DKIM: the signing domain `d=` (None: the From address's domain, as DMARC alignment wants)."""
-    dkim_private_key_file: str | None = _setting(None, rule=FILE_PATH)
+    dkim_private_key_file: str = _setting("", rule=FILE_PATH)
     """DKIM: a file holding the RSA private key (PEM); the key itself never goes in the settings."""
-    dkim_private_key_env: str | None = _setting(None, rule=ENV_NAME)
+    dkim_private_key_env: str = _setting("", rule=ENV_NAME)
     """DKIM: instead of a file, the environment variable holding the private key (PEM)."""
     dkim_headers: tuple[str, ...] = _setting(DEFAULT_DKIM_HEADERS, rule=DKIM_HEADERS)
     """DKIM: the header fields signed (every instance present), case-insensitive."""
@@ -526,6 +762,7 @@ class OutgoingSettings:
     def __post_init__(self) -> None:
         _refuse_inline_keys(self)
         _check(self)
+        _check_oauth2(self.smtp_oauth2, self.smtp_oauth2_token, self.smtp_username, "smtp_")
         _check_dkim(self)
 
     @property
@@ -539,6 +776,10 @@ class OutgoingSettings:
 
 
 _KEY_SOURCES = ("dkim_private_key_file", "dkim_private_key_env")
+_REFUSED_KEYS[OutgoingSettings] = {
+    "dkim_private_key": _USE_ENV_OR_FILE.format("dkim_private_key"),
+    "dkim_key": _USE_ENV_OR_FILE.format("dkim_private_key"),
+}
 
 
 def _refuse_inline_keys(outgoing: OutgoingSettings) -> None:
@@ -559,21 +800,21 @@ def _refuse_inline_keys(outgoing: OutgoingSettings) -> None:
 def _check_dkim(outgoing: OutgoingSettings) -> None:
     """The DKIM settings that only make sense together."""
     key_file, key_env = outgoing.dkim_private_key_file, outgoing.dkim_private_key_env
-    if key_file is not None and key_env is not None:
+    if key_file and key_env:
         raise SettingsError(
             "dkim_private_key_env",
             key_env,
             "set dkim_private_key_file or dkim_private_key_env, not both",
         )
     if outgoing.dkim_selector is None:
-        if key_file is not None or key_env is not None:
+        if key_file or key_env:
             raise SettingsError(
                 "dkim_selector",
                 None,
                 f"{_REQUIRED} when a DKIM key is set (the key's name in DNS, e.g. default)",
             )
         return
-    if key_file is None and key_env is None:
+    if not key_file and not key_env:
         raise SettingsError(
             "dkim_private_key_file",
             None,
@@ -582,6 +823,25 @@ def _check_dkim(outgoing: OutgoingSettings) -> None:
     if not outgoing.dkim_domain and not outgoing.from_address:
         raise SettingsError(
             "dkim_domain", None, f"{_REQUIRED} when dkim_selector is set and from_address is empty"
+        )
+
+
+def _check_oauth2(
+    oauth2: OAuth2Settings | None, token: Callable[[], str] | None, username: str, prefix: str
+) -> None:
+    """An OAuth2 table needs the login name, and is not combined with a token callable."""
+    if oauth2 is None:
+        return
+    if token is not None:
+        raise SettingsError(
+            f"{prefix}oauth2_token",
+            token,
+            f"set {prefix}oauth2_token (in code) or {prefix}oauth2 (a table), not both",
+            secret=True,
+        )
+    if not username:
+        raise SettingsError(
+            f"{prefix}username", None, f"{_REQUIRED} with {prefix}oauth2: the mailbox to log in as"
         )
 
 
@@ -643,10 +903,13 @@ def _build(cls: type[_T], data: object, prefix: str) -> _T:
     hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     kwargs: dict[str, Any] = {}
+    refused = _REFUSED_KEYS.get(cls, {})
     for key, value in data.items():
+        if key in refused:
+            raise SettingsError(f"{prefix}{key}", value, refused[key], secret=True)
         if not isinstance(key, str) or key not in fields:
             close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = _unknown_hint(str(key), close)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             secret = _looks_secret(str(key)) or bool(close and not fields[close[0]].repr)
             raise SettingsError(f"{prefix}{key}", value, f"unknown setting{hint}", secret=secret)
         try:
@@ -667,22 +930,7 @@ def _build(cls: type[_T], data: object, prefix: str) -> _T:
 
 
 def _looks_secret(key: str) -> bool:
-    words = ("password", "secret", "token", "private")
-    return any(word in key.lower() for word in words) or _names_a_dkim_key(key)
-
-
-def _names_a_dkim_key(key: str) -> bool:
-    lowered = key.lower()
-    return "dkim" in lowered and lowered.endswith(("key", "pem"))
-
-
-def _unknown_hint(key: str, close: list[str]) -> str:
-    if _names_a_dkim_key(key):
-        return (
-            "; the DKIM key itself never goes in the settings: name its file "
-            "(dkim_private_key_file) or environment variable (dkim_private_key_env)"
-        )
-    return f"; did you mean {close[0]!r}?" if close else ""
+    return any(word in key.lower() for word in ("password", "secret", "token", "private"))
 
 
 def _required(f: dataclasses.Field[Any]) -> bool:

@@ -14,7 +14,7 @@ from helpdesk_mail.events import Event, MailboxAccountDisabled, TicketCreated
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
-from helpdesk_mail.ports import Clock, MailboxState, RandomSource, StorageReader
+from helpdesk_mail.ports import Clock, DomainReader, MailboxState, RandomSource
 from helpdesk_mail.settings import (
     IncomingSettings,
     MailboxAccount,
@@ -106,7 +106,7 @@ def test_poison_goes_to_a_new_quarantine_folder(mailbox: MailServer, make_mail: 
     def picky(
         raw: bytes,
         settings: Settings,
-        storage: StorageReader,
+        storage: DomainReader,
         clock: Clock,
         *,
         random: RandomSource | None = None,

@@ -29,7 +29,7 @@ from helpdesk_mail.settings import (
     Settings,
     TlsMode,
 )
-from helpdesk_mail.shell.notify import notify
+from helpdesk_mail.shell.delivery import notify
 from helpdesk_mail.transports.smtp import SendResult, SmtpSendError, SmtpTransport
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "services"))

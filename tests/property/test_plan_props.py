@@ -8,7 +8,6 @@ of their own action" can break.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from datetime import timedelta
 
@@ -37,7 +36,7 @@ from helpdesk_mail.outbound.plan import (
     plan_notifications,
     scopes_for,
 )
-from helpdesk_mail.outbound.planned import NotificationPlan, Recipient
+from helpdesk_mail.planned import NotificationPlan, Recipient
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -267,7 +266,7 @@ def test_one_email_per_event_counts_for_the_ticket(case: Case) -> None:
 @given(cases())
 def test_planning_is_pure_and_repeatable(case: Case) -> None:
     storage = case[2]
-    before = copy.deepcopy(storage.__dict__)
+    before = storage.snapshot()
     first = run(case)
-    assert storage.__dict__ == before
+    assert storage.snapshot() == before
     assert run(case) == first

@@ -18,6 +18,7 @@ from helpdesk_mail.settings import (
     IncomingSettings,
     MailboxAccount,
     NotificationSettings,
+    OAuth2Settings,
     OutgoingSettings,
     RateLimit,
     Settings,
@@ -78,6 +79,16 @@ near_values = st.one_of(
             "localhost",
             "Acme\r\nSupport",
             "INBOX",
+            "microsoft",
+            "google",
+            "client_credentials",
+            "refresh_token",
+            "common",
+            "acme.onmicrosoft.com",
+            "HELPDESK_SECRET",
+            "/run/secrets/x",
+            "http://127.0.0.1:8080/token",
+            "https://mail.google.com/",
         ]
     ),
     scalars,
@@ -105,6 +116,8 @@ def good(tp: Any) -> st.SearchStrategy[Any]:
         return st.none()
     if typing.get_origin(tp) is Callable:
         return st.none()
+    if tp is OAuth2Settings:
+        return oauth2_table()
     if origin is tuple:
         if args[0] is MailboxAccount:
             return st.lists(account_table(), max_size=3)
@@ -170,6 +183,23 @@ def account_table() -> st.SearchStrategy[Any]:
         st.builds(lambda r, rest: {**rest, **r}, required, section(MailboxAccount)),
         st.builds(lambda r, rest: {**rest, **r}, required, section(MailboxAccount)),
         section(MailboxAccount),
+        value,
+    )
+
+
+def oauth2_table() -> st.SearchStrategy[Any]:
+    """OAuth2 tables near validity: a provider and client id, then any of the other keys
+    (and sometimes a literal secret, which is refused)."""
+    required = st.fixed_dictionaries(
+        {
+            "provider": st.one_of(st.sampled_from(["microsoft", "google"]), value),
+            "client_id": st.one_of(st.just("app-id"), good(str)),
+        },
+        optional={"client_secret": good(str), "refresh_token": good(str)},
+    )
+    return st.one_of(
+        st.builds(lambda r, rest: {**rest, **r}, required, section(OAuth2Settings)),
+        section(OAuth2Settings),
         value,
     )
 
@@ -310,3 +340,25 @@ def test_valid_documents_load_and_keep_their_values(
     assert [a.name for a in s.incoming.accounts] == names
     assert all(isinstance(a, MailboxAccount) and a.port == port for a in s.incoming.accounts)
     assert s.outgoing.smtp_port == port
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    oauth2_table(),
+    st.sampled_from(["client_secret", "refresh_token", "access_token"]),
+    st.text(min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_a_literal_oauth2_secret_is_refused_and_never_shown(
+    table: Any, key: str, tail: str, outgoing: bool
+) -> None:
+    secret = "hunter2-" + tail
+    table = {**table, key: secret} if isinstance(table, dict) else {key: secret}
+    if outgoing:
+        data = {"outgoing": {"smtp_username": "s@acme.test", "smtp_oauth2": table}}
+    else:
+        account = {"name": "a", "host": "h", "username": "s@acme.test", "oauth2": table}
+        data = {"incoming": {"accounts": [account]}}
+    result = settings_or_error(data)
+    assert isinstance(result, SettingsError)
+    assert secret not in str(result)

@@ -17,7 +17,7 @@ from helpdesk_mail.memory import InMemoryStorage
 from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
 from helpdesk_mail.outbound.autologin import verify_autologin_token, verify_link_token
 from helpdesk_mail.outbound.compose import ComposeError, build_template_data, render_message
-from helpdesk_mail.outbound.planned import PlannedEmail, Recipient
+from helpdesk_mail.planned import PlannedEmail, Recipient
 from helpdesk_mail.samples.preview import (
     SAMPLE_NOW,
     sample_clock,

@@ -30,6 +30,7 @@ from helpdesk_mail.samples.preview import (
     sample_storage,
 )
 from helpdesk_mail.settings import OutgoingSettings, SettingsError
+from helpdesk_mail.shell.delivery import notify
 from helpdesk_mail.transports import dkim as hm_dkim
 from helpdesk_mail.transports.dkim import (
     DkimKeyError,
@@ -221,7 +222,7 @@ def test_missing_key_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_missing_or_empty_environment_variable_is_a_clear_error() -> None:
-    out = dkim_outgoing(dkim_private_key_file=None, dkim_private_key_env="HELPDESK_DKIM_KEY")
+    out = dkim_outgoing(dkim_private_key_file="", dkim_private_key_env="HELPDESK_DKIM_KEY")
     with pytest.raises(DkimKeyError) as info:
         DkimSigner.from_settings(out, environ={})
     assert str(info.value) == (
@@ -460,7 +461,7 @@ def test_stack_fails_at_start_up_for_a_missing_key(tmp_path: Path) -> None:
     out = dkim_outgoing(dkim_private_key_file=str(tmp_path / "missing.pem"))
     with pytest.raises(SettingsError, match=r"^outgoing\.dkim_private_key_file: "):
         send_transport(out)
-    env = dkim_outgoing(dkim_private_key_file=None, dkim_private_key_env="HM_TEST_NO_SUCH_VAR")
+    env = dkim_outgoing(dkim_private_key_file="", dkim_private_key_env="HM_TEST_NO_SUCH_VAR")
     with pytest.raises(SettingsError, match="not set"):
         with_dkim(Outbox(), env, environ={})
 
@@ -482,3 +483,28 @@ def test_stack_without_dkimpy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
         with_dkim(Outbox(), dkim_outgoing())
     assert info.value.key == "outgoing.dkim_selector"
     assert "pip install 'helpdesk-mail[dkim]'" in info.value.rule
+
+
+def test_notify_through_the_stack_sends_signed_mail(signer: DkimSigner) -> None:
+    settings = sample_settings()
+    settings = dataclasses.replace(
+        settings,
+        outgoing=dataclasses.replace(
+            settings.outgoing, dkim_selector="default", dkim_private_key_file=str(KEY)
+        ),
+    )
+    outbox = Outbox()
+    transport = with_dkim(outbox, settings.outgoing)
+    for kind in (TemplateKind.TICKET_UPDATED, TemplateKind.TICKET_CLOSED):
+        report = notify(
+            SAMPLES[kind].event,
+            settings,
+            sample_storage(),
+            None,
+            transport,
+            sample_clock(),
+            sample_random(),
+        )
+        assert report.sent, report
+    assert len(outbox) >= 2
+    assert all(verify(wire(m), signer) for m in outbox.messages)

@@ -20,6 +20,7 @@ from helpdesk_mail.settings import (
     IncomingSettings,
     MailboxAccount,
     NotificationSettings,
+    OAuth2Settings,
     OutgoingSettings,
     RateLimit,
     Settings,
@@ -32,6 +33,7 @@ SCRIPT = ROOT / "scripts" / "gen_settings_doc.py"
 CLASSES: list[type[Any]] = [
     IncomingSettings,
     MailboxAccount,
+    OAuth2Settings,
     NotificationSettings,
     RateLimit,
     OutgoingSettings,
@@ -128,6 +130,11 @@ def test_types_in_the_doc(doc: str) -> None:
     account = section_rows(doc, "MailboxAccount")
     assert account["port"][1] == "a whole number or null"
     assert "set in code only" in account["oauth2_token"][1]
+    assert account["oauth2"][1] == "an OAuth2Settings table or null"
+    oauth2 = section_rows(doc, "OAuth2Settings")
+    assert oauth2["provider"][1] == "one of: microsoft, google"
+    assert oauth2["provider"][2] == "*required*"
+    assert oauth2["flow"][1] == "one of: client_credentials, refresh_token or null"
     hints = typing.get_type_hints(OutgoingSettings)
     assert set(section_rows(doc, "OutgoingSettings")) == set(hints)
 
@@ -174,6 +181,11 @@ def test_error_examples_are_what_the_loader_says(doc: str) -> None:
     assert "incoming.check_interval_minutes: 7 is not valid: must be between 1 and 5" in lines
     assert any(line.startswith("incoming.accounts[0].port: 70000") for line in lines)
     assert "hunter2" not in text_block  # secrets hidden
+    assert any(
+        line.startswith("outgoing.smtp_oauth2.client_secret: <hidden> is not valid: secrets")
+        for line in lines
+    )
+    assert "outgoing.smtp_oauth2.tenant: is required with provider microsoft" in text_block
     with pytest.raises(SettingsError) as info:
         Settings.from_mapping({"incoming": {"check_interval_minutes": 7}})
     assert str(info.value) == lines[0]

@@ -36,11 +36,14 @@ from helpdesk_mail.memory import (
 )
 from helpdesk_mail.model import Attachment, Comment, KBArticle, Role, Ticket, TicketStatus, User
 from helpdesk_mail.ports import (
+    Bookkeeping,
     Clock,
+    Domain,
     MailboxAuthError,
     MailboxError,
     MailboxState,
     MailboxTransport,
+    PlanReader,
     PoisonRecord,
     RandomSource,
     ReceiptKey,
@@ -48,7 +51,6 @@ from helpdesk_mail.ports import (
     SendError,
     SendTransport,
     Storage,
-    StorageReader,
     TemporaryDnsError,
 )
 from helpdesk_mail.settings import MailboxAccount
@@ -115,17 +117,7 @@ def add_comment(
 
 def state_of(storage: InMemoryStorage) -> dict[str, Any]:
     """Everything a commit may change, as plain values."""
-    return {
-        "users": dict(storage.users),
-        "passwords": dict(storage.passwords),
-        "tickets": dict(storage.tickets),
-        "comments": {k: list(v) for k, v in storage.ticket_comments.items()},
-        "processed": set(storage.processed),
-        "suppressed": dict(storage.suppressed),
-        "commits": list(storage.commits),
-        "next_ticket": storage._next_ticket_id,
-        "next_comment": storage._next_comment_id,
-    }
+    return storage.snapshot()
 
 
 @pytest.fixture
@@ -140,14 +132,16 @@ def storage() -> InMemoryStorage:
 
 def test_in_memory_classes_satisfy_their_protocols() -> None:
     storage: Storage = InMemoryStorage()
-    reader: StorageReader = storage
+    reader: PlanReader = InMemoryStorage()
+    domain: Domain = InMemoryStorage()
+    books: Bookkeeping = InMemoryStorage()
     transport: MailboxTransport = InMemoryMailbox()
     sender: SendTransport = Outbox()
     resolver: Resolver = InMemoryResolver()
     clock: Clock = ManualClock()
     random_source: RandomSource = SeededRandom()
     assert isinstance(storage, Storage)
-    assert isinstance(reader, StorageReader)
+    assert reader is not None and domain is not None and books is not None
     assert isinstance(clock, Clock)
     assert isinstance(random_source, RandomSource)
     assert not isinstance(object(), Storage)
@@ -406,7 +400,9 @@ def test_add_comment_to_an_existing_ticket(storage: InMemoryStorage) -> None:
     assert comment.author == "tech@acme.test"
     assert comment.techs_only is True
     assert comment.body_html == "<p>On my way.</p>"
-    assert comment.attachments == (Attachment("a.txt"),)
+    # reads are light: the file comes back with the storage's id and without its bytes
+    assert comment.attachments == (Attachment("a.txt", id="f1"),)
+    assert storage.attachment_content(comment.attachments[0]) == b""
     ticket = storage.ticket(1234)
     assert ticket is not None
     assert ticket.message_ids == ("<abc@example.com>", "<r1@acme.test>")
@@ -482,7 +478,7 @@ def test_discard_changes_nothing_but_records_the_key(storage: InMemoryStorage) -
     after = state_of(storage)
     assert after["processed"] == before["processed"] | {KEY.as_string()}
     assert after["commits"] == [(Discard("bounce"),)]
-    for name in ("users", "tickets", "comments", "suppressed"):
+    for name in ("users_by_email", "tickets", "ticket_comments", "suppressed"):
         assert after[name] == before[name]
 
 

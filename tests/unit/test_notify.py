@@ -25,7 +25,7 @@ from helpdesk_mail.settings import (
     RateLimit,
     Settings,
 )
-from helpdesk_mail.shell.notify import (
+from helpdesk_mail.shell.delivery import (
     EMPTY_TEMPLATE,
     FailedNotification,
     NotifyReport,
@@ -175,7 +175,7 @@ def test_no_email_when_notifications_are_off() -> None:
     report, storage, outbox = run(
         TicketUpdated(ticket_id=1, actor=JANE), settings=make_settings(enabled=False)
     )
-    assert report == NotifyReport()
+    assert (report.sent, report.skipped, report.failed) == ((), (), ())
     assert len(outbox) == 0
     assert storage.sent_log == {}
 

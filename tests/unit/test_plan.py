@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import typing
 from datetime import timedelta
@@ -33,7 +32,7 @@ from helpdesk_mail.outbound.plan import (
     plan_notifications,
     scopes_for,
 )
-from helpdesk_mail.outbound.planned import NotificationPlan, PlannedEmail
+from helpdesk_mail.planned import NotificationPlan, PlannedEmail
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -549,10 +548,10 @@ def test_master_switch_off_plans_nothing_for_tickets(event: Event) -> None:
 def test_planning_writes_nothing() -> None:
     storage, clock = make_storage(), ManualClock()
     storage.record_notification(["ticket:1"], clock.now())
-    before = copy.deepcopy(storage.__dict__)
+    before = storage.snapshot()
     for event in (TicketCreated(1, JANE), TicketUpdated(1, JANE), TicketClosed(1, TOM)):
         plan(event, storage, clock)
-    assert storage.__dict__ == before
+    assert storage.snapshot() == before
     assert clock.now() == ManualClock().now()
 
 

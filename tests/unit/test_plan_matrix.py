@@ -34,7 +34,7 @@ from helpdesk_mail.events import (
 from helpdesk_mail.memory import InMemoryStorage, ManualClock
 from helpdesk_mail.model import KBArticle, Role, Ticket, User
 from helpdesk_mail.outbound.plan import TICKET_TEMPLATES, plan_notifications
-from helpdesk_mail.outbound.planned import NotificationPlan, PlannedEmail, Recipient
+from helpdesk_mail.planned import NotificationPlan, PlannedEmail, Recipient
 from helpdesk_mail.settings import IncomingSettings, NotificationSettings, Settings
 
 SUBSCRIBERS = ("jane@example.com", "bob@example.com", "carl@example.com", "sam@acme.test")

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from helpdesk_mail.actions import CreateTicket
+from helpdesk_mail.actions import CloseTicket, CreateTicket
 from helpdesk_mail.events import Event, MailboxAccountDisabled, TicketCreated
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import (
@@ -21,13 +21,14 @@ from helpdesk_mail.inbound.result import (
     Verdict,
 )
 from helpdesk_mail.memory import InMemoryMailbox, InMemoryStorage, ManualClock, SeededRandom
+from helpdesk_mail.model import Ticket, User
 from helpdesk_mail.ports import (
     Clock,
+    DomainReader,
     MailboxError,
     MailboxState,
     RandomSource,
     ReceiptKey,
-    StorageReader,
 )
 from helpdesk_mail.settings import (
     IncomingSettings,
@@ -76,7 +77,7 @@ def make_settings(*accounts: MailboxAccount, interval: int = 5, failures: int = 
 def standin_process(
     raw: bytes,
     settings: Settings,
-    storage: StorageReader,
+    storage: DomainReader,
     clock: Clock,
     *,
     random: RandomSource | None = None,
@@ -168,7 +169,7 @@ def failing_on(word: str, exc: Exception | None = None):  # type: ignore[no-unty
     def processor(
         raw: bytes,
         settings: Settings,
-        storage: StorageReader,
+        storage: DomainReader,
         clock: Clock,
         *,
         random: RandomSource | None = None,
@@ -407,9 +408,14 @@ def test_storage_failure_keeps_the_mail_and_does_not_count_as_mailbox_failure() 
     assert "database is down" in (report.account(ACCOUNT).error or "")
     assert env.storage.mailbox_state(ACCOUNT).consecutive_failures == 0
     assert len(env.inbox()) == 1
+    assert report.account(ACCOUNT).deferred == 1 and env.poller.deferred == 1
+    assert env.storage.poison_records() == ()  # not the mail's fault: no poison record
     del env.storage.is_processed
+    # it waits for its backoff (1 minute after the first failure), then goes in
+    assert env.poller.run_once(force=True).account(ACCOUNT).deferred == 1
+    env.clock.advance(minutes=1)
     assert env.poller.run_once(force=True).processed == 1
-    assert env.inbox() == []
+    assert env.inbox() == [] and env.poller.deferred == 0
 
 
 # --- poison ---
@@ -446,7 +452,7 @@ def test_library_error_result_is_poison() -> None:
     def erroring(
         raw: bytes,
         settings: Settings,
-        storage: StorageReader,
+        storage: DomainReader,
         clock: Clock,
         *,
         random: RandomSource | None = None,
@@ -791,3 +797,43 @@ def test_a_failed_poll_also_records_when_it_started() -> None:
     env.poller.run_once()
     state = env.storage.mailbox_state(ACCOUNT)
     assert (state.consecutive_failures, state.last_polled_at) == (1, env.clock.now())
+
+
+# --- no stale commits ---
+
+
+def test_a_ticket_changed_between_reading_and_commit_is_processed_again() -> None:
+    """The web UI closes the ticket while the reply is being processed: the commit is
+    refused (its RequireTicket no longer holds) and the email is processed again, so the
+    reply reopens the ticket instead of becoming a comment on a closed ticket."""
+    env = Env(processor=process_email)
+    env.storage.add_user(User("jane@example.com", "Jane"))
+    env.storage.add_ticket(
+        Ticket(
+            7,
+            "Printer",
+            "jane@example.com",
+            subscribers=("jane@example.com",),
+            message_ids=("<t7@example.com>",),
+        )
+    )
+    calls: list[int] = []
+
+    def racing(raw: bytes, *args: object, **kwargs: object) -> InboundResult:
+        result = process_email(raw, *args, **kwargs)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 1:  # meanwhile, a technician closes the ticket on the web
+            env.storage.commit([CloseTicket(7, "tess@acme.test")])
+        return result
+
+    env.poller = env.new_poller(processor=racing)
+    env.deliver(
+        b"From: jane@example.com\r\nTo: support@acme.test\r\nSubject: Re: Printer\r\n"
+        b"In-Reply-To: <t7@example.com>\r\nMessage-ID: <r7@example.com>\r\n\r\nStill broken\r\n"
+    )
+    report = env.poller.run_once()
+    assert report.processed == 1 and len(calls) == 2
+    ticket = env.storage.ticket(7)
+    assert ticket is not None and not ticket.is_closed  # reopened by the reply
+    assert [c.body_text for c in env.storage.comments(7)] == ["Still broken"]
+    assert env.inbox() == []

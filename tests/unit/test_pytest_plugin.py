@@ -48,7 +48,7 @@ def test_fixtures_used_directly(
     assert isinstance(helpdesk_mailbox, InMemoryMailbox)
     assert helpdesk_mailbox.messages() == []
     assert isinstance(helpdesk_storage, Storage)
-    assert helpdesk_storage.tickets == {} and helpdesk_storage.users == {}
+    assert helpdesk_storage.tickets == {} and helpdesk_storage.users_by_email == {}
     assert isinstance(helpdesk_clock, Clock)
     assert helpdesk_clock.now() == EPOCH
     assert helpdesk_clock.advance(minutes=5) == EPOCH + timedelta(minutes=5)

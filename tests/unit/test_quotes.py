@@ -10,7 +10,6 @@ import time
 
 import pytest
 
-from helpdesk_mail.inbound.html_text import html_to_text, render_html
 from helpdesk_mail.inbound.quotes import (
     HEADER_LABELS,
     HTML_MARKERS,
@@ -19,6 +18,7 @@ from helpdesk_mail.inbound.quotes import (
     reply_text_from_plain,
     strip_signature,
 )
+from helpdesk_mail.text import HtmlRender, html_to_text
 
 # --------------------------------------------------------------------------
 # Plain text: (id, body, expected new text)
@@ -555,9 +555,9 @@ def test_html_hostile_inputs_do_not_raise(hostile: str) -> None:
 
 
 def test_render_html_reports_marker_offsets() -> None:
-    raw, marks = render_html(
-        "<p>a</p><hr><p>b</p>", lambda tag, attrs: "hr" if tag == "hr" else None
-    )
+    job = HtmlRender("<p>a</p><hr><p>b</p>", lambda tag, attrs: "hr" if tag == "hr" else None)
+    job.run()
+    raw, marks = job.raw(), job.marks
     assert marks and marks[0][0] == "hr"
     assert raw[: marks[0][1]].strip() == "a"
 

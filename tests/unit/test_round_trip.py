@@ -9,16 +9,17 @@ from email.message import EmailMessage
 from email.utils import getaddresses
 
 from helpdesk_mail import (
+    Deliverer,
     IncomingSettings,
     OutgoingSettings,
     Role,
     Settings,
     User,
-    bind_ticket,
-    notify,
+    commit,
     process_email,
 )
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
+from helpdesk_mail.records import EventStatus
 
 SETTINGS = Settings(
     incoming=IncomingSettings(
@@ -37,13 +38,13 @@ SETTINGS = Settings(
 def receive(
     raw: bytes, storage: InMemoryStorage, clock: ManualClock, rng: SeededRandom, outbox: Outbox
 ) -> int | None:
-    """What a host does with one incoming email: process, commit, notify."""
+    """What a host does with one incoming email: process; commit the actions and the events
+    (into the outbox) in one transaction; a deliverer sends the outbox's notifications."""
     result = process_email(raw, SETTINGS, storage, clock, random=rng)
-    outcome = storage.commit(result.actions, key=None)
-    for event in result.events:
-        if outcome.ticket_id is not None:
-            event = bind_ticket(event, outcome.ticket_id)
-        notify(event, SETTINGS, storage, None, outbox, clock, rng)
+    with storage.transaction() as unit:
+        outcome = commit(unit, result.actions, events=result.events, at=clock.now())
+    Deliverer(SETTINGS, storage, outbox, clock, rng).run_once()
+    assert storage.outbox(EventStatus.PENDING) == ()
     return outcome.ticket_id
 
 

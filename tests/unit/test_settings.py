@@ -139,7 +139,7 @@ def test_defaults_match_the_spec() -> None:
     assert o.message_id_domain is None
     # DKIM is off until a selector and a key are set
     assert o.dkim_selector is None and o.dkim_signing_domain is None
-    assert o.dkim_private_key_file is None and o.dkim_private_key_env is None
+    assert o.dkim_private_key_file == "" and o.dkim_private_key_env == ""
     assert o.dkim_headers[0] == "From" and "List-Unsubscribe-Post" in o.dkim_headers
     assert o.dkim_oversign_headers == ("From", "To", "Subject", "Date")
 
@@ -218,11 +218,10 @@ BAD_VALUES = [
     ("outgoing", "dkim_domain", "acme", "domain name"),
     ("outgoing", "dkim_domain", "acme..test", "domain name"),
     ("outgoing", "dkim_domain", "support@acme.test", "domain name"),
-    ("outgoing", "dkim_private_key_file", "", "path of a file"),
-    ("outgoing", "dkim_private_key_file", "/etc/dkim.pem\x00", "path of a file"),
+    ("outgoing", "dkim_private_key_file", "/etc/dkim.pem\x00", "file path on one line"),
     ("outgoing", "dkim_private_key_env", "HELPDESK-DKIM", "environment variable name"),
     ("outgoing", "dkim_private_key_env", "1KEY", "environment variable name"),
-    ("outgoing", "dkim_private_key_env", "", "environment variable name"),
+    ("outgoing", "dkim_private_key_env", None, "a string"),
     ("outgoing", "dkim_headers", ["To", "Subject"], "include From"),
     ("outgoing", "dkim_headers", ["From", "Bcc"], "none of: bcc"),
     ("outgoing", "dkim_headers", ["From", "Received"], "received"),
@@ -698,7 +697,10 @@ def test_a_dkim_key_in_the_document_is_refused_and_never_shown(data: Any) -> Non
     assert "<hidden>" in str(err)
     key = err.key.rpartition(".")[2]
     if key in ("dkim_private_key", "dkim_key"):
-        assert "the DKIM key itself never goes in the settings" in err.rule
+        assert err.rule == (
+            "secrets are not stored in the settings: name an environment variable with "
+            "dkim_private_key_env or a file with dkim_private_key_file"
+        )
     else:
         assert err.rule == "must name where the key is, never hold the key itself"
 

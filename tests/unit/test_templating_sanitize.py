@@ -8,10 +8,10 @@ from helpdesk_mail.templating.sanitize import (
     MAX_DEPTH,
     Removal,
     clean_text,
-    html_to_text,
     safe_url,
     sanitize_html,
 )
+from helpdesk_mail.text import ALTERNATIVE, html_to_text
 
 
 @pytest.mark.parametrize(
@@ -135,7 +135,7 @@ def test_html_to_text() -> None:
         "<table><tr><td>a</td><td>b</td></tr></table><hr><p>end &amp; more</p>"
         "<pre>  keep\n  this</pre><img src='https://i.test/x.png' alt='logo'>"
     )
-    assert html_to_text(source) == (
+    assert html_to_text(source, ALTERNATIVE) == (
         "Hello\nworld\n\n- one\n- two link <https://e.test>\n  1. x\n  2. y\n\n"
         "> quoted\n> more\n\na  b\n----------------------------------------\n\n"
         "end & more\n\n  keep\n  this\n\n[logo]"
@@ -143,12 +143,14 @@ def test_html_to_text() -> None:
 
 
 def test_html_to_text_does_not_repeat_a_link_that_is_its_own_text() -> None:
-    assert html_to_text('<a href="https://e.test">https://e.test</a>') == "https://e.test"
-    assert html_to_text('<a href="/rel">rel</a>') == "rel"
+    assert (
+        html_to_text('<a href="https://e.test">https://e.test</a>', ALTERNATIVE) == "https://e.test"
+    )
+    assert html_to_text('<a href="/rel">rel</a>', ALTERNATIVE) == "rel"
 
 
 def test_html_to_text_drops_scripts_and_styles() -> None:
-    assert html_to_text("<style>p{}</style><script>x()</script>text") == "text"
+    assert html_to_text("<style>p{}</style><script>x()</script>text", ALTERNATIVE) == "text"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +163,7 @@ def test_hostile_input_takes_linear_time(unit: str, suffix: str) -> None:
 
     start = time.perf_counter()
     out = sanitize_html(unit * 30_000 + suffix)
-    html_to_text(out)
+    html_to_text(out, ALTERNATIVE)
     assert time.perf_counter() - start < 3.0  # quadratic parsing would take minutes
 
 

@@ -1,7 +1,8 @@
 """`process_email`: raw bytes in, an `InboundResult` (verdict, actions, events) out.
 
 The pipeline: parse -> junk filter -> sender rules -> threading -> email API ->
-actions. It only reads `storage`; the host (or `Storage.commit`) applies the
+actions, the preconditions they were computed under first (`RequireTicket`,
+`RequireUser`). It only reads `storage`; `helpdesk_mail.commit` applies the
 actions. It never raises: an email that cannot be read is discarded as
 `malformed`, and an internal error gives a `malformed` result whose `error` is
 set, which the poller treats as a poison message (kept on the server, never lost).
@@ -24,12 +25,14 @@ from ..actions import (
     Discard,
     RemoveSubscriber,
     ReopenTicket,
+    RequireTicket,
+    RequireUser,
     SuppressRecipients,
 )
 from ..addresses import is_system_address, own_addresses
 from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
-from ..ports import Clock, RandomSource, StorageReader
+from ..ports import Clock, DomainReader, RandomSource, TransientStorageError
 from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
 from ..tokens import check_message_id
 from .commands import parse_subject
@@ -82,21 +85,22 @@ class _Context:
 def process_email(
     raw: bytes,
     settings: Settings,
-    storage: StorageReader,
+    storage: DomainReader,
     clock: Clock,
     *,
     random: RandomSource | None = None,
 ) -> InboundResult:
     """What one incoming email becomes. Pure: reads `storage`, does no I/O.
 
-    It never raises for any input bytes. The one exception is the host's own mistake:
+    It never raises for any input bytes. What it lets through is not the mail's fault:
     `RandomSourceRequired` when the email would create a user (whose password needs
-    randomness) and no `random` source was passed.
+    randomness) and no `random` source was passed, and the storage's own transient
+    errors (`TransientStorageError`, `ConnectionError`, `TimeoutError`) while reading.
     """
     try:
         return _process(bytes(raw), settings, storage, clock, random)
-    except RandomSourceRequired:
-        raise
+    except (RandomSourceRequired, TransientStorageError, ConnectionError, TimeoutError):
+        raise  # the host's mistake, or its storage away for a moment: not the mail's fault
     except Exception as exc:  # a bug must not lose the mail: report it as a poison result
         email = ParsedEmail(None, (), (), Address(""), (), (), (), "", None, "", None, ())
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -120,7 +124,7 @@ def process_email(
 def _process(
     raw: bytes,
     settings: Settings,
-    storage: StorageReader,
+    storage: DomainReader,
     clock: Clock,
     rng: RandomSource | None,
 ) -> InboundResult:
@@ -163,7 +167,12 @@ def _process(
 
     user = storage.user(email.sender.email)
     if user is None and not settings.incoming.accept_unregistered:
-        return _discard(ctx, DiscardReason.UNREGISTERED, "sender is not a registered user")
+        return _discard(
+            ctx,
+            DiscardReason.UNREGISTERED,
+            "sender is not a registered user",
+            (RequireUser(email.sender.email, None),),
+        )
     match = find_ticket(email, user, storage, secret)
     notes = list(match.notes)
     if junk.kind == "auto_reply":  # kept as an inert comment (setting), never a new ticket
@@ -240,6 +249,11 @@ def _discard(
     )
 
 
+def _require_user(ctx: _Context, user: User | None) -> RequireUser:
+    """The precondition that the sender's account is still what the decision saw."""
+    return RequireUser(ctx.email.sender.email, user.role if user is not None else None)
+
+
 def _create_user(ctx: _Context, user: User | None) -> tuple[Action, ...]:
     if user is not None:
         return ()
@@ -282,7 +296,7 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
         ctx,
         Verdict.CREATE_TICKET,
         subscribers=from_recipients,
-        actions=(*_create_user(ctx, user), create),
+        actions=(_require_user(ctx, user), *_create_user(ctx, user), create),
         events=(
             TicketCreated(
                 ticket_id=None,
@@ -307,7 +321,11 @@ def _comment(
         allowed[command] = not inert and check(ticket, sender, user)
         if not allowed[command]:
             notes_list.append(f"#{command}# ignored: only {who} may use it")
-    actions: list[Action] = list(_create_user(ctx, user))
+    actions: list[Action] = [
+        RequireTicket(ticket.id, ticket.status, ticket.version),
+        _require_user(ctx, user),
+        *_create_user(ctx, user),
+    ]
     events: list[Event] = []
     if ticket.is_closed and not allowed.get("close") and not inert:
         actions.append(ReopenTicket(ticket_id=ticket.id, by=sender))

@@ -1,7 +1,7 @@
 """Extract only the NEW text of an email reply: quoted history removed.
 
 Public API: :func:`reply_text_from_plain`, :func:`reply_text_from_html`,
-:func:`html_to_text` (re-exported from :mod:`helpdesk_mail.inbound.html_text`)
+:func:`html_to_text` (re-exported from :mod:`helpdesk_mail.text`, ``READING`` style)
 and :func:`strip_signature`.  The rules are data: the tables below
 (``ATTRIBUTION_OPENERS`` / ``ATTRIBUTION_VERBS``, ``HEADER_LABELS``,
 ``ORIGINAL_MESSAGE_PHRASES``, ``FORWARD_PHRASES``, ``FORWARD_LINES``,
@@ -71,7 +71,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .html_text import Attrs, HtmlRender, finish_text, html_to_text
+from ..text import REPLY, AttrMap, HtmlRender, finish_text, html_to_text
 
 __all__ = [
     "ATTRIBUTION_OPENERS",
@@ -451,7 +451,9 @@ def _view(line: str) -> str:
     Undecoded quoted-printable escapes (``=C3=A9``) are decoded in the view, so a
     body that reached us still QP-encoded is matched like its decoded text.
     """
-    v = line[:_MAX_VIEW]
+    # a long line is looked at from its first visible character: a run of spaces (from
+    # &nbsp; or <pre>) must not make it look blank
+    v = (line.lstrip() if len(line) > _MAX_VIEW else line)[:_MAX_VIEW]
     if "=" in v:
         v = _QP_ESCAPES.sub(_qp_run, v)
     if v.isascii():
@@ -852,9 +854,12 @@ def _reply_text(text: str, cut_below: bool) -> str:
     except (RecursionError, MemoryError):  # pragma: no cover - defensive
         return text.rstrip()
     if len(lines) != len(_trim_tail(original, drop_mobile=False)):
-        # something was removed: the leading blank lines go too
-        while lines and not lines[0].strip():
-            del lines[0]
+        # something was removed: the leading blank lines go too (sliced off at once:
+        # deleting them one by one from the front is quadratic)
+        first = 0
+        while first < len(lines) and not lines[first].strip():
+            first += 1
+        lines = lines[first:]
     return "\n".join(lines).rstrip()
 
 
@@ -870,7 +875,13 @@ _LOOKAHEAD = 4000  # characters of text after a marker used to judge it
 _MAX_MARKS_JUDGED = 200  # markers examined per message (bounds work on hostile HTML)
 
 
-def _html_marker(tag: str, attrs: Attrs) -> str | None:
+_MARKER_ATTRIBUTES = frozenset(m.attribute for m in HTML_MARKERS if m.attribute)
+_BARE_MARKER_TAGS = frozenset(m.tag for m in HTML_MARKERS if not m.attribute)
+
+
+def _html_marker(tag: str, attrs: AttrMap) -> str | None:
+    if tag not in _BARE_MARKER_TAGS and _MARKER_ATTRIBUTES.isdisjoint(attrs):
+        return None  # no rule can match (most tags): skip the table
     for marker, rx in _HTML_RULES:
         if marker.tag != "*" and marker.tag != tag:
             continue
@@ -916,7 +927,7 @@ def reply_text_from_html(html: str) -> str:
     """
     if not isinstance(html, str) or not html:
         return ""
-    job = HtmlRender(html, _html_marker, quote_blockquotes=True)
+    job = HtmlRender(html, _html_marker, style=REPLY)
     state = {"judged": 0, "cut": -1}
 
     def judge(final: bool) -> bool:

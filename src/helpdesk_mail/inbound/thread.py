@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..model import Ticket, User
-from ..ports import StorageReader
+from ..ports import DomainReader
 from ..tokens import check_message_id, ticket_token
 from .result import ParsedEmail
 
@@ -40,7 +40,7 @@ def _may_use_token(ticket: Ticket, sender: str, user: User | None) -> bool:
 
 
 def find_ticket(
-    email: ParsedEmail, user: User | None, storage: StorageReader, secret: str
+    email: ParsedEmail, user: User | None, storage: DomainReader, secret: str
 ) -> ThreadMatch:
     """The ticket `email` belongs to, by its references, then by its subject token."""
     notes: list[str] = []

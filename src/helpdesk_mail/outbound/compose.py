@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -53,7 +53,8 @@ from typing import Protocol, cast
 from ..addresses import normalize_email
 from ..kinds import kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
-from ..ports import Clock, RandomSource, StorageReader
+from ..planned import PlannedEmail, Recipient
+from ..ports import Clock, PlanReader, RandomSource
 from ..settings import Settings
 from ..templating.render import (
     RenderedEmail,
@@ -62,7 +63,7 @@ from ..templating.render import (
     header_text,
     render_compiled_email,
 )
-from ..templating.sanitize import html_to_text, sanitize_html
+from ..templating.sanitize import sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -73,10 +74,10 @@ from ..templating.values import (
     TemplateData,
     text_to_html,
 )
+from ..text import ALTERNATIVE, html_to_text
 from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
-from .planned import PlannedEmail, Recipient
 
 __all__ = [
     "ComposeError",
@@ -151,7 +152,7 @@ def _message(
 ) -> Message:
     if body_html:
         html = sanitize_html(body_html, allow_cid=allow_cid)
-        text = body_text or html_to_text(html)
+        text = body_text or html_to_text(html, ALTERNATIVE)
     else:
         html = text_to_html(body_text.strip())
         text = body_text
@@ -161,7 +162,7 @@ def _message(
 class _Reads:
     """The host's data one planned email reads, each piece read (and sanitized) once."""
 
-    def __init__(self, storage: StorageReader, allow_cid: bool) -> None:
+    def __init__(self, storage: PlanReader, allow_cid: bool) -> None:
         self.storage = storage
         self.allow_cid = allow_cid
         self._users: dict[str, User | None] = {}
@@ -169,11 +170,28 @@ class _Reads:
         self._comments: dict[int, Sequence[Comment]] = {}
         self._messages: dict[tuple[int, int], Message] = {}
         self._kb: dict[int, tuple[LinkItem, ...]] = {}
+        self._files: dict[tuple[str | None, str, int, str | None], bytes] = {}
 
     def user(self, email: str) -> User | None:
         if email not in self._users:
             self._users[email] = self.storage.user(email)
         return self._users[email]
+
+    def _prefetch(self, emails: Iterable[str | None]) -> None:
+        """Read the accounts of many people in one call (the ticket's people, commenters)."""
+        wanted = {e for e in emails if e and e not in self._users}
+        if wanted:
+            found = self.storage.users(tuple(sorted(wanted)))
+            self._users.update({e: found.get(e) for e in wanted})
+
+    def content(self, attachment: Attachment) -> bytes:
+        """A file's bytes: carried by the read, else asked of the storage once."""
+        if attachment.content:
+            return attachment.content
+        key = (attachment.id, attachment.filename, attachment.size, attachment.content_id)
+        if key not in self._files:
+            self._files[key] = self.storage.attachment_content(attachment)
+        return self._files[key]
 
     def person(self, email: str) -> Person:
         return _person(self.user(email), email)
@@ -185,7 +203,16 @@ class _Reads:
 
     def comments(self, ticket: Ticket) -> Sequence[Comment]:
         if ticket.id not in self._comments:
-            self._comments[ticket.id] = list(self.storage.comments(ticket.id))
+            comments = list(self.storage.comments(ticket.id))
+            self._comments[ticket.id] = comments
+            self._prefetch(
+                (
+                    ticket.submitter,
+                    ticket.assignee,
+                    *ticket.subscribers,
+                    *(c.author for c in comments),
+                )
+            )
         return self._comments[ticket.id]
 
     def ticket_message(self, t: Ticket) -> Message:
@@ -280,7 +307,7 @@ class _Built:
 def build_template_data(
     planned: PlannedEmail,
     settings: Settings,
-    storage: StorageReader,
+    storage: PlanReader,
     clock: Clock,
     *,
     templates: Templates | None = None,
@@ -401,7 +428,7 @@ def _about_ticket(b: _Build) -> _Built:
             _username(u, e) for e, u in subscriber_users if u is None or not u.is_staff
         ),
     )
-    return _Built(data, [a for a in shown_files if a.content and not a.inline])
+    return _Built(data, [a for a in shown_files if not a.inline])
 
 
 def _shows_nothing(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:
@@ -548,7 +575,7 @@ def render_message(
     planned: PlannedEmail,
     templates: Templates | None,
     settings: Settings,
-    storage: StorageReader,
+    storage: PlanReader,
     clock: Clock,
     random: RandomSource,
 ) -> list[EmailMessage] | None:
@@ -659,11 +686,14 @@ def _body(
         done: set[str] = set()
         for a in pool:
             cid = (a.content_id or "").strip("<> ")
-            if a.inline and a.content and cid in wanted and cid not in done:
+            if not (a.inline and cid in wanted and cid not in done):
+                continue
+            content = reads.content(a)
+            if content:
                 done.add(cid)
                 maintype, subtype = _content_type(a.content_type)
                 html_part.add_related(
-                    a.content,
+                    content,
                     maintype=maintype,
                     subtype=subtype,
                     cid=f"<{cid}>",
@@ -671,7 +701,10 @@ def _body(
                     disposition="inline",
                 )
     for a in files:
+        content = reads.content(a)
+        if not content:  # a file the host keeps without bytes
+            continue
         maintype, subtype = _content_type(a.content_type)
         msg.add_attachment(
-            a.content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
+            content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
         )

@@ -35,9 +35,9 @@ from ..events import (
 )
 from ..kinds import TemplateKind, kinds_where
 from ..model import KBArticle, Role, Ticket, User
-from ..ports import Clock, StorageReader
+from ..planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
+from ..ports import Clock, PlanReader
 from ..settings import NotificationSettings, RateLimit, Settings
-from .planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
 
 __all__ = [
     "RESTRICTIONS",
@@ -270,7 +270,7 @@ def scopes_for(planned: PlannedEmail) -> tuple[str, ...]:
 
 
 def plan_notifications(
-    event: Event, settings: Settings, storage: StorageReader, clock: Clock
+    event: Event, settings: Settings, storage: PlanReader, clock: Clock
 ) -> NotificationPlan:
     """The emails to send for `event` under `settings`, and who was left out and why.
 
@@ -302,7 +302,7 @@ class _Claim:
 class _Context:
     """The event, its ticket or article, and lazily the staff: what the tables are read against."""
 
-    def __init__(self, event: Event, notif: NotificationSettings, storage: StorageReader) -> None:
+    def __init__(self, event: Event, notif: NotificationSettings, storage: PlanReader) -> None:
         self.event = event
         self.notif = notif
         self.storage = storage
@@ -427,9 +427,20 @@ def _address(ctx: _Context) -> list[_Claim]:
 
 
 def _over_limit(
-    storage: StorageReader, scope: str, limits: Iterable[RateLimit], now: datetime
+    storage: PlanReader, scope: str, limits: Iterable[RateLimit], now: datetime
 ) -> bool:
-    """Whether `scope` already reached one of `limits` (at most `count` in `minutes`)."""
+    """Whether `scope` already reached one of `limits` (at most `count` in `minutes`).
+
+    The widest window is read first: when even it holds fewer than the smallest count,
+    no window can be over (one storage call instead of one per window).
+    """
+    limits = tuple(limits)
+    if not limits:
+        return False
+    widest = max(limit.minutes for limit in limits)
+    total = storage.notifications_since(scope, now - timedelta(minutes=widest))
+    if total < min(limit.count for limit in limits):
+        return False
     return any(
         storage.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count
         for limit in limits
@@ -487,7 +498,7 @@ def _protect(
 
 
 def _protection(
-    email: str, own: frozenset[str], storage: StorageReader, now: datetime
+    email: str, own: frozenset[str], storage: PlanReader, now: datetime
 ) -> SkipReason | None:
     """Loop protection for one address: invalid, the helpdesk's own, a machine's, bounced."""
     if not _ADDRESS_RE.fullmatch(email):

@@ -25,7 +25,7 @@ from ..events import (
 from ..kinds import TemplateKind
 from ..memory import InMemoryStorage, ManualClock, SeededRandom
 from ..model import Attachment, Comment, CustomField, KBArticle, Role, Ticket, User, Visibility
-from ..outbound.planned import PlannedEmail, Recipient
+from ..planned import PlannedEmail, Recipient
 from ..settings import NotificationSettings, OutgoingSettings, Settings
 
 __all__ = [
@@ -162,7 +162,7 @@ def sample_storage() -> InMemoryStorage:
         Comment(
             1234,
             CUSTOMER,
-            "Thanks! It is unplugged. Photo of the label attached.",
+            "Thanks! It is unplugged.\nPhoto of the label attached.",
             _T0 + timedelta(hours=2),
             id=3,
             body_html=(

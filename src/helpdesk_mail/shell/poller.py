@@ -51,24 +51,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from ..actions import CommitOutcome
-from ..events import Event, MailboxAccountDisabled, bind_ticket
+from ..actions import CommitOutcome, StaleCommit
+from ..commit import commit
+from ..events import Event, MailboxAccountDisabled
 from ..inbound.process import process_email
 from ..inbound.result import InboundResult
 from ..ports import (
+    Bookkeeping,
     Clock,
+    DomainReader,
     MailboxError,
     MailboxSession,
-    MailboxState,
     MailboxTransport,
-    PoisonRecord,
     RandomSource,
-    ReceiptKey,
     Storage,
-    StorageReader,
+    TransientStorageError,
 )
+from ..records import MailboxState, PoisonRecord, ReceiptKey
 from ..settings import MailboxAccount, Settings
 
 __all__ = [
@@ -84,6 +85,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FOLD = re.compile(rb"\r?\n[ \t]+")
@@ -98,7 +100,7 @@ class Processor(Protocol):
         self,
         raw: bytes,
         settings: Settings,
-        storage: StorageReader,
+        storage: DomainReader,
         clock: Clock,
         *,
         random: RandomSource | None = None,
@@ -191,6 +193,9 @@ class MessageStatus(StrEnum):
     """Processing or the commit raised: recorded as poison (quarantined on IMAP)."""
     SKIPPED = "skipped"
     """A poison message recorded earlier and still pending: left alone."""
+    DEFERRED = "deferred"
+    """The storage could not commit it for now (a transient error, or the data kept
+    changing under it): left on the server and tried again by a later poll."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +209,7 @@ class MessageReport:
     result: InboundResult | None = None
     outcome: CommitOutcome | None = None
     events: tuple[Event, ...] = ()
-    """The result's events, bound to the committed ticket."""
+    """The result's events, bound to the committed ticket and comment."""
     error: str | None = None
 
 
@@ -214,13 +219,16 @@ class AccountReport:
 
     account: str
     polled: bool
-    """False when the account was not due, is switched off, or is disabled."""
+    """False when the account was not due, is switched off, is disabled, or another
+    worker holds its lease."""
     processed: int = 0
     duplicates: int = 0
     failed: int = 0
     """New poison messages."""
     skipped: int = 0
     """Known poison messages left on the server."""
+    deferred: int = 0
+    """Messages left on the server because the storage could not take them now."""
     removed: int = 0
     """Messages deleted (or moved to `move_to`) after their commit."""
     quarantined: int = 0
@@ -229,6 +237,8 @@ class AccountReport:
     error: str | None = None
     disabled: bool = False
     """The account is disabled (now or already before this poll)."""
+    leased_elsewhere: bool = False
+    """Another worker is polling this account (its lease has not expired)."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,11 @@ class PollReport:
         return sum(a.failed for a in self.accounts)
 
     @property
+    def deferred(self) -> int:
+        """Messages waiting for the storage, over all accounts."""
+        return sum(a.deferred for a in self.accounts)
+
+    @property
     def errors(self) -> int:
         """Accounts whose poll ended with an error."""
         return sum(a.errors for a in self.accounts)
@@ -276,17 +291,33 @@ class _Tally:
     duplicates: int = 0
     failed: int = 0
     skipped: int = 0
+    deferred: int = 0
     removed: int = 0
     quarantined: int = 0
     events: list[Event] = field(default_factory=list)
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether a storage error is worth retrying later (the database is away or busy)."""
+    return isinstance(exc, TransientStorageError | ConnectionError | TimeoutError)
+
+
+STALE_RETRIES = 3
+"""How often an email is processed again when its commit finds the data changed."""
+RETRY_BASE = timedelta(minutes=1)
+RETRY_MAX = timedelta(hours=1)
+
+
 class Poller:
     """Polls the configured mailbox accounts and commits what their mail becomes.
 
-    `on_event` receives every event (ticket events after their commit, and
-    `MailboxAccountDisabled`); `on_message` receives a `MessageReport` per message;
-    `processor` replaces `process_email` (e.g. a host's wrapper around it).
+    Each message is processed and committed in one storage transaction
+    (`helpdesk_mail.commit`): what it became, its receipt key and its events, which
+    land in the event outbox for a `Deliverer`. `on_event` additionally receives
+    every event after its commit (and `MailboxAccountDisabled`), `on_message` a
+    `MessageReport` per message; `processor` replaces `process_email` (e.g. a host's
+    wrapper around it). `worker` names this poller in mailbox leases: several
+    pollers (processes, machines) on one database never poll an account at once.
     """
 
     def __init__(
@@ -300,6 +331,8 @@ class Poller:
         *,
         processor: Processor | None = None,
         on_message: Callable[[MessageReport], object] | None = None,
+        worker: str = "poller",
+        lease: timedelta = timedelta(minutes=10),
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -308,8 +341,11 @@ class Poller:
         self.random = random
         self.on_event = on_event
         self.on_message = on_message
+        self.worker = worker
+        self.lease = lease
         self._processor: Processor = processor if processor is not None else process_email
         self._next_due: dict[str, datetime] = {}
+        self._retry: dict[str, tuple[int, datetime]] = {}
         self._lock = threading.Lock()
 
     # --- scheduling ---
@@ -334,7 +370,7 @@ class Poller:
         (so that a restarted host keeps each account's interval); None means now."""
         if account.name not in self._next_due:
             try:
-                last = self.storage.mailbox_state(account.name).last_polled_at
+                last = self._read(lambda books: books.mailbox_state(account.name)).last_polled_at
             except Exception:  # storage trouble is reported by the poll itself
                 return None
             if last is None:
@@ -351,6 +387,10 @@ class Poller:
             return self.settings.incoming.check_interval_minutes * 60.0
         return max(0.0, min(waits))
 
+    def _read(self, read: Callable[[Bookkeeping], _T]) -> _T:
+        with self.storage.transaction() as unit:
+            return read(unit.books)
+
     # --- polling ---
 
     def run_once(self, *, force: bool = False) -> PollReport:
@@ -362,7 +402,7 @@ class Poller:
                 if not account.enabled or not (force or self.is_due(account)):
                     reports.append(AccountReport(account=account.name, polled=False))
                     continue
-                report, account_events = self._poll_account(account)
+                report, account_events = self.poll_account(account)
                 reports.append(report)
                 events.extend(account_events)
             return PollReport(accounts=tuple(reports), events=tuple(events))
@@ -391,12 +431,15 @@ class Poller:
 
     def enable_account(self, name: str) -> None:
         """Re-enable a disabled account and reset its failure count; it is due at once."""
-        self.storage.save_mailbox_state(name, MailboxState())
+        with self.storage.transaction() as unit:
+            unit.books.save_mailbox_state(name, MailboxState())
         self._next_due.pop(name, None)
 
     def pending_poison(self) -> list[PoisonRecord]:
         """Poison records not yet resolved (their receipt key has not been committed since)."""
-        return [r for r in self.storage.poison_records() if not self.storage.is_processed(r.key)]
+        with self.storage.transaction() as unit:
+            books = unit.books
+            return [r for r in books.poison_records() if not books.is_processed(r.key)]
 
     def replay(self, record: PoisonRecord) -> MessageReport:
         """Process a poison message again (e.g. after a fix); it is not recorded a second time.
@@ -404,22 +447,37 @@ class Poller:
         Once it commits, the copy still on the server (POP3) is removed by the next poll
         as a duplicate; an IMAP copy stays in the quarantine folder for the admin.
         """
-        if self.storage.is_processed(record.key):
-            report = MessageReport(record.account, record.uid, record.key, MessageStatus.DUPLICATE)
-        else:
-            report = self._process(record.account, record.uid, record.raw, record.key)
+        report = self._process(record.account, record.uid, record.raw, record.key)
         self._deliver(report)
         return report
 
     # --- one account ---
 
-    def _poll_account(self, account: MailboxAccount) -> tuple[AccountReport, list[Event]]:
+    def poll_account(self, account: MailboxAccount) -> tuple[AccountReport, list[Event]]:
+        """Poll one account now (if this worker can lease it): a unit a task queue may call."""
         name = account.name
+        now = self.clock.now()
         try:
-            state = self.storage.mailbox_state(name)
+            with self.storage.transaction() as unit:
+                if not unit.books.lease_mailbox(name, self.worker, now, now + self.lease):
+                    return AccountReport(name, polled=False, leased_elsewhere=True), []
+                state = unit.books.mailbox_state(name)
         except Exception as exc:
             log.exception("%s: cannot read the mailbox state", name)
             return AccountReport(name, polled=False, errors=1, error=f"storage: {exc}"), []
+        try:
+            return self._poll_leased(account, state)
+        finally:
+            try:
+                with self.storage.transaction() as unit:
+                    unit.books.release_mailbox(name, self.worker)
+            except Exception:
+                log.exception("%s: cannot release the mailbox lease", name)
+
+    def _poll_leased(
+        self, account: MailboxAccount, state: MailboxState
+    ) -> tuple[AccountReport, list[Event]]:
+        name = account.name
         if state.disabled:
             return AccountReport(name, polled=False, disabled=True, error=state.last_error), []
         started = self.clock.now()
@@ -441,7 +499,8 @@ class Poller:
             return self._report(account, tally, error=error), tally.events
         # A success resets the failure count and records when this poll started.
         try:
-            self.storage.save_mailbox_state(name, MailboxState(last_polled_at=started))
+            with self.storage.transaction() as unit:
+                unit.books.save_mailbox_state(name, MailboxState(last_polled_at=started))
         except Exception as exc:
             log.exception("%s: cannot save the mailbox state", name)
             return self._report(account, tally, error=f"storage: {exc}"), tally.events
@@ -450,19 +509,34 @@ class Poller:
     def _report(
         self, account: MailboxAccount, t: _Tally, error: str | None = None, disabled: bool = False
     ) -> AccountReport:
-        return AccountReport(
+        report = AccountReport(
             account=account.name,
             polled=True,
             processed=t.processed,
             duplicates=t.duplicates,
             failed=t.failed,
             skipped=t.skipped,
+            deferred=t.deferred,
             removed=t.removed,
             quarantined=t.quarantined,
             errors=1 if error else 0,
             error=error,
             disabled=disabled,
         )
+        log.info(
+            "%s: polled: %d processed, %d duplicates, %d failed, %d skipped, %d deferred, "
+            "%d removed, %d quarantined%s",
+            account.name,
+            t.processed,
+            t.duplicates,
+            t.failed,
+            t.skipped,
+            t.deferred,
+            t.removed,
+            t.quarantined,
+            f"; error: {error}" if error else "",
+        )
+        return report
 
     def _record_failure(
         self, account: MailboxAccount, state: MailboxState, exc: BaseException, started: datetime
@@ -470,23 +544,30 @@ class Poller:
         limit = self.settings.incoming.max_consecutive_failures
         failures = state.consecutive_failures + 1
         disabled = failures >= limit
-        try:
-            self.storage.save_mailbox_state(
-                account.name,
-                MailboxState(
-                    consecutive_failures=failures,
-                    disabled=disabled,
-                    last_error=str(exc),
-                    last_polled_at=started,
-                ),
+        event: Event | None = None
+        if disabled:
+            event = MailboxAccountDisabled(
+                account=account.name, failures=failures, last_error=str(exc)
             )
+        try:
+            with self.storage.transaction() as unit:
+                unit.books.save_mailbox_state(
+                    account.name,
+                    MailboxState(
+                        consecutive_failures=failures,
+                        disabled=disabled,
+                        last_error=str(exc),
+                        last_polled_at=started,
+                    ),
+                )
+                if event is not None:  # its mail to the admins goes with the state change
+                    unit.books.add_events((event,), self.clock.now())
         except Exception:
             log.exception("%s: cannot save the mailbox state", account.name)
             return False, None
-        if not disabled:
+        if event is None:
             return False, None
         log.error("%s: disabled after %d failures in a row: %s", account.name, failures, exc)
-        event = MailboxAccountDisabled(account=account.name, failures=failures, last_error=str(exc))
         self._emit(event)
         return True, event
 
@@ -503,15 +584,28 @@ class Poller:
             for start in range(0, len(uids), account.batch_size):
                 batch = uids[start : start + account.batch_size]
                 self._batch(account, session, batch, quarantine, stuck_keys, tally)
+                self._renew_lease(account)
+
+    def _renew_lease(self, account: MailboxAccount) -> None:
+        now = self.clock.now()
+        try:
+            with self.storage.transaction() as unit:
+                held = unit.books.lease_mailbox(account.name, self.worker, now, now + self.lease)
+        except Exception as exc:
+            raise _StorageFailure(f"storage: {exc}") from exc
+        if not held:  # our lease ran out and another worker took the account over
+            raise _StorageFailure("storage: the mailbox lease was lost to another worker")
 
     def _stuck(self, account: MailboxAccount) -> dict[str, ReceiptKey]:
         """Poison of this account still pending (uid -> key)."""
         try:
-            return {
-                r.uid: r.key
-                for r in self.storage.poison_records()
-                if r.account == account.name and not self.storage.is_processed(r.key)
-            }
+            with self.storage.transaction() as unit:
+                books = unit.books
+                return {
+                    r.uid: r.key
+                    for r in books.poison_records()
+                    if r.account == account.name and not books.is_processed(r.key)
+                }
         except Exception as exc:
             log.exception("%s: cannot read the poison records", account.name)
             raise _StorageFailure(f"storage: {exc}") from exc
@@ -531,21 +625,14 @@ class Poller:
         try:
             for uid, raw in session.fetch(batch):
                 key = receipt_key(account.name, raw)
-                try:
-                    seen = self.storage.is_processed(key)
-                except Exception as exc:
-                    log.exception("%s: is_processed failed", account.name)
-                    raise _StorageFailure(f"storage: {exc}") from exc
-                if seen:
-                    tally.duplicates += 1
-                    done.append(uid)
-                    self._deliver(MessageReport(account.name, uid, key, MessageStatus.DUPLICATE))
-                    continue
                 if key.as_string() in stuck_keys:
                     tally.skipped += 1
                     if quarantine:  # its earlier move failed: try again
                         bad.append(uid)
                     self._deliver(MessageReport(account.name, uid, key, MessageStatus.SKIPPED))
+                    continue
+                if self._waiting(key):
+                    tally.deferred += 1
                     continue
                 report = self._process(account.name, uid, raw, key)
                 if report.status is MessageStatus.FAILED:
@@ -554,6 +641,10 @@ class Poller:
                     tally.failed += 1
                     if quarantine:
                         bad.append(uid)
+                elif report.status is MessageStatus.DEFERRED:
+                    tally.deferred += 1
+                    self._deliver(report)
+                    raise _StorageFailure(report.error or "storage: deferred")
                 else:
                     done.append(uid)
                     if report.status is MessageStatus.DUPLICATE:
@@ -584,6 +675,23 @@ class Poller:
                 # left on the server; it is recorded, so later polls skip it
                 log.warning("%s: cannot quarantine to %r: %s", account.name, quarantine, exc)
 
+    def _waiting(self, key: ReceiptKey) -> bool:
+        """Whether a message deferred by a transient storage error waits for its next try."""
+        retry = self._retry.get(key.as_string())
+        return retry is not None and self.clock.now() < retry[1]
+
+    def _defer(self, key: ReceiptKey) -> int:
+        """Schedule the next try of a deferred message (exponential backoff); its attempts."""
+        attempts = self._retry.get(key.as_string(), (0, self.clock.now()))[0] + 1
+        wait = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_MAX)
+        self._retry[key.as_string()] = (attempts, self.clock.now() + wait)
+        return attempts
+
+    @property
+    def deferred(self) -> int:
+        """Messages this poller has left on the server for a transient storage error."""
+        return len(self._retry)
+
     def _remove(self, account: MailboxAccount, session: MailboxSession, uids: list[str]) -> None:
         if account.move_to and session.can_move:
             session.move(uids, account.move_to)
@@ -597,7 +705,8 @@ class Poller:
             key=key, account=account.name, uid=uid, raw=raw, error=error, at=self.clock.now()
         )
         try:
-            self.storage.record_poison(record)
+            with self.storage.transaction() as unit:
+                unit.books.record_poison(record)
         except Exception as exc:
             log.exception("%s: cannot record a poison message", account.name)
             raise _StorageFailure(f"storage: {exc}") from exc
@@ -606,26 +715,45 @@ class Poller:
     # --- one message ---
 
     def _process(self, account: str, uid: str, raw: bytes, key: ReceiptKey) -> MessageReport:
-        result: InboundResult | None = None
-        try:
-            result = self._processor(
-                raw, self.settings, self.storage, self.clock, random=self.random
-            )
-            if result.error is not None:  # the library failed inside: keep the mail
-                error = f"processing: {result.error}"
+        """Process and commit one message in one transaction (again if the data changed)."""
+        error = ""
+        for _ in range(STALE_RETRIES):
+            result: InboundResult | None = None
+            try:
+                with self.storage.transaction() as unit:
+                    if unit.books.is_processed(key):
+                        return MessageReport(account, uid, key, MessageStatus.DUPLICATE)
+                    result = self._processor(
+                        raw, self.settings, unit.domain, self.clock, random=self.random
+                    )
+                    if result.error is not None:  # the library failed inside: keep the mail
+                        error = f"processing: {result.error}"
+                        status = MessageStatus.FAILED
+                        return MessageReport(account, uid, key, status, result, error=error)
+                    outcome = commit(
+                        unit, result.actions, key=key, events=result.events, at=self.clock.now()
+                    )
+            except StaleCommit as exc:
+                log.info("%s: message %s: data changed while processing: %s", account, uid, exc)
+                error = f"commit: stale: {exc}"
+                continue
+            except Exception as exc:
+                log.debug("%s", "".join(traceback.format_exception(exc)))
+                if is_transient(exc):
+                    attempts = self._defer(key)
+                    error = f"storage: {type(exc).__name__}: {exc} (attempt {attempts})"
+                    status = MessageStatus.DEFERRED
+                    return MessageReport(account, uid, key, status, result, error=error)
+                stage = "processing" if result is None else "commit"
+                error = f"{stage}: {type(exc).__name__}: {exc}"
                 return MessageReport(account, uid, key, MessageStatus.FAILED, result, error=error)
-            outcome = self.storage.commit(result.actions, key)
-        except Exception as exc:
-            stage = "processing" if result is None else "commit"
-            error = f"{stage}: {type(exc).__name__}: {exc}"
-            log.debug("%s", "".join(traceback.format_exception(exc)))
-            return MessageReport(account, uid, key, MessageStatus.FAILED, result, error=error)
-        if outcome.duplicate:
-            return MessageReport(account, uid, key, MessageStatus.DUPLICATE, result, outcome)
-        events = result.events
-        if outcome.ticket_id is not None:
-            events = tuple(bind_ticket(e, outcome.ticket_id) for e in events)
-        return MessageReport(account, uid, key, MessageStatus.PROCESSED, result, outcome, events)
+            self._retry.pop(key.as_string(), None)
+            if outcome.duplicate:
+                return MessageReport(account, uid, key, MessageStatus.DUPLICATE, result, outcome)
+            status = MessageStatus.PROCESSED
+            return MessageReport(account, uid, key, status, result, outcome, outcome.events)
+        self._defer(key)
+        return MessageReport(account, uid, key, MessageStatus.DEFERRED, error=error)
 
     def _deliver(self, report: MessageReport) -> None:
         for event in report.events:

@@ -23,7 +23,7 @@ from .render import (
     render_template,
     template_for,
 )
-from .sanitize import html_to_text, sanitize_html
+from .sanitize import sanitize_html
 from .values import (
     FieldValue,
     FileLink,
@@ -55,7 +55,6 @@ __all__ = [
     "default_template",
     "default_templates",
     "header_text",
-    "html_to_text",
     "parse_template_file",
     "render_email",
     "render_template",

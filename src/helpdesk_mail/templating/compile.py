@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ..kinds import TemplateKind
+from ..text import TEMPLATE_ALTERNATIVE, html_to_text
 from .masks import MaskRef, TemplateError, _scan, kind_of
 from .sanitize import (
     ALLOWED_TAGS,
@@ -32,7 +33,6 @@ from .sanitize import (
     URL_ATTRS,
     clean_text,
     escape,
-    html_to_text,
     sanitize_html,
 )
 
@@ -162,7 +162,10 @@ def _compile(text: str, kind: TemplateKind, fmt: Format) -> CompiledTemplate:
         else:
             html_parts.extend(_split(segment, SlotContext.HTML))
     text_version = _build(
-        kind, Format.TEXT, _split(html_to_text(_blocks(sanitized, refs)), SlotContext.TEXT), refs
+        kind,
+        Format.TEXT,
+        _split(html_to_text(_blocks(sanitized, refs), TEMPLATE_ALTERNATIVE), SlotContext.TEXT),
+        refs,
     )
     return _build(kind, fmt, html_parts, refs, text_version)
 

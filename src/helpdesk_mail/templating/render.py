@@ -18,6 +18,7 @@ from importlib import resources
 import chevron
 
 from ..kinds import TemplateKind
+from ..text import tidy_lines
 from .compile import CompiledTemplate, Format, SlotContext, compile_template
 from .masks import TemplateError, kind_of
 from .values import MaskValues, TemplateData
@@ -43,8 +44,6 @@ Templates = Mapping[TemplateKind, tuple[str, str]]
 """A host's templates: kind of email -> (subject, HTML body)."""
 
 MAX_SUBJECT = 250
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
-_BLANK_LINES = re.compile(r"\n{3,}")
 _HEADER_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 
 
@@ -197,5 +196,4 @@ def render_email(
 
 def tidy_text(text: str) -> str:
     """Plain text with trailing spaces and runs of blank lines removed, ending in a newline."""
-    text = _TRAILING_SPACE.sub("\n", text.replace("\r\n", "\n").replace("\r", "\n"))
-    return _BLANK_LINES.sub("\n\n", text).strip("\n") + "\n"
+    return tidy_lines(text) + "\n"

@@ -1,16 +1,21 @@
-"""The limited HTML that templates allow, and plain text from it (stdlib ``html.parser`` only).
+"""The limited HTML that templates allow.
 
 `sanitize_html` reduces any HTML (a ticket body from mail, an admin's template) to an
 allow-list of tags and attributes, re-serialised by this module so that the output
 is regular: every tag is ``<name attr="value">`` with escaped values, text is escaped,
-elements are properly nested and closed, and nothing else survives.
+elements are properly nested and closed, and nothing else survives. The input is read
+by `helpdesk_mail.text.scan_html` (one linear pass, the way a browser splits it).
 
 Rules:
 
 - Allowed tags keep their allowed attributes; other attributes are dropped.
 - ``script``, ``style``, ``iframe``, ``object``, ``embed``, ``svg``, ``math``, form
   controls and the like are dropped with their content; ``form``, ``html``, ``body``
-  and unknown tags are unwrapped (their content is kept).
+  and unknown tags are unwrapped (their content is kept). Block elements that are not
+  allowed (``section``, ``article``, ``header``, ...) become ``div`` (``menu`` and
+  ``dir`` become ``ul``), so their content still starts and ends a line.
+- A dropped element that is never closed is dropped alone: it cannot hide the rest
+  of the message (``<svg onload=...>`` and then the text).
 - Event handlers (``on*``), ``class`` and ``id`` never survive.
 - URLs (``href``, ``src``) must be ``http``, ``https``, ``mailto``, ``tel`` or relative
   (``href`` only), or ``cid:`` for images when inline images are allowed. Anything
@@ -18,10 +23,10 @@ Rules:
 - ``style`` keeps only allow-listed CSS properties whose values are plain
   (no ``url()``, ``expression()``, escapes or comments).
 - Nesting deeper than `MAX_DEPTH` is flattened; input longer than `MAX_INPUT` is cut.
-- Nothing raises: should the parser fail, the input is reduced to escaped text.
+- Nothing raises.
 
-`html_to_text` renders such sanitized HTML as readable plain text, for the
-``text/plain`` alternative of every email.
+Plain text from HTML is `helpdesk_mail.text.html_to_text` (the ``ALTERNATIVE`` style
+for the ``text/plain`` part of every email).
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from html.parser import HTMLParser
+
+from ..text.scan import Attrs, scan_html
 
 __all__ = [
     "MAX_DEPTH",
@@ -37,7 +43,6 @@ __all__ = [
     "Removal",
     "clean_text",
     "escape",
-    "html_to_text",
     "safe_url",
     "sanitize_html",
 ]
@@ -69,6 +74,20 @@ DROP_WITH_CONTENT = frozenset(
 _VOID_DROPPED = frozenset(
     {"input", "keygen", "link", "meta", "param", "base", "source", "track", "embed", "frame"}
 )
+_DROP_CONTAINERS = DROP_WITH_CONTENT - _VOID_DROPPED
+_AS_BLOCK = {
+    **dict.fromkeys(
+        (
+            "address", "article", "aside", "details", "dialog", "fieldset", "figcaption",
+            "figure", "footer", "header", "hgroup", "legend", "main", "nav", "search",
+            "section", "summary",
+        ),
+        "div",
+    ),
+    "menu": "ul",
+    "dir": "ul",
+}  # fmt: skip
+"""Block elements that are not allowed, and the allowed element that takes their place."""
 _GLOBAL_ATTRS = frozenset({"style", "title", "dir", "lang", "align"})
 _TAG_ATTRS: dict[str, frozenset[str]] = {
     "a": frozenset({"href", "target"}),
@@ -171,48 +190,47 @@ class Removal:
     column: int
 
 
-class _Sanitizer(HTMLParser):
-    def __init__(self, allow_cid: bool, report: list[Removal] | None) -> None:
-        super().__init__(convert_charrefs=True)
+class _Sanitizer:
+    """Re-serialises what `scan_html` reports, keeping only the allow-list."""
+
+    def __init__(self, doc: str, allow_cid: bool, report: list[Removal] | None) -> None:
         self.out: list[str] = []
         self.stack: list[str] = []
-        self.drop: list[str] = []
         self.allow_cid = allow_cid
         self.report = report
+        self._doc = doc
+        self._at = (0, 1, 0)  # (offset, its line, offset where that line starts)
 
-    def _removed(self, what: str) -> None:
-        if self.report is not None:
-            line, col = self.getpos()
-            self.report.append(Removal(what, line, col + 1))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs, self_closing=False)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._start(tag, attrs, self_closing=True)
-
-    def _start(self, tag: str, attrs: list[tuple[str, str | None]], self_closing: bool) -> None:
-        if self.drop:
-            if tag == "body" and "head" in self.drop:
-                self.drop.clear()  # an unclosed <head> ends where <body> starts
-            elif tag == self.drop[-1] and not self_closing:
-                self.drop.append(tag)
+    def _removed(self, what: str, pos: int) -> None:
+        if self.report is None:
             return
-        if tag in DROP_WITH_CONTENT:
-            if tag not in ("head", "title", "meta"):
-                self._removed(f"<{tag}>")
-            if not self_closing and tag not in _VOID_DROPPED:
-                self.drop.append(tag)
+        offset, line, line_start = self._at
+        if pos < offset:
+            offset, line, line_start = 0, 1, 0
+        newlines = self._doc.count("\n", offset, pos)
+        if newlines:
+            line += newlines
+            line_start = self._doc.rfind("\n", offset, pos) + 1
+        self._at = (pos, line, line_start)
+        self.report.append(Removal(what, line, pos - line_start + 1))
+
+    def dropped(self, tag: str, attrs: Attrs, pos: int) -> None:
+        if tag not in ("head", "title"):
+            self._removed(f"<{tag}>", pos)
+
+    def start(self, tag: str, attrs: Attrs, self_closing: bool, pos: int) -> None:
+        if tag in DROP_WITH_CONTENT:  # void ones (meta, link, input...)
+            if tag != "meta":
+                self._removed(f"<{tag}>", pos)
             return
+        tag = _AS_BLOCK.get(tag, tag)
         if tag not in ALLOWED_TAGS:
-            if tag not in ("html", "body", "form", "font-face"):
-                self._removed(f"<{tag}>")
-            elif tag == "form":
-                self._removed("<form>")
+            if tag not in ("html", "body", "font-face"):
+                self._removed(f"<{tag}>", pos)
             return
         if len(self.stack) >= MAX_DEPTH:
             return
-        kept = self._attrs(tag, attrs)
+        kept = self._attrs(tag, attrs, pos)
         if tag == "img" and "src" not in kept:
             alt = kept.get("alt", "")
             if alt:
@@ -226,7 +244,7 @@ class _Sanitizer(HTMLParser):
             else:
                 self.stack.append(tag)
 
-    def _attrs(self, tag: str, attrs: list[tuple[str, str | None]]) -> dict[str, str]:
+    def _attrs(self, tag: str, attrs: Attrs, pos: int) -> dict[str, str]:
         allowed = _TAG_ATTRS.get(tag, frozenset())
         kept: dict[str, str] = {}
         seen: set[str] = set()
@@ -236,7 +254,7 @@ class _Sanitizer(HTMLParser):
                 continue
             seen.add(name)
             if name not in _GLOBAL_ATTRS and name not in allowed:
-                self._removed(f"{name}=")
+                self._removed(f"{name}=", pos)
                 continue
             checked: str | None
             if name in URL_ATTRS:
@@ -251,16 +269,13 @@ class _Sanitizer(HTMLParser):
                 checked = value if len(value) <= 200 and _PLAIN_VALUE.match(value) else None
             if checked is None:
                 if name != "style" or value.strip():
-                    self._removed(f"{name}=")
+                    self._removed(f"{name}=", pos)
                 continue
             kept[name] = checked
         return kept
 
-    def handle_endtag(self, tag: str) -> None:
-        if self.drop:
-            if tag == self.drop[-1]:
-                self.drop.pop()
-            return
+    def end(self, tag: str, pos: int) -> None:
+        tag = _AS_BLOCK.get(tag, tag)
         if tag not in self.stack:
             return
         while self.stack:
@@ -269,54 +284,13 @@ class _Sanitizer(HTMLParser):
             if open_tag == tag:
                 break
 
-    def handle_data(self, data: str) -> None:
-        if not self.drop:
-            self.out.append(html.escape(clean_text(data), quote=False))
-
-    def handle_comment(self, data: str) -> None:
-        pass
-
-    def handle_decl(self, decl: str) -> None:
-        pass
-
-    def handle_pi(self, data: str) -> None:
-        pass
-
-    def unknown_decl(self, data: str) -> None:
-        pass
+    def text(self, data: str) -> None:
+        self.out.append(html.escape(clean_text(data), quote=False))
 
     def result(self) -> str:
         self.out.extend(f"</{t}>" for t in reversed(self.stack))
         self.stack.clear()
         return "".join(self.out)
-
-
-_COMMENT_CLOSE = re.compile(r"--\s*>")
-_CONDITIONAL = re.compile(r"<!\[[^<>\[\]]{0,200}\]\s*>")
-
-
-def _defuse(source: str) -> str:
-    """Neutralise what would make ``html.parser`` scan to the end of the input again and
-    again (quadratic time on hostile input), in one linear pass, the way browsers read it:
-
-    - a ``<`` after the last ``>`` cannot open a tag: it is text;
-    - a comment that is never closed hides the rest of the document: cut it there;
-    - marked sections: Outlook's ``<![if ...]>``/``<![endif]>`` go, others become text.
-    """
-    limit = -1
-    for match in _COMMENT_CLOSE.finditer(source):
-        limit = match.start()
-    cut = source.find("<!--", max(limit - 3, 0))
-    while cut != -1 and cut + 4 <= limit:
-        cut = source.find("<!--", cut + 1)
-    if cut != -1:
-        source = source[:cut]
-    if "<![" in source:
-        source = _CONDITIONAL.sub("", source).replace("<![", "&lt;![")
-    last_gt = source.rfind(">")
-    if source.find("<", last_gt + 1) != -1:
-        source = source[: last_gt + 1] + source[last_gt + 1 :].replace("<", "&lt;")
-    return source
 
 
 def sanitize_html(
@@ -327,179 +301,10 @@ def sanitize_html(
     With `allow_cid` off, images that refer to inline parts (``cid:``) are replaced
     by their alt text. `report`, when given, collects what was removed and where.
     """
-    source = _defuse(clean_text(source[:MAX_INPUT]))
-    parser = _Sanitizer(allow_cid, report)
+    source = clean_text(source[:MAX_INPUT])
+    sanitizer = _Sanitizer(source, allow_cid, report)
     try:
-        parser.feed(source)
-        parser.close()
-    except Exception:  # html.parser is lenient, but never let hostile input escape
-        return html.escape(re.sub(r"<[^>]*>?", "", source), quote=False)
-    return parser.result()
-
-
-# --- plain text from sanitized HTML -------------------------------------------------
-
-_BLOCK = frozenset(
-    {"div", "center", "dl", "dt", "dd", "table", "tr", "caption", "thead", "tbody", "tfoot",
-     "ul", "ol", "li", "pre"}
-)  # fmt: skip
-_PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table", "pre"})
-_WS = re.compile(r"[ \t\r\n\f\v]+")
-
-
-class _TextRenderer(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.line: list[str] = []
-        self.blank_wanted = False
-        self.pre = 0
-        self.quote = 0
-        self.lists: list[list[int]] = []  # per open list: [counter] (-1 for bullets)
-        self.links: list[str | None] = []
-        self.link_text: list[list[str]] = []
-        self.drop = 0
-        self.cell = 0
-        self.indent = ""
-
-    # line management
-    def _flush(self) -> None:
-        text = "".join(self.line)
-        self.line = []
-        indent, self.indent = self.indent, ""
-        parts = re.split("[\n\x00]", text)
-        if not self.pre:
-            parts = [p.strip(" ") for p in parts]
-            while parts and not parts[0]:
-                parts.pop(0)
-            while parts and not parts[-1]:
-                parts.pop()
-        if not parts or not any(parts):
-            return
-        if self.blank_wanted and self.lines and self.lines[-1] != "":
-            self.lines.append("")
-        self.blank_wanted = False
-        prefix = "> " * self.quote
-        for i, part in enumerate(parts):
-            self.lines.append((prefix + (indent if i == 0 else "") + part).rstrip())
-
-    def _block(self, blank: bool) -> None:
-        self._flush()
-        if blank:
-            self.blank_wanted = True
-
-    def _emit(self, text: str) -> None:
-        if self.link_text:
-            self.link_text[-1].append(text)
-        self.line.append(text)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag in ("script", "style", "head", "title"):
-            self.drop += 1
-            return
-        if tag in _PARAGRAPH:
-            self._block(True)
-        elif tag in _BLOCK:
-            self._block(False)
-        if tag == "br":
-            self._emit("\n" if self.pre else "\x00")
-        elif tag == "hr":
-            self._block(False)
-            self.lines.append("-" * 40)
-        elif tag == "img":
-            alt = a.get("alt", "").strip()
-            if alt:
-                self._emit(f"[{alt}]")
-        elif tag in ("ul", "ol"):
-            self._block(not self.lists)
-            start = a.get("start", "1")
-            self.lists.append([int(start) if start.isdigit() and len(start) < 6 else 1])
-            if tag == "ul":
-                self.lists[-1][0] = -1
-        elif tag == "li":
-            self._block(False)
-            counter = self.lists[-1] if self.lists else [-1]
-            indent = "  " * max(len(self.lists) - 1, 0)
-            self.indent = indent
-            if counter[0] < 0:
-                self._emit("- ")
-            else:
-                self._emit(f"{counter[0]}. ")
-                counter[0] += 1
-        elif tag == "a":
-            self.links.append(a.get("href"))
-            self.link_text.append([])
-        elif tag in ("td", "th"):
-            if self.cell:
-                self._emit("  ")
-            self.cell += 1
-        elif tag == "tr":
-            self.cell = 0
-        if tag == "pre":
-            self.pre += 1
-        elif tag == "blockquote":
-            self.quote += 1
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in VOID_TAGS:
-            self.handle_endtag(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self.drop = max(self.drop - 1, 0)
-            return
-        if tag == "a" and self.links:
-            href = self.links.pop()
-            text = "".join(self.link_text.pop()).strip()
-            if self.link_text:
-                self.link_text[-1].append(text)
-            if href and _is_shown_url(href) and href != text and href not in text:
-                self._emit(f" <{href}>" if text else href)
-            return
-        if tag in ("ul", "ol") and self.lists:
-            self.lists.pop()
-            self._block(not self.lists)
-            return
-        if tag == "pre":
-            self._flush()
-            self.pre = max(self.pre - 1, 0)
-        if tag == "blockquote":
-            self._flush()
-            self.quote = max(self.quote - 1, 0)
-        if tag in _PARAGRAPH:
-            self._block(True)
-        elif tag in _BLOCK:
-            self._block(False)
-
-    def handle_data(self, data: str) -> None:
-        if self.drop:
-            return
-        if not self.pre:
-            data = _WS.sub(" ", data)
-            if data == " " and (not self.line or self.line[-1].endswith((" ", "\x00"))):
-                return
-        self._emit(data)
-
-    def result(self) -> str:
-        self._flush()
-        text = "\n".join(self.lines)
-        text = re.sub(r"\n{3,}", "\n\n", text)
-        return text.strip("\n")
-
-
-def _is_shown_url(href: str) -> bool:
-    # "\ufdd0" starts a mask placeholder of a template being compiled (`compile.py`)
-    return href.lower().startswith(("http:", "https:", "mailto:", "tel:", "\ufdd0"))
-
-
-def html_to_text(source: str) -> str:
-    """Readable plain text of (sanitized) HTML: paragraphs, line breaks, lists, link targets."""
-    renderer = _TextRenderer()
-    try:
-        renderer.feed(_defuse(clean_text(source[:MAX_INPUT])))
-        renderer.close()
-    except Exception:
-        return html.unescape(re.sub(r"<[^>]*>?", "", source))
-    return renderer.result()
+        scan_html(source, sanitizer, drop=_DROP_CONTAINERS)
+    except Exception:  # the scanner never raises on a str; never let hostile input escape
+        return html.escape(source, quote=False)
+    return sanitizer.result()

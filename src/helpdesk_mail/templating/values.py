@@ -24,8 +24,9 @@ from datetime import UTC, datetime
 import chevron
 
 from ..kinds import TemplateKind
+from ..text import ALTERNATIVE, html_to_text
 from .masks import MaskRef
-from .sanitize import clean_text, escape, html_to_text, safe_url
+from .sanitize import clean_text, escape, safe_url
 
 __all__ = [
     "DEFAULT_RATING_PROMPT",
@@ -335,7 +336,7 @@ class MaskValues:
         if name == "What_Happened_Short":
             return _shorten(self.text(_ref("What_Happened")), SHORT_LIMIT)
         if name == "Body":
-            return _nl(d.body_text or html_to_text(d.body_html)).strip()
+            return _nl(d.body_text or html_to_text(d.body_html, ALTERNATIVE)).strip()
         if name in ("Recent_messages", "XRecent_messages", "Most_recent_message"):
             count = _count(ref)
             return _SEPARATOR.join(_message_text(m) for m in d.messages[:count])

@@ -158,7 +158,7 @@ def _parse_key(text: bytes, key: str, where: str) -> tuple[bytes, dict[str, int]
 
 def _read_key(outgoing: OutgoingSettings, environ: Mapping[str, str]) -> tuple[str, str, bytes]:
     """(setting name, where, key text) from the file or environment variable of the settings."""
-    if outgoing.dkim_private_key_file is not None:
+    if outgoing.dkim_private_key_file:
         path = outgoing.dkim_private_key_file
         name = "outgoing.dkim_private_key_file"
         try:
@@ -168,7 +168,7 @@ def _read_key(outgoing: OutgoingSettings, environ: Mapping[str, str]) -> tuple[s
             raise DkimKeyError(name, path, f"cannot be read ({reason})") from None
     variable = outgoing.dkim_private_key_env
     name = "outgoing.dkim_private_key_env"
-    if variable is None:
+    if not variable:
         raise DkimKeyError("outgoing.dkim_private_key_file", None, "is required for DKIM signing")
     value = environ.get(variable)
     if value is None:

@@ -8,10 +8,11 @@
   Certificates are always verified (`ssl.create_default_context`, hostname check
   included, TLS 1.2 or later); a private server is trusted by naming its CA bundle
   in `smtp_ca_file`, never by switching verification off.
-- AUTH: SASL XOAUTH2 (Office 365) when `smtp_oauth2_token` is set, with a token
-  fetched from it at every login; else AUTH PLAIN (or LOGIN when the server offers
-  only that) when `smtp_username` is set; else no AUTH. Credentials configured but
-  no matching mechanism offered is an error, not a silent unauthenticated send.
+- AUTH: SASL XOAUTH2 (Office 365, Gmail) when `smtp_oauth2_token` or the
+  `smtp_oauth2` table is set, with a token fetched from it at every login; else AUTH
+  PLAIN (or LOGIN when the server offers only that) when `smtp_username` is set; else
+  no AUTH. Credentials configured but no matching mechanism offered is an error, not a
+  silent unauthenticated send.
 - Connections: outside a ``with`` block every `send` opens a connection and QUITs it;
   inside ``with SmtpTransport(...) as t:`` one connection serves every send, and a
   connection the server dropped while idle is replaced once (only when the drop is
@@ -49,6 +50,7 @@ from types import TracebackType
 
 from ..ports import Refusal, SendError
 from ..settings import OutgoingSettings, TlsMode
+from .tls import oauth2_source
 
 __all__ = ["Refusal", "SendResult", "SmtpSendError", "SmtpTransport"]
 
@@ -501,18 +503,19 @@ class SmtpTransport:
 
     def _login(self, conn: smtplib.SMTP) -> None:
         s = self.settings
-        if s.smtp_oauth2_token is None and not s.smtp_username:
+        source = oauth2_source(s.smtp_oauth2_token, s.smtp_oauth2)
+        if source is None and not s.smtp_username:
             return
         where = self._where()
         offered = conn.esmtp_features.get("auth", "").upper().split()
-        if s.smtp_oauth2_token is not None:
+        if source is not None:
             if "XOAUTH2" not in offered:
                 raise SmtpSendError(
                     f"{where}: the server does not offer AUTH XOAUTH2 "
                     f"(offered: {' '.join(offered) or 'no AUTH'})",
                     temporary=False,
                 )
-            self._auth(conn, "XOAUTH2", [self._xoauth2()], abort_on_challenge=True)
+            self._auth(conn, "XOAUTH2", [self._xoauth2(source)], abort_on_challenge=True)
             return
         user = s.smtp_username.encode()
         password = s.smtp_password.encode()
@@ -527,19 +530,21 @@ class SmtpTransport:
                 temporary=False,
             )
 
-    def _xoauth2(self) -> bytes:
+    def _xoauth2(self, source: Callable[[], str]) -> bytes:
         s = self.settings
-        assert s.smtp_oauth2_token is not None
         if not s.smtp_username:
             raise SmtpSendError(
                 "outgoing.smtp_username (the mailbox address) is required with OAuth2",
                 temporary=False,
             )
         try:
-            token = s.smtp_oauth2_token()
+            token = source()
         except Exception as exc:
+            # An OAuth2Error knows whether it is worth retrying (invalid_grant is not).
+            temporary = getattr(exc, "temporary", True)
             raise SmtpSendError(
-                f"the OAuth2 token source failed: {type(exc).__name__}: {exc}", temporary=True
+                f"the OAuth2 token source failed: {type(exc).__name__}: {exc}",
+                temporary=temporary if isinstance(temporary, bool) else True,
             ) from exc
         if (
             not isinstance(token, str)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..events import Event
-from ..kinds import TemplateKind
-from ..model import Role
+from .events import Event
+from .kinds import TemplateKind
+from .model import Role
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,670 @@
+"""Delivery: events from the outbox to sent mail, exactly once where SMTP allows.
+
+Rules (this file owns them):
+
+1. Commits record events in the outbox (`helpdesk_mail.commit`). A `Deliverer`
+   claims due pending events with a lease (`EventOutbox.claim_events`), so that two
+   workers never deliver the same event at once; a worker that dies loses its lease
+   when it expires and another one takes the event over.
+2. The event's notification plan is computed once, at the first attempt, and frozen
+   in the outbox entry (`OutboxEntry.plan`): a retry sends the same emails to the
+   same people, whatever changed since. The people the plan leaves out are written
+   to the sent ledger as `skipped`, with the planner's reason.
+3. Each email has an idempotency key: the event id, the template and the recipient
+   (`SentRecord.key`). One already in the ledger as sent, failed or skipped is not
+   sent again. After the server accepted a message, its `sent` line and its
+   rate-limit counts are written in one transaction.
+4. A temporary failure (a 4xx reply, a timeout, a refused connection) leaves the
+   email pending: the event is released and tried again after an exponential
+   backoff (`RetryPolicy`), until `max_age` after the event, when the emails still
+   pending are written as failed. A permanent failure (5xx, or a template or
+   setting that cannot be composed) is written as failed at once; a recipient the
+   server refused with 5xx is also suppressed for `bounce_suppression_days`.
+5. The event is done (`EventStatus.DONE`) when each of its emails is sent, failed
+   or skipped; it fails (`EventStatus.FAILED`) when it cannot be planned at all (its
+   ticket is gone). Nothing is dropped without a line a host can list
+   (`SentLedger.sent_records`, `EventOutbox.outbox`).
+6. The only duplicate possible: a crash after the SMTP server accepted a message
+   and before its `sent` line was written. The next attempt sends that one message
+   again.
+
+`notify(event, ...)` is the same path for one event, now: it records the event in
+the outbox and delivers it at once, returning what happened (a temporary failure
+stays in the outbox for a `Deliverer` to retry).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import getaddresses
+
+from ..addresses import normalize_email
+from ..codec import from_dict, to_dict
+from ..events import Event
+from ..kinds import TemplateKind
+from ..model import Attachment, Comment, KBArticle, Ticket, User
+from ..outbound.compose import ComposeError, render_message
+from ..outbound.plan import plan_notifications, scopes_for
+from ..planned import NotificationPlan, PlannedEmail, Recipient
+from ..ports import (
+    Bookkeeping,
+    Clock,
+    DomainReader,
+    RandomSource,
+    Refusal,
+    SendError,
+    SendTransport,
+    Storage,
+    UnitOfWork,
+)
+from ..records import DeliveryStatus, EventStatus, OutboxEntry, SentRecord
+from ..settings import Settings
+from ..templating.masks import TemplateError
+from ..templating.render import Templates
+
+__all__ = [
+    "EMPTY_TEMPLATE",
+    "UNUSABLE_ADDRESS",
+    "Deliverer",
+    "DeliveryReport",
+    "FailedNotification",
+    "NotifyReport",
+    "PlanView",
+    "RetryPolicy",
+    "SentNotification",
+    "SkippedNotification",
+    "notify",
+]
+
+log = logging.getLogger(__name__)
+
+EMPTY_TEMPLATE = "empty_template"
+"""Skip reason: the host's template for that kind of email is empty (the spec's opt-out)."""
+UNUSABLE_ADDRESS = "unusable_address"
+"""Skip reason: the renderer could not put the address in a header."""
+
+
+@dataclass(frozen=True)
+class SentNotification:
+    """One message sent: its kind, who got it, its Message-ID, and who was refused."""
+
+    template: TemplateKind
+    recipients: tuple[str, ...]
+    message_id: str | None
+    refused: tuple[Refusal, ...] = ()
+    """Recipients of the same message that the server refused (a partial delivery)."""
+
+
+@dataclass(frozen=True)
+class SkippedNotification:
+    """Someone who gets no email for the event, and why.
+
+    `reason` is a planner `SkipReason` value (`template` None), `EMPTY_TEMPLATE` or
+    `UNUSABLE_ADDRESS`.
+    """
+
+    email: str
+    reason: str
+    template: TemplateKind | None = None
+
+
+@dataclass(frozen=True)
+class FailedNotification:
+    """One message (or planned email, when rendering failed) that reached nobody this time."""
+
+    template: TemplateKind
+    recipients: tuple[str, ...]
+    error: str
+    code: int | None = None
+    """The SMTP reply code, when the transport gave one."""
+    temporary: bool | None = None
+    """Whether a retry may succeed; None when the error does not say (it is retried)."""
+    message_id: str | None = None
+    refused: tuple[Refusal, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifyReport:
+    """What one delivery attempt of one event did."""
+
+    sent: tuple[SentNotification, ...] = ()
+    skipped: tuple[SkippedNotification, ...] = ()
+    failed: tuple[FailedNotification, ...] = ()
+    event_id: int | None = None
+    """The event's id in the outbox."""
+    status: EventStatus = EventStatus.DONE
+    """`pending` when some email failed temporarily and will be tried again."""
+
+    @property
+    def ok(self) -> bool:
+        """Whether every message was sent to all its recipients."""
+        return not self.failed and not any(s.refused for s in self.sent)
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """Every address that got a message, in sending order."""
+        return tuple(r for s in self.sent for r in s.recipients)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a temporarily failed email is tried again, and when the library gives up."""
+
+    first_delay: timedelta = timedelta(minutes=1)
+    max_delay: timedelta = timedelta(hours=1)
+    max_age: timedelta = timedelta(days=2)
+    """After this long since the event, emails still failing are written as failed."""
+
+    def delay(self, attempts: int) -> timedelta:
+        """The wait after the `attempts`-th attempt (1, 2, 4... minutes, at most `max_delay`)."""
+        delay: timedelta = self.first_delay * 2 ** max(0, attempts - 1)
+        return min(delay, self.max_delay)
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one `Deliverer.run_once` did."""
+
+    events: tuple[NotifyReport, ...] = ()
+
+    @property
+    def sent(self) -> int:
+        """Messages sent."""
+        return sum(len(r.sent) for r in self.events)
+
+    @property
+    def failed(self) -> int:
+        """Messages that failed (temporarily or for good) in this run."""
+        return sum(len(r.failed) for r in self.events)
+
+    @property
+    def pending(self) -> int:
+        """Events left pending for a retry."""
+        return sum(1 for r in self.events if r.status is EventStatus.PENDING)
+
+
+class PlanView:
+    """The read side the planner and the composer need, over one transaction."""
+
+    def __init__(self, domain: DomainReader, books: Bookkeeping) -> None:
+        self._domain = domain
+        self._books = books
+
+    def user(self, email: str) -> User | None:
+        """The user with this address, or None."""
+        return self._domain.user(email)
+
+    def users(self, emails: Iterable[str]) -> Mapping[str, User]:
+        """The known users among these addresses."""
+        return self._domain.users(emails)
+
+    def staff(self) -> Iterable[User]:
+        """All technicians and administrators."""
+        return self._domain.staff()
+
+    def ticket(self, ticket_id: int) -> Ticket | None:
+        """The ticket with this id, or None."""
+        return self._domain.ticket(ticket_id)
+
+    def ticket_for_message_id(self, message_id: str) -> int | None:
+        """The ticket that stored this Message-ID, or None."""
+        return self._domain.ticket_for_message_id(message_id)
+
+    def comments(self, ticket_id: int) -> Sequence[Comment]:
+        """The ticket's log, oldest first."""
+        return self._domain.comments(ticket_id)
+
+    def attachment_content(self, attachment: Attachment) -> bytes:
+        """The bytes of a stored file."""
+        return self._domain.attachment_content(attachment)
+
+    def kb_article(self, article_id: int) -> KBArticle | None:
+        """The KB article with this id, or None."""
+        return self._domain.kb_article(article_id)
+
+    def search_kb(self, text: str, limit: int) -> Sequence[KBArticle]:
+        """KB articles similar to `text`."""
+        return self._domain.search_kb(text, limit)
+
+    def is_suppressed(self, email: str, now: datetime) -> bool:
+        """Whether notifications to `email` are suppressed."""
+        return self._books.is_suppressed(email, now)
+
+    def notifications_since(self, scope: str, since: datetime) -> int:
+        """Notifications counted in `scope` since then."""
+        return self._books.notifications_since(scope, since)
+
+
+def _view(unit: UnitOfWork) -> PlanView:
+    return PlanView(unit.domain, unit.books)
+
+
+class Deliverer:
+    """Delivers the events of the outbox: plans, renders, sends and records their emails.
+
+    `worker` names this deliverer in outbox leases; `lease` is how long a claimed
+    event stays this worker's (renewed at each email). `templates` are the host's (None:
+    the defaults).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        transport: SendTransport,
+        clock: Clock,
+        random: RandomSource,
+        templates: Templates | None = None,
+        *,
+        worker: str = "deliverer",
+        lease: timedelta = timedelta(minutes=5),
+        retry: RetryPolicy = RetryPolicy(),
+        batch: int = 20,
+    ) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.transport = transport
+        self.clock = clock
+        self.random = random
+        self.templates = templates
+        self.worker = worker
+        self.lease = lease
+        self.retry = retry
+        self.batch = batch
+
+    # --- the loop ---
+
+    def claim(self, limit: int | None = None) -> Sequence[OutboxEntry]:
+        """Lease up to `limit` (default `batch`) due events to this worker."""
+        now = self.clock.now()
+        with self.storage.transaction() as unit:
+            return unit.books.claim_events(self.worker, now, now + self.lease, limit or self.batch)
+
+    def run_once(self, limit: int | None = None) -> DeliveryReport:
+        """Claim due events and deliver each; returns what was done."""
+        reports = [self.deliver(entry) for entry in self.claim(limit)]
+        return DeliveryReport(tuple(reports))
+
+    def run_forever(
+        self,
+        stop: threading.Event | None = None,
+        sleep: Callable[[float], object] | None = None,
+        idle_seconds: float = 5.0,
+    ) -> None:
+        """Deliver until `stop` is set, sleeping `idle_seconds` when nothing is due.
+
+        Unexpected errors are logged and the loop goes on (a claimed event whose
+        delivery crashed is taken again when its lease expires).
+        """
+        if sleep is None:
+            sleep = stop.wait if stop is not None else time.sleep
+        while stop is None or not stop.is_set():
+            try:
+                report = self.run_once()
+            except Exception:
+                log.exception("outbox delivery failed")
+                report = DeliveryReport()
+            if stop is not None and stop.is_set():
+                break
+            if not report.events:
+                sleep(idle_seconds)
+
+    # --- one event ---
+
+    def deliver(self, entry: OutboxEntry) -> NotifyReport:
+        """Deliver one claimed event (see the module's rules); returns this attempt's report."""
+        frozen = self._frozen_plan(entry)
+        if frozen is None:
+            return NotifyReport(event_id=entry.id, status=EventStatus.FAILED)
+        entry, plan = frozen
+        attempt = _Attempt(self, entry)
+        for planned in plan.emails:
+            attempt.send_planned(planned)
+        skipped = [SkippedNotification(s.email, s.reason) for s in plan.skipped]
+        return attempt.finish(skipped)
+
+    def _frozen_plan(self, entry: OutboxEntry) -> tuple[OutboxEntry, NotificationPlan] | None:
+        """The event's plan: the one frozen at the first attempt, or a new one, frozen now."""
+        if entry.plan is not None:
+            plan = from_dict(entry.plan)
+            assert isinstance(plan, NotificationPlan)
+            return entry, plan
+        now = self.clock.now()
+        try:
+            with self.storage.transaction() as unit:
+                plan = plan_notifications(entry.event, self.settings, _view(unit), self.clock)
+        except (LookupError, ValueError) as exc:
+            error = f"cannot plan: {type(exc).__name__}: {exc}"
+            log.warning("outbox event %d: %s", entry.id, error)
+            failed = dataclasses.replace(
+                entry, status=EventStatus.FAILED, last_error=error, lease_until=None
+            )
+            with self.storage.transaction() as unit:
+                unit.books.update_event(failed)
+            return None
+        with self.storage.transaction() as unit:
+            frozen = _freeze(unit.books, entry, plan, now)
+        return frozen, plan
+
+
+def _freeze(
+    books: Bookkeeping, entry: OutboxEntry, plan: NotificationPlan, now: datetime
+) -> OutboxEntry:
+    """Store `plan` as the entry's frozen plan, and its skipped people in the ledger."""
+    frozen = dataclasses.replace(entry, plan=to_dict(plan))
+    books.update_event(frozen)
+    for skip in plan.skipped:
+        books.record_sent(
+            SentRecord(
+                key=f"{entry.id}/skipped/{skip.email}",
+                event_id=entry.id,
+                template="",
+                recipients=(skip.email,),
+                status=DeliveryStatus.SKIPPED,
+                at=now,
+                error=skip.reason,
+            )
+        )
+        if skip.reason in _WARN_SKIPS:
+            log.warning("outbox event %d: %s skipped: %s", entry.id, skip.email, skip.reason)
+    return frozen
+
+
+_WARN_SKIPS = frozenset({"ticket_rate_limit", "recipient_rate_limit", "no_staff"})
+"""Skips a host wants to hear about: mail dropped by the flood limits, nobody to tell."""
+
+
+class _Attempt:
+    """One delivery attempt of one event: the messages sent, failed and still pending."""
+
+    def __init__(self, deliverer: Deliverer, entry: OutboxEntry) -> None:
+        self.d = deliverer
+        self.entry = entry
+        self.sent: list[SentNotification] = []
+        self.skipped: list[SkippedNotification] = []
+        self.failed: list[FailedNotification] = []
+        self.pending: list[tuple[str, PlannedEmail, tuple[str, ...]]] = []
+        with deliverer.storage.transaction() as unit:
+            done = unit.books.sent_records(entry.id)
+        self.final = {r.key: r for r in done}
+        self.ticket_pending = not any(r.status is DeliveryStatus.SENT for r in done)
+
+    def key(self, planned: PlannedEmail, recipients: Sequence[str]) -> str:
+        if planned.cc_mode:
+            return f"{self.entry.id}/{planned.template.value}/cc:{recipients[0]}"
+        return f"{self.entry.id}/{planned.template.value}/{recipients[0]}"
+
+    def send_planned(self, planned: PlannedEmail) -> None:
+        everyone = tuple(normalize_email(r.email) for r in (*planned.to, *planned.cc))
+        groups = [everyone] if planned.cc_mode else [(e,) for e in everyone]
+        if all(self.key(planned, g) in self.final for g in groups):
+            return
+        d = self.d
+        try:
+            with d.storage.transaction() as unit:
+                messages = render_message(
+                    planned, d.templates, d.settings, _view(unit), d.clock, d.random
+                )
+        except (ComposeError, TemplateError) as exc:
+            error = f"cannot compose: {exc}"
+            self.failed.append(
+                FailedNotification(planned.template, everyone, error, temporary=False)
+            )
+            self._record_each(planned, groups, DeliveryStatus.FAILED, error)
+            return
+        if messages is None:
+            self.skipped.extend(
+                SkippedNotification(e, EMPTY_TEMPLATE, planned.template) for e in everyone
+            )
+            self._record_each(planned, groups, DeliveryStatus.SKIPPED, EMPTY_TEMPLATE)
+            return
+        addressed = {a for m in messages for a in _recipients(m)}
+        unusable = [g for g in groups if not addressed.intersection(g)]
+        for group in unusable:
+            self.skipped.extend(
+                SkippedNotification(e, UNUSABLE_ADDRESS, planned.template) for e in group
+            )
+        self._record_each(planned, unusable, DeliveryStatus.SKIPPED, UNUSABLE_ADDRESS)
+        for message in messages:
+            recipients = tuple(_recipients(message))
+            key = self.key(planned, recipients if planned.cc_mode else recipients[:1])
+            if key in self.final:
+                continue
+            self._send(planned, message, recipients, key)
+
+    def _send(
+        self, planned: PlannedEmail, message: EmailMessage, recipients: tuple[str, ...], key: str
+    ) -> None:
+        d = self.d
+        raw_id = message.get("Message-ID")
+        message_id = str(raw_id).strip() if raw_id is not None else None
+        try:
+            d.transport.send(message)
+        except SendError as exc:
+            accepted = tuple(normalize_email(a) for a in exc.accepted)
+            if accepted:
+                self._sent(planned, key, accepted, message_id, exc.refused)
+                return
+            self._failed(planned, key, recipients, message_id, exc)
+            return
+        except OSError as exc:  # refused connection, time-out: worth a retry
+            self._failed(planned, key, recipients, message_id, SendError(str(exc), temporary=True))
+            return
+        self._sent(planned, key, recipients, message_id, ())
+
+    def _sent(
+        self,
+        planned: PlannedEmail,
+        key: str,
+        recipients: tuple[str, ...],
+        message_id: str | None,
+        refused: tuple[Refusal, ...],
+    ) -> None:
+        d = self.d
+        now = d.clock.now()
+        everyone = (*planned.to, *planned.cc)
+        scopes = scopes_for(
+            dataclasses.replace(
+                planned,
+                to=_matching(everyone, recipients),
+                cc=(),
+                counts_for_ticket=self.ticket_pending,
+            )
+        )
+        record = SentRecord(
+            key,
+            self.entry.id,
+            planned.template.value,
+            recipients,
+            DeliveryStatus.SENT,
+            now,
+            message_id=message_id,
+            error="; ".join(f"{r.address}: {r.code} {r.reply}" for r in refused) or None,
+        )
+        with d.storage.transaction() as unit:
+            unit.books.record_sent(record)
+            unit.books.record_notification(scopes, now)
+            self._suppress(unit.books, refused, now)
+        self.ticket_pending = False
+        self.final[key] = record
+        self.sent.append(SentNotification(planned.template, recipients, message_id, refused))
+
+    def _failed(
+        self,
+        planned: PlannedEmail,
+        key: str,
+        recipients: tuple[str, ...],
+        message_id: str | None,
+        exc: SendError,
+    ) -> None:
+        error = str(exc) or type(exc).__name__
+        self.failed.append(
+            FailedNotification(
+                planned.template,
+                recipients,
+                error,
+                code=exc.code,
+                temporary=exc.temporary,
+                message_id=message_id,
+                refused=exc.refused,
+            )
+        )
+        if exc.temporary is False:
+            now = self.d.clock.now()
+            record = SentRecord(
+                key,
+                self.entry.id,
+                planned.template.value,
+                recipients,
+                DeliveryStatus.FAILED,
+                now,
+                code=exc.code,
+                error=error,
+            )
+            refused = exc.refused or tuple(
+                Refusal(r, exc.code, error) for r in recipients if _permanent(exc.code)
+            )
+            with self.d.storage.transaction() as unit:
+                unit.books.record_sent(record)
+                self._suppress(unit.books, refused, now)
+            self.final[key] = record
+            return
+        self.pending.append((key, planned, recipients))
+
+    def _suppress(self, books: Bookkeeping, refused: Sequence[Refusal], now: datetime) -> None:
+        days = self.d.settings.notifications.bounce_suppression_days
+        for refusal in refused:
+            if _permanent(refusal.code):
+                reason = f"refused by the SMTP server: {refusal.code} {refusal.reply}"[:200]
+                books.suppress(refusal.address, now + timedelta(days=days), reason)
+
+    def _record_each(
+        self,
+        planned: PlannedEmail,
+        groups: Sequence[tuple[str, ...]],
+        status: DeliveryStatus,
+        error: str,
+    ) -> None:
+        if not groups:
+            return
+        now = self.d.clock.now()
+        records = [
+            SentRecord(
+                self.key(planned, g),
+                self.entry.id,
+                planned.template.value,
+                g,
+                status,
+                now,
+                error=error,
+            )
+            for g in groups
+            if self.key(planned, g) not in self.final
+        ]
+        with self.d.storage.transaction() as unit:
+            for record in records:
+                unit.books.record_sent(record)
+                self.final[record.key] = record
+
+    def finish(self, plan_skipped: list[SkippedNotification]) -> NotifyReport:
+        d, entry = self.d, self.entry
+        now = d.clock.now()
+        attempts = entry.attempts + 1
+        status = EventStatus.DONE
+        error = self.failed[-1].error if self.failed else None
+        if self.pending and now - entry.created_at >= d.retry.max_age:
+            gave_up = f"gave up after {attempts} attempts: {error}"
+            with d.storage.transaction() as unit:
+                for key, planned, recipients in self.pending:
+                    unit.books.record_sent(
+                        SentRecord(
+                            key,
+                            entry.id,
+                            planned.template.value,
+                            recipients,
+                            DeliveryStatus.FAILED,
+                            now,
+                            error=gave_up,
+                        )
+                    )
+            log.error("outbox event %d: %s", entry.id, gave_up)
+        elif self.pending:
+            status = EventStatus.PENDING
+        updated = dataclasses.replace(
+            entry,
+            status=status,
+            attempts=attempts,
+            next_attempt_at=now + d.retry.delay(attempts)
+            if status is EventStatus.PENDING
+            else None,
+            lease_owner=None,
+            lease_until=None,
+            last_error=error,
+        )
+        with d.storage.transaction() as unit:
+            unit.books.update_event(updated)
+        return NotifyReport(
+            tuple(self.sent),
+            (*plan_skipped, *self.skipped),
+            tuple(self.failed),
+            event_id=entry.id,
+            status=status,
+        )
+
+
+def _permanent(code: int | None) -> bool:
+    return code is not None and 500 <= code < 600
+
+
+def notify(
+    event: Event,
+    settings: Settings,
+    storage: Storage,
+    templates: Templates | None,
+    transport: SendTransport,
+    clock: Clock,
+    random: RandomSource,
+) -> NotifyReport:
+    """Deliver `event` now: record it in the outbox and deliver it at once.
+
+    Raises `ValueError` for a ticket event whose ticket id is not bound
+    (`events.bind_ticket`) and `LookupError` when its ticket or article is missing,
+    before recording or sending anything. A temporary failure stays in the outbox for
+    a `Deliverer` to retry (the report's `status` is then `pending`).
+    """
+    now = clock.now()
+    with storage.transaction() as unit:
+        plan = plan_notifications(event, settings, _view(unit), clock)
+        [event_id] = unit.books.add_events((event,), now)
+        entry = OutboxEntry(id=event_id, event=event, created_at=now, lease_owner="notify")
+        entry = _freeze(unit.books, entry, plan, now)
+    deliverer = Deliverer(settings, storage, transport, clock, random, templates, worker="notify")
+    return deliverer.deliver(entry)
+
+
+def _recipients(message: EmailMessage) -> list[str]:
+    """The To, Cc and Bcc addresses of `message`, normalised, without repeats."""
+    found: dict[str, None] = {}
+    for header in ("To", "Cc", "Bcc"):
+        for value in message.get_all(header) or []:
+            addresses = getattr(value, "addresses", None)
+            specs = (
+                [str(a.addr_spec) for a in addresses]
+                if addresses is not None
+                else [spec for _, spec in getaddresses([str(value)])]
+            )
+            found.update((normalize_email(s), None) for s in specs if s)
+    return list(found)
+
+
+def _matching(everyone: Sequence[Recipient], addresses: Sequence[str]) -> tuple[Recipient, ...]:
+    """The planned recipients among `addresses` (an unplanned address gets a plain one)."""
+    by_email = {normalize_email(r.email): r for r in everyone}
+    return tuple(by_email.get(a) or Recipient(a) for a in addresses)
