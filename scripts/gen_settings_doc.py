@@ -79,7 +79,9 @@ EXAMPLE_JSON = """\
     "smtp_username": "support@acme.test",
     "smtp_password": "change me",
     "helpdesk_url": "https://helpdesk.acme.test",
-    "secret_key": "a long random string"
+    "secret_key": "a long random string",
+    "dkim_selector": "default",
+    "dkim_private_key_file": "/etc/helpdesk/dkim-default.pem"
   }
 }
 """
@@ -123,6 +125,8 @@ smtp_username = "support@acme.test"
 smtp_password = "change me"
 helpdesk_url = "https://helpdesk.acme.test"
 secret_key = "a long random string"
+dkim_selector = "default"
+dkim_private_key_file = "/etc/helpdesk/dkim-default.pem"
 """
 
 # Bad documents whose errors the page shows, as the loader words them.
@@ -156,6 +160,8 @@ ERROR_EXAMPLES: list[dict[str, Any]] = [
             },
         }
     },
+    {"outgoing": {"from_address": "support@acme.test", "dkim_selector": "default"}},
+    {"outgoing": {"dkim_private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQ..."}},
 ]
 
 INTRO = """\
@@ -166,7 +172,7 @@ INTRO = """\
      or the intro in the script, then run `python scripts/gen_settings_doc.py`. -->
 
 Every setting of the spec's email settings page, and the few the library adds
-(mailbox accounts, signing key, flood limits), in three sections named after
+(mailbox accounts, signing key, flood limits, DKIM), in three sections named after
 their classes: `incoming` (`IncomingSettings`, with its `MailboxAccount`s),
 `notifications` (`NotificationSettings`) and `outgoing` (`OutgoingSettings`).
 
@@ -193,6 +199,10 @@ Loading is strict, so a typo never passes silently as a default:
   them, and a literal `client_secret` or `refresh_token` key is an error.
 - Settings built in code are checked by the same rules and raise the same errors.
 - Passwords and the secret key stay out of `repr()` and of error messages.
+- The DKIM private key never goes in a settings document: name its file
+  (`dkim_private_key_file`) or environment variable (`dkim_private_key_env`). It is
+  read when the send transport is built (`transports.stack.send_transport`), so a
+  missing file or variable is an error at start-up. See deliverability.md.
 
 In the tables below, a description's `None` is `null` in a JSON document. TOML
 has no null: leave the key out for a `null` default; the one setting whose null

@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 from .addresses import normalize_email
 
 __all__ = [
+    "DEFAULT_DKIM_HEADERS",
+    "DEFAULT_DKIM_OVERSIGN_HEADERS",
     "DEFAULT_RECIPIENT_RATE_LIMITS",
     "DEFAULT_TICKET_RATE_LIMITS",
     "AutoReplyHandling",
@@ -180,6 +182,62 @@ SCOPES = Rule(
     "must be a list of scopes without spaces, like https://mail.google.com/",
     lambda v: all(x and not any(c.isspace() for c in x) and _single_line(x) for x in v),
 )
+
+# --- DKIM: names as DNS and RFC 5322 allow them ---
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_SELECTOR_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_DOMAIN_RE = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_FIELD_NAME_RE = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 ftext: printable ASCII but ':'
+DKIM_NEVER_SIGNED = frozenset(
+    {"return-path", "received", "comments", "keywords", "bcc", "resent-bcc", "dkim-signature"}
+)
+"""Header fields a DKIM signature must not cover (RFC 6376 5.4): relays add or change
+them, or (Bcc) they are removed before the message leaves."""
+
+DEFAULT_DKIM_HEADERS: tuple[str, ...] = (
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "Reply-To",
+    "MIME-Version",
+    "Content-Type",
+    "Auto-Submitted",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
+)
+"""The header fields a notification's DKIM signature covers (each instance present)."""
+DEFAULT_DKIM_OVERSIGN_HEADERS: tuple[str, ...] = ("From", "To", "Subject", "Date")
+"""Signed once more than present: nobody can add a second one without breaking the signature."""
+
+
+def _is_domain(value: str) -> bool:
+    return len(value) <= 253 and _DOMAIN_RE.fullmatch(value) is not None
+
+
+def _header_names(value: tuple[str, ...]) -> bool:
+    return all(
+        _FIELD_NAME_RE.fullmatch(name) and name.lower() not in DKIM_NEVER_SIGNED for name in value
+    )
+
+
+DKIM_SELECTOR = Rule(
+    "must be a DNS name like default or mail2024 (letters, digits, '-', dots between labels)",
+    lambda v: len(v) <= 253 and _SELECTOR_RE.fullmatch(v) is not None,
+)
+DOMAIN = Rule("must be a domain name like acme.test", _is_domain)
+_NOT_SIGNABLE = ", ".join(sorted(DKIM_NEVER_SIGNED))
+DKIM_HEADERS = Rule(
+    f"must be header names that include From and none of: {_NOT_SIGNABLE}",
+    lambda v: _header_names(v) and "from" in {n.lower() for n in v},
+)
+DKIM_OVERSIGN = Rule(f"must be header names, none of: {_NOT_SIGNABLE}", _header_names)
 
 
 def _setting(default: Any = dataclasses.MISSING, *, rule: Rule | None = None, **kw: Any) -> Any:
@@ -653,7 +711,7 @@ class NotificationSettings:
 
 @dataclass(frozen=True)
 class OutgoingSettings:
-    """The spec's "Outgoing email settings", plus the links and signing key."""
+    """The spec's "Outgoing email settings", plus the links, the signing key and DKIM."""
 
     from_address: str = _setting("", rule=OPTIONAL_EMAIL)
     """The From address of every notification."""
@@ -685,10 +743,87 @@ class OutgoingSettings:
     """Signs autologin links and outgoing Message-IDs; kept out of `repr` and error messages."""
     message_id_domain: str | None = _setting(None, rule=HOST)
     """Domain of generated Message-IDs (None: the From address's domain)."""
+    dkim_selector: str | None = _setting(None, rule=DKIM_SELECTOR)
+    """DKIM: sign every email with the key published at `<selector>._domainkey.<dkim_domain>`
+    (None: no signing; signing needs the `dkim` extra)."""
+    dkim_domain: str | None = _setting(None, rule=DOMAIN)
+    """DKIM: the signing domain `d=` (None: the From address's domain, as DMARC alignment wants)."""
+    dkim_private_key_file: str = _setting("", rule=FILE_PATH)
+    """DKIM: a file holding the RSA private key (PEM); the key itself never goes in the settings."""
+    dkim_private_key_env: str = _setting("", rule=ENV_NAME)
+    """DKIM: instead of a file, the environment variable holding the private key (PEM)."""
+    dkim_headers: tuple[str, ...] = _setting(DEFAULT_DKIM_HEADERS, rule=DKIM_HEADERS)
+    """DKIM: the header fields signed (every instance present), case-insensitive."""
+    dkim_oversign_headers: tuple[str, ...] = _setting(
+        DEFAULT_DKIM_OVERSIGN_HEADERS, rule=DKIM_OVERSIGN
+    )
+    """DKIM: header fields signed once more than present, so that none can be added on the way."""
 
     def __post_init__(self) -> None:
+        _refuse_inline_keys(self)
         _check(self)
         _check_oauth2(self.smtp_oauth2, self.smtp_oauth2_token, self.smtp_username, "smtp_")
+        _check_dkim(self)
+
+    @property
+    def dkim_signing_domain(self) -> str | None:
+        """The DKIM `d=`: `dkim_domain`, else the From address's domain (None: no signing)."""
+        if self.dkim_selector is None:
+            return None
+        if self.dkim_domain:
+            return self.dkim_domain.lower()
+        return self.from_address.rpartition("@")[2].lower() or None
+
+
+_KEY_SOURCES = ("dkim_private_key_file", "dkim_private_key_env")
+_REFUSED_KEYS[OutgoingSettings] = {
+    "dkim_private_key": _USE_ENV_OR_FILE.format("dkim_private_key"),
+    "dkim_key": _USE_ENV_OR_FILE.format("dkim_private_key"),
+}
+
+
+def _refuse_inline_keys(outgoing: OutgoingSettings) -> None:
+    """A PEM key pasted where its file or variable name belongs never shows in an error."""
+    for name in _KEY_SOURCES:
+        value = getattr(outgoing, name)
+        if isinstance(value, str) and (
+            "-----" in value or "PRIVATE KEY" in value or "\n" in value or len(value) > 1000
+        ):
+            raise SettingsError(
+                name,
+                value,
+                "must name where the key is, never hold the key itself",
+                secret=True,
+            )
+
+
+def _check_dkim(outgoing: OutgoingSettings) -> None:
+    """The DKIM settings that only make sense together."""
+    key_file, key_env = outgoing.dkim_private_key_file, outgoing.dkim_private_key_env
+    if key_file and key_env:
+        raise SettingsError(
+            "dkim_private_key_env",
+            key_env,
+            "set dkim_private_key_file or dkim_private_key_env, not both",
+        )
+    if outgoing.dkim_selector is None:
+        if key_file or key_env:
+            raise SettingsError(
+                "dkim_selector",
+                None,
+                f"{_REQUIRED} when a DKIM key is set (the key's name in DNS, e.g. default)",
+            )
+        return
+    if not key_file and not key_env:
+        raise SettingsError(
+            "dkim_private_key_file",
+            None,
+            f"{_REQUIRED} when dkim_selector is set (or set dkim_private_key_env)",
+        )
+    if not outgoing.dkim_domain and not outgoing.from_address:
+        raise SettingsError(
+            "dkim_domain", None, f"{_REQUIRED} when dkim_selector is set and from_address is empty"
+        )
 
 
 def _check_oauth2(
@@ -795,7 +930,7 @@ def _build(cls: type[_T], data: object, prefix: str) -> _T:
 
 
 def _looks_secret(key: str) -> bool:
-    return any(word in key.lower() for word in ("password", "secret", "token"))
+    return any(word in key.lower() for word in ("password", "secret", "token", "private"))
 
 
 def _required(f: dataclasses.Field[Any]) -> bool:

@@ -7,6 +7,13 @@ it starts one (installing Dovecot with apt when missing) and stops it at the end
 the session. `mailbox` (per test): the same server with every folder of the test
 users emptied first.
 
+`dns_server` (session) does the same for the NSD of `tests/services/dnsserver.sh`
+serving tests/services/dns-zones/ on 127.0.0.1 (port 5353 unless
+HELPDESK_TEST_DNS_PORT says otherwise): (host, port), after checking that the
+server serves every zone file as it is now, by SOA serial (a server started from
+older zone files fails the fixture with the command that reloads it): bump a zone's
+serial whenever you change its file.
+
 `pg_server` (session) does the same for PostgreSQL with `tests/services/pgserver.sh`
 (reused when `HELPDESK_TEST_PG_URL` is set), and `pg_url` (per test) is the SQLAlchemy
 URL of a fresh, empty database of its own, dropped after the test.
@@ -37,6 +44,8 @@ if TYPE_CHECKING:
 
 SCRIPT = Path(__file__).resolve().parent.parent / "services" / "mailserver.sh"
 PG_SCRIPT = SCRIPT.with_name("pgserver.sh")
+DNS_SCRIPT = SCRIPT.with_name("dnsserver.sh")
+DNS_ZONES = SCRIPT.with_name("dns-zones")
 
 
 def _script(action: str, script: Path = SCRIPT) -> tuple[int, dict[str, str], str]:
@@ -245,6 +254,50 @@ def mailbox(mail_server: MailServer) -> MailServer:
     """The mail server with every folder of the test user emptied first."""
     mail_server.empty()
     return mail_server
+
+
+# --- NSD ---
+
+
+def _zone_serials() -> dict[str, str]:
+    """{zone: the serial in its file} for every tests/services/dns-zones/*.zone."""
+    serials: dict[str, str] = {}
+    for path in sorted(DNS_ZONES.glob("*.zone")):
+        match = re.search(r"IN\s+SOA\s+\S+\s+\S+\s*\(\s*(\d+)", path.read_text())
+        assert match, f"no SOA serial in {path}"
+        serials[path.stem] = match.group(1)
+    return serials
+
+
+@pytest.fixture(scope="session")
+def dns_server() -> Iterator[tuple[str, int]]:
+    """(host, port) of the project's NSD; started here (and stopped after) if not running."""
+    from helpdesk_mail.ports import TemporaryDnsError
+    from helpdesk_mail.transports.dns import DnsResolver
+
+    was_running = _script("status", DNS_SCRIPT)[0] == 0
+    rc, env, err = _script("start", DNS_SCRIPT)
+    if rc != 0:
+        pytest.fail(f"could not start NSD with {DNS_SCRIPT}:\n{err}", pytrace=False)
+    host, port = env["HELPDESK_TEST_DNS_HOST"], int(env["HELPDESK_TEST_DNS_PORT"])
+    resolver = DnsResolver([host], port=port, timeout=3)
+    for zone, serial in _zone_serials().items():
+        try:
+            soa = resolver.query(zone, "SOA")
+        except TemporaryDnsError as exc:
+            soa, problem = [], f"does not serve {zone} ({exc})"
+        else:
+            problem = f"serves an older {zone} (SOA {soa}, the file has serial {serial})"
+        if not soa or soa[0].split()[2] != serial:
+            pytest.fail(
+                f"the DNS server on {host}:{port} {problem}: run "
+                f"`bash {DNS_SCRIPT} reload` (or set HELPDESK_DNS_STATE / HELPDESK_TEST_DNS_PORT)",
+                pytrace=False,
+            )
+    yield host, port
+    if not was_running:
+        rc, _, err = _script("stop", DNS_SCRIPT)
+        assert rc == 0, err
 
 
 # --- PostgreSQL ---

@@ -1,10 +1,6 @@
 """The dnspython resolver, check_spf, the setup check and `helpdesk-mail spf` against a real NSD.
 
-The `dns_server` fixture (session) uses the NSD of tests/services/dnsserver.sh
-serving tests/services/dns-zones/ on 127.0.0.1 (port 5353 unless
-HELPDESK_TEST_DNS_PORT says otherwise). When it is not running the fixture
-starts it (the script installs the `nsd` package when missing) and stops it at
-the end of the session; a server that was already running is left running.
+The NSD is the `dns_server` fixture of conftest.py (tests/services/dnsserver.sh).
 """
 
 from __future__ import annotations
@@ -12,8 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,52 +16,6 @@ from helpdesk_mail.spf import SpfOutcome, check_sender_domain, check_spf
 from helpdesk_mail.transports.dns import DnsResolver
 
 pytestmark = pytest.mark.integration
-
-SCRIPT = Path(__file__).resolve().parents[1] / "services" / "dnsserver.sh"
-ZONE = "acme.test"
-
-
-def _script(action: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(SCRIPT), action],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _exports(stdout: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in stdout.splitlines():
-        if line.startswith("export ") and "=" in line:
-            key, value = line[len("export ") :].split("=", 1)
-            env[key] = value
-    return env
-
-
-@pytest.fixture(scope="session")
-def dns_server() -> Iterator[tuple[str, int]]:
-    """(host, port) of the project's NSD; started here (and stopped after) if not running."""
-    was_running = _script("status").returncode == 0
-    started = _script("start")
-    if started.returncode != 0:
-        pytest.fail(f"could not start NSD with {SCRIPT}:\n{started.stderr}", pytrace=False)
-    env = _exports(started.stdout)
-    host, port = env["HELPDESK_TEST_DNS_HOST"], int(env["HELPDESK_TEST_DNS_PORT"])
-    try:
-        DnsResolver([host], port=port, timeout=3).query(ZONE, "SOA")
-    except TemporaryDnsError as exc:
-        pytest.fail(
-            f"the DNS server on {host}:{port} does not serve the project's zones ({exc}); "
-            "stop it or set HELPDESK_DNS_STATE / HELPDESK_TEST_DNS_PORT",
-            pytrace=False,
-        )
-    yield host, port
-    if not was_running:
-        stopped = _script("stop")
-        assert stopped.returncode == 0, stopped.stderr
 
 
 @pytest.fixture

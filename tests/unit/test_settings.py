@@ -137,6 +137,11 @@ def test_defaults_match_the_spec() -> None:
     assert o.from_address == ""
     assert o.secret_key == ""
     assert o.message_id_domain is None
+    # DKIM is off until a selector and a key are set
+    assert o.dkim_selector is None and o.dkim_signing_domain is None
+    assert o.dkim_private_key_file == "" and o.dkim_private_key_env == ""
+    assert o.dkim_headers[0] == "From" and "List-Unsubscribe-Post" in o.dkim_headers
+    assert o.dkim_oversign_headers == ("From", "To", "Subject", "Date")
 
 
 def test_account_defaults_and_effective_port() -> None:
@@ -203,6 +208,29 @@ BAD_VALUES = [
     ("outgoing", "message_id_domain", "acme test", "host name"),
     ("outgoing", "from_name_for_all", "no", "true or false"),
     ("outgoing", "smtp_username", 42, "a string"),
+    ("outgoing", "dkim_selector", "", "DNS name"),
+    ("outgoing", "dkim_selector", "sel ector", "DNS name"),
+    ("outgoing", "dkim_selector", "-default", "DNS name"),
+    ("outgoing", "dkim_selector", "default.", "DNS name"),
+    ("outgoing", "dkim_selector", "default\r\nX: 1", "DNS name"),
+    ("outgoing", "dkim_selector", "a" * 64, "DNS name"),
+    ("outgoing", "dkim_selector", 2024, "a string"),
+    ("outgoing", "dkim_domain", "acme", "domain name"),
+    ("outgoing", "dkim_domain", "acme..test", "domain name"),
+    ("outgoing", "dkim_domain", "support@acme.test", "domain name"),
+    ("outgoing", "dkim_private_key_file", "/etc/dkim.pem\x00", "file path on one line"),
+    ("outgoing", "dkim_private_key_env", "HELPDESK-DKIM", "environment variable name"),
+    ("outgoing", "dkim_private_key_env", "1KEY", "environment variable name"),
+    ("outgoing", "dkim_private_key_env", None, "a string"),
+    ("outgoing", "dkim_headers", ["To", "Subject"], "include From"),
+    ("outgoing", "dkim_headers", ["From", "Bcc"], "none of: bcc"),
+    ("outgoing", "dkim_headers", ["From", "Received"], "received"),
+    ("outgoing", "dkim_headers", ["From", "DKIM-Signature"], "dkim-signature"),
+    ("outgoing", "dkim_headers", ["From", "X Bad"], "header names"),
+    ("outgoing", "dkim_headers", ["From", "Subject:"], "header names"),
+    ("outgoing", "dkim_headers", ["From", ""], "header names"),
+    ("outgoing", "dkim_headers", "From", "must be a list"),
+    ("outgoing", "dkim_oversign_headers", ["Subject", "Return-Path"], "none of: bcc"),
 ]
 
 
@@ -586,6 +614,100 @@ def test_code_construction_is_checked(cls: Any, kwargs: dict[str, Any], rule: st
         cls(**kwargs)
     assert info.value.key == list(kwargs)[-1]  # the bad one is the last given
     assert rule in info.value.rule
+
+
+# --- DKIM: the settings that go together, and the key never in the document ---
+
+
+DKIM = {"from_address": "support@acme.test", "dkim_selector": "default"}
+
+
+@pytest.mark.parametrize(
+    ("values", "key", "message"),
+    [
+        (
+            DKIM,
+            "outgoing.dkim_private_key_file",
+            "outgoing.dkim_private_key_file: is required when dkim_selector is set "
+            "(or set dkim_private_key_env)",
+        ),
+        (
+            {"dkim_private_key_file": "/etc/dkim.pem"},
+            "outgoing.dkim_selector",
+            "outgoing.dkim_selector: is required when a DKIM key is set "
+            "(the key's name in DNS, e.g. default)",
+        ),
+        (
+            {"dkim_private_key_env": "DKIM_KEY"},
+            "outgoing.dkim_selector",
+            "outgoing.dkim_selector: is required when a DKIM key is set "
+            "(the key's name in DNS, e.g. default)",
+        ),
+        (
+            {**DKIM, "dkim_private_key_file": "/etc/dkim.pem", "dkim_private_key_env": "K"},
+            "outgoing.dkim_private_key_env",
+            "outgoing.dkim_private_key_env: 'K' is not valid: "
+            "set dkim_private_key_file or dkim_private_key_env, not both",
+        ),
+        (
+            {"dkim_selector": "default", "dkim_private_key_env": "K"},
+            "outgoing.dkim_domain",
+            "outgoing.dkim_domain: is required when dkim_selector is set and from_address is empty",
+        ),
+    ],
+)
+def test_dkim_settings_that_go_together(values: dict[str, Any], key: str, message: str) -> None:
+    err = load_error({"outgoing": values})
+    assert (err.key, str(err)) == (key, message)
+
+
+def test_dkim_settings_load_and_the_signing_domain() -> None:
+    s = load("outgoing", {**DKIM, "dkim_private_key_file": "/etc/helpdesk/dkim.pem"})
+    assert s.outgoing.dkim_signing_domain == "acme.test"
+    s = load("outgoing", {**DKIM, "dkim_private_key_env": "HELPDESK_DKIM_KEY"})
+    assert s.outgoing.dkim_private_key_env == "HELPDESK_DKIM_KEY"
+    other = {**DKIM, "dkim_private_key_env": "K", "dkim_domain": "Mail.Acme.test"}
+    assert load("outgoing", other).outgoing.dkim_signing_domain == "mail.acme.test"
+    no_from = {"dkim_selector": "s1.2026", "dkim_private_key_env": "K", "dkim_domain": "acme.test"}
+    assert load("outgoing", no_from).outgoing.dkim_signing_domain == "acme.test"
+    headers = {**DKIM, "dkim_private_key_env": "K", "dkim_headers": ["from", "subject"]}
+    assert load("outgoing", headers).outgoing.dkim_headers == ("from", "subject")
+    assert OutgoingSettings(**DKIM, dkim_private_key_env="K").dkim_selector == "default"
+
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcw\n-----END PRIVATE KEY-----\n"
+)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"outgoing": {"dkim_private_key": PEM}},
+        {"outgoing": {"dkim_key": PEM}},
+        {"outgoing": {**DKIM, "dkim_private_key_file": PEM}},
+        {"outgoing": {**DKIM, "dkim_private_key_env": PEM}},
+        {"outgoing": {**DKIM, "dkim_private_key_file": "MIIEvQIBADANBgkqhkiG9w0" * 50}},
+        {"outgoing": {**DKIM, "dkim_private_key_file": "MIIEvQIBADAN\nBgkqhkiG9w0"}},
+    ],
+)
+def test_a_dkim_key_in_the_document_is_refused_and_never_shown(data: Any) -> None:
+    err = load_error(data)
+    assert "MIIEvQ" not in str(err)
+    assert "<hidden>" in str(err)
+    key = err.key.rpartition(".")[2]
+    if key in ("dkim_private_key", "dkim_key"):
+        assert err.rule == (
+            "secrets are not stored in the settings: name an environment variable with "
+            "dkim_private_key_env or a file with dkim_private_key_file"
+        )
+    else:
+        assert err.rule == "must name where the key is, never hold the key itself"
+
+
+def test_a_typo_near_the_key_file_setting_still_gets_its_suggestion() -> None:
+    err = load_error({"outgoing": {"dkim_private_key_fil": "/etc/dkim.pem"}})
+    assert err.rule == "unknown setting; did you mean 'dkim_private_key_file'?"
 
 
 def test_settings_sections_must_be_their_classes() -> None:

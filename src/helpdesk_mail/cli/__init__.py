@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "render": (".render", "preview an email template with sample data (html, text, eml)"),
     "demo": (".demo", "poll the built-in sample mail (or --imap URL) and show what it became"),
     "spf": (".spf", "check SPF: the From domain against the SMTP server(s), or one sender"),
+    "dns": (".dns", "check deliverability: SPF, DKIM, DMARC and alignment, records to publish"),
 }
 
 
