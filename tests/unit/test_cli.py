@@ -73,7 +73,9 @@ def test_inspect_without_state_makes_a_new_ticket(
     assert record["verdict"] == "create_ticket"
     assert record["from"] == {"email": "jane@example.com", "name": "Jane"}
     assert record["subject"] == "Re: Printer on fire"
-    assert record["commands"] == ["close"]
+    # #close# does not take effect on a new ticket: not in `commands`, named in `detail`
+    assert record["commands"] == []
+    assert "commands ignored on a new ticket: close" in record["detail"]
     assert record["subscribers"] == ["support@acme.test", "bob@example.com"]
     assert record["body_text"] == "Thanks, solved."
 

@@ -837,3 +837,16 @@ def test_a_ticket_changed_between_reading_and_commit_is_processed_again() -> Non
     assert ticket is not None and not ticket.is_closed  # reopened by the reply
     assert [c.body_text for c in env.storage.comments(7)] == ["Still broken"]
     assert env.inbox() == []
+
+
+def test_mail_without_a_sender_is_held_for_review_never_deleted() -> None:
+    env = Env(processor=process_email)
+    raw = b"To: support@acme.test\r\nSubject: Help\r\nMessage-ID: <nos@x>\r\n\r\nPlease help.\r\n"
+    env.deliver(raw)
+    report = env.poller.run_once()
+    account = report.account(ACCOUNT)
+    assert (account.held, account.processed, account.removed) == (1, 0, 0)
+    assert env.inbox() == [] and env.mailbox.messages(ACCOUNT, "Quarantine") == [raw]
+    [record] = env.storage.poison_records()
+    assert record.error.startswith("held: no sender address")
+    assert env.storage.tickets == {}

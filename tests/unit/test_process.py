@@ -8,6 +8,7 @@ import pytest
 
 from helpdesk_mail import (
     AddComment,
+    AddSubscribers,
     CloseTicket,
     CreateTicket,
     CreateUser,
@@ -470,3 +471,88 @@ def test_from_reply_to_and_mailbox_addresses_are_never_subscribers() -> None:
 def test_mail_from_any_own_address_is_a_loop(sender: str) -> None:
     result = run(mail(sender=sender), InMemoryStorage(), own_settings())
     assert (result.verdict, result.reason) == (Verdict.DISCARD, DiscardReason.LOOP)
+
+
+# --- issue 12: spec rules at the edges ---
+
+
+def test_a_bare_close_closes_without_an_empty_comment(storage: InMemoryStorage) -> None:
+    raw = mail(subject="Re: Printer on fire #close#", body="", in_reply_to="<m1@example.com>")
+    result = run(raw, storage)
+    assert result.verdict is Verdict.ADD_COMMENT and result.commands == ("close",)
+    assert of_type(result, AddComment) == []
+    assert [type(e).__name__ for e in result.events] == ["TicketClosed"]
+
+
+def test_a_close_with_words_keeps_the_comment(storage: InMemoryStorage) -> None:
+    raw = mail(
+        subject="Re: Printer on fire #close#",
+        body="Solved, thanks.",
+        in_reply_to="<m1@example.com>",
+    )
+    result = run(raw, storage)
+    assert len(of_type(result, AddComment)) == 1
+    assert [type(e).__name__ for e in result.events] == ["TicketUpdated", "TicketClosed"]
+
+
+def test_a_refused_command_is_not_in_commands_but_in_detail(storage: InMemoryStorage) -> None:
+    raw = mail(subject="Re: Printer on fire #tech#", body="Psst.", in_reply_to="<m1@example.com>")
+    result = run(raw, storage)
+    assert result.commands == ()
+    assert "#tech# ignored" in result.detail
+
+
+def test_a_cc_subscriber_without_an_account_may_reply_when_unregistered_are_refused(
+    storage: InMemoryStorage,
+) -> None:
+    storage.commit([AddSubscribers(1234, ("carl@example.com",))])
+    s = settings(accept_unregistered=False)
+    raw = mail(
+        sender="carl@example.com",
+        subject="Re: Printer on fire",
+        body="Me too.",
+        in_reply_to="<m1@example.com>",
+    )
+    result = run(raw, storage, s)
+    assert result.verdict is Verdict.ADD_COMMENT and result.ticket_id == 1234
+    assert of_type(result, CreateUser) == []  # no account is made for them
+    stranger = run(mail(sender="eve@example.com", in_reply_to="<m1@example.com>"), storage, s)
+    assert (stranger.verdict, stranger.reason) == (Verdict.DISCARD, DiscardReason.UNREGISTERED)
+
+
+def test_a_reply_whose_extraction_leaves_nothing_keeps_its_whole_text(
+    storage: InMemoryStorage,
+) -> None:
+    # the new text is below the quote, where extraction cuts it off
+    body = "On Mon, Jan 5, 2026 at 9:00 AM Tess <tess@acme.test> wrote:\n> Is it on?\n"
+    result = run(mail(body=body, in_reply_to="<m1@example.com>"), storage)
+    [comment] = of_type(result, AddComment)
+    assert comment.body_text.strip()  # never an empty comment from a non-empty email
+
+
+def test_mail_without_a_sender_is_held_not_discarded() -> None:
+    raw = b"To: support@acme.test\r\nSubject: Help\r\nMessage-ID: <x@y>\r\n\r\nPlease help.\r\n"
+    result = run(raw, InMemoryStorage())
+    assert (result.verdict, result.reason) == (Verdict.DISCARD, DiscardReason.MALFORMED)
+    assert result.hold and "no sender" in result.hold and result.actions == ()
+
+
+def test_a_new_ticket_does_not_keep_another_tickets_token(storage: InMemoryStorage) -> None:
+    raw = mail(sender="mallory@example.com", subject="Re: [#1234] Printer on fire")
+    result = run(raw, storage)
+    assert result.verdict is Verdict.CREATE_TICKET
+    [create] = of_type(result, CreateTicket)
+    assert create.subject == "Re: Printer on fire" == result.subject
+
+
+@pytest.mark.parametrize("prefix", ["Fwd:", "FW:", "WG:", "TR:", "RV:", "VS:", "Doorst.:"])
+def test_a_forwarded_old_thread_from_an_outsider_starts_a_new_ticket(
+    storage: InMemoryStorage, prefix: str
+) -> None:
+    subject = f"{prefix} Re: [#1234] Printer on fire"
+    outsider = mail(sender="mallory@example.com", subject=subject, in_reply_to="<m1@example.com>")
+    result = run(outsider, storage)
+    assert result.verdict is Verdict.CREATE_TICKET, result.detail
+    assert "forward of ticket 1234" in result.detail
+    insider = mail(sender="bob@example.com", subject=subject, in_reply_to="<m1@example.com>")
+    assert run(insider, storage).ticket_id == 1234  # someone on the ticket: still threaded

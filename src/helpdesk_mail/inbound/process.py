@@ -34,8 +34,8 @@ from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
 from ..ports import Clock, DomainReader, RandomSource, TransientStorageError
 from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
-from ..tokens import check_message_id
-from .commands import parse_subject
+from ..tokens import TICKET_TOKEN, check_message_id
+from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
 from .parse import parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
@@ -163,18 +163,23 @@ def _process(
         return _discard(ctx, JUNK_REASONS[junk.kind], detail, actions)
 
     if not email.sender.email:
-        return _discard(ctx, DiscardReason.MALFORMED, "no sender address")
+        # nobody to answer, but it may be a real request: kept for a person to look at
+        return _hold(ctx, DiscardReason.MALFORMED, "no sender address: held for review")
 
     user = storage.user(email.sender.email)
-    if user is None and not settings.incoming.accept_unregistered:
-        return _discard(
-            ctx,
-            DiscardReason.UNREGISTERED,
-            "sender is not a registered user",
-            (RequireUser(email.sender.email, None),),
-        )
     match = find_ticket(email, user, storage, secret)
     notes = list(match.notes)
+    if user is None and not settings.incoming.accept_unregistered:
+        # a subscriber of the ticket it answers may reply (someone CC'd on the ticket gets
+        # every update, so their replies count too); anyone else is unregistered
+        if match.ticket is None or not _on_ticket(match.ticket, email.sender.email):
+            return _discard(
+                ctx,
+                DiscardReason.UNREGISTERED,
+                "sender is not a registered user",
+                (RequireUser(email.sender.email, None),),
+            )
+        notes.append("unregistered sender: a subscriber of the ticket")
     if junk.kind == "auto_reply":  # kept as an inert comment (setting), never a new ticket
         if match.ticket is None:
             return _discard(ctx, DiscardReason.AUTO_REPLY, f"{junk.rule}: not a reply to a ticket")
@@ -191,6 +196,11 @@ def _process(
     return _new_ticket(ctx, user, tuple(notes))
 
 
+def _on_ticket(ticket: Ticket, address: str) -> bool:
+    """Whether `address` is the ticket's submitter or one of its subscribers."""
+    return address == ticket.submitter or address in ticket.subscribers
+
+
 def _keep_auto_reply(ctx: _Context) -> bool:
     return (
         ctx.junk.kind == "auto_reply"
@@ -199,13 +209,17 @@ def _keep_auto_reply(ctx: _Context) -> bool:
 
 
 def _new_text(email: ParsedEmail) -> str:
+    """The new text of the message; its whole visible text when reply extraction leaves
+    nothing of a message that had text (a reply written below the quote, say): an email
+    with words in it never becomes an empty comment."""
     from .quotes import reply_text_from_html, reply_text_from_plain
 
+    new = ""
     if email.text.strip():
-        return reply_text_from_plain(email.text)
-    if email.html:
-        return reply_text_from_html(email.html)
-    return ""
+        new = reply_text_from_plain(email.text)
+    elif email.html:
+        new = reply_text_from_html(email.html)
+    return new if new.strip() else email.text.strip()
 
 
 def _result(
@@ -218,13 +232,16 @@ def _result(
     actions: tuple[Action, ...] = (),
     events: tuple[Event, ...] = (),
     detail: str = "",
+    commands: tuple[str, ...] = (),
+    subject: str | None = None,
+    hold: str | None = None,
 ) -> InboundResult:
     return InboundResult(
         verdict=verdict,
         reason=reason,
         email=ctx.email,
-        subject=ctx.subject,
-        commands=ctx.commands,
+        subject=ctx.subject if subject is None else subject,
+        commands=commands,
         ticket_id=ticket_id,
         body_text=ctx.body_text,
         subscribers=subscribers,
@@ -233,8 +250,14 @@ def _result(
         detail=detail,
         no_auto_response=ctx.junk.no_auto_response or ctx.junk.kind is not None,
         bounced_recipients=ctx.junk.bounced_recipients,
+        hold=hold,
         raw=ctx.raw,
     )
+
+
+def _hold(ctx: _Context, reason: DiscardReason, detail: str) -> InboundResult:
+    """An email nothing may be done with, that must not be deleted either: kept for review."""
+    return _result(ctx, Verdict.DISCARD, reason=reason, detail=detail, hold=detail)
 
 
 def _discard(
@@ -255,7 +278,7 @@ def _require_user(ctx: _Context, user: User | None) -> RequireUser:
 
 
 def _create_user(ctx: _Context, user: User | None) -> tuple[Action, ...]:
-    if user is not None:
+    if user is not None or not ctx.settings.incoming.accept_unregistered:
         return ()
     if ctx.random is None:
         raise RandomSourceRequired(
@@ -278,8 +301,11 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
             subscribers.append(address.email)
     from_recipients = tuple(dict.fromkeys(subscribers))
     everyone = tuple(dict.fromkeys((sender, *from_recipients)))
+    # a token of another ticket (a refused hijack, a forwarded thread) is not this ticket's
+    subject = TICKET_TOKEN.sub(" ", ctx.subject)
+    subject = " ".join(subject.split()) if subject != ctx.subject else subject
     create = CreateTicket(
-        subject=ctx.subject,
+        subject=subject,
         submitter=sender,
         body_text=ctx.body_text,
         body_html=email.html,
@@ -289,12 +315,12 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
         message_id=email.message_id,
         via=Via.EMAIL.value,
     )
-    ignored = [c for c in ctx.commands if c != "unsubscribe"]
-    if ignored:
-        notes = (*notes, f"commands ignored on a new ticket: {', '.join(ignored)}")
+    if ctx.commands:
+        notes = (*notes, f"commands ignored on a new ticket: {', '.join(ctx.commands)}")
     return _result(
         ctx,
         Verdict.CREATE_TICKET,
+        subject=subject,
         subscribers=from_recipients,
         actions=(_require_user(ctx, user), *_create_user(ctx, user), create),
         events=(
@@ -330,8 +356,13 @@ def _comment(
     if ticket.is_closed and not allowed.get("close") and not inert:
         actions.append(ReopenTicket(ticket_id=ticket.id, by=sender))
     techs_only = allowed.get("tech", False)
-    only_unsubscribe = allowed.get("unsubscribe", False) and not ctx.body_text.strip()
-    if not only_unsubscribe:
+    # a bare command (`#close#`, `#unsubscribe#` and nothing else) stores no comment
+    bare = not ctx.body_text.strip() and not email.attachments
+    command_only = bare and (allowed.get("close", False) or allowed.get("unsubscribe", False))
+    effective: set[str] = set()
+    if not command_only:
+        if techs_only:
+            effective.add("tech")
         actions.append(
             AddComment(
                 ticket_id=ticket.id,
@@ -357,11 +388,14 @@ def _comment(
     if allowed.get("unsubscribe"):
         if sender in ticket.subscribers or sender == ticket.submitter:
             actions.append(RemoveSubscriber(ticket_id=ticket.id, email=sender))
+            effective.add("unsubscribe")
         else:
             notes_list.append("#unsubscribe#: sender was not subscribed")
-    if allowed.get("close") and not ticket.is_closed:
-        actions.append(CloseTicket(ticket_id=ticket.id, by=sender))
-        events.append(TicketClosed(ticket_id=ticket.id, actor=sender))
+    if allowed.get("close"):
+        effective.add("close")
+        if not ticket.is_closed:
+            actions.append(CloseTicket(ticket_id=ticket.id, by=sender))
+            events.append(TicketClosed(ticket_id=ticket.id, actor=sender))
     return _result(
         ctx,
         Verdict.ADD_COMMENT,
@@ -369,4 +403,5 @@ def _comment(
         actions=tuple(actions),
         events=tuple(events),
         detail="; ".join(notes_list),
+        commands=tuple(c for c in CANONICAL_ORDER if c in effective),
     )

@@ -69,8 +69,10 @@ class InboundResult:
     reason: DiscardReason | None
     email: ParsedEmail
     subject: str
-    """The decoded subject with email-API commands removed."""
+    """The decoded subject with email-API commands removed (and, for a new ticket, any
+    other ticket's `[#n]` token)."""
     commands: tuple[str, ...]
+    """The commands that take effect; a refused one is named in `detail`."""
     ticket_id: int | None
     body_text: str
     """The new text of the message: quoted history and reply headers removed."""
@@ -84,6 +86,9 @@ class InboundResult:
     bounced_recipients: tuple[str, ...] = ()
     error: str | None = None
     """Set when processing failed inside the library: the email must be kept, not deleted."""
+    hold: str | None = None
+    """Set (to why) when nothing may be done with the email yet it must not be deleted (no
+    sender address, say): the poller keeps it for review like a poison message."""
     raw: bytes = field(default=b"", repr=False)
 
     def to_json(self) -> dict[str, Any]:

@@ -193,6 +193,9 @@ class MessageStatus(StrEnum):
     """Processing or the commit raised: recorded as poison (quarantined on IMAP)."""
     SKIPPED = "skipped"
     """A poison message recorded earlier and still pending: left alone."""
+    HELD = "held"
+    """Nothing may be done with it, yet it must not be deleted (no sender address, say):
+    kept for review like poison (quarantined on IMAP, left and skipped on POP3)."""
     DEFERRED = "deferred"
     """The storage could not commit it for now (a transient error, or the data kept
     changing under it): left on the server and tried again by a later poll."""
@@ -227,6 +230,8 @@ class AccountReport:
     """New poison messages."""
     skipped: int = 0
     """Known poison messages left on the server."""
+    held: int = 0
+    """Messages kept for review (recorded like poison), e.g. without a sender address."""
     deferred: int = 0
     """Messages left on the server because the storage could not take them now."""
     removed: int = 0
@@ -264,6 +269,11 @@ class PollReport:
         return sum(a.failed for a in self.accounts)
 
     @property
+    def held(self) -> int:
+        """Messages kept for review, over all accounts."""
+        return sum(a.held for a in self.accounts)
+
+    @property
     def deferred(self) -> int:
         """Messages waiting for the storage, over all accounts."""
         return sum(a.deferred for a in self.accounts)
@@ -291,6 +301,7 @@ class _Tally:
     duplicates: int = 0
     failed: int = 0
     skipped: int = 0
+    held: int = 0
     deferred: int = 0
     removed: int = 0
     quarantined: int = 0
@@ -516,6 +527,7 @@ class Poller:
             duplicates=t.duplicates,
             failed=t.failed,
             skipped=t.skipped,
+            held=t.held,
             deferred=t.deferred,
             removed=t.removed,
             quarantined=t.quarantined,
@@ -524,13 +536,14 @@ class Poller:
             disabled=disabled,
         )
         log.info(
-            "%s: polled: %d processed, %d duplicates, %d failed, %d skipped, %d deferred, "
-            "%d removed, %d quarantined%s",
+            "%s: polled: %d processed, %d duplicates, %d failed, %d skipped, %d held, "
+            "%d deferred, %d removed, %d quarantined%s",
             account.name,
             t.processed,
             t.duplicates,
             t.failed,
             t.skipped,
+            t.held,
             t.deferred,
             t.removed,
             t.quarantined,
@@ -635,10 +648,13 @@ class Poller:
                     tally.deferred += 1
                     continue
                 report = self._process(account.name, uid, raw, key)
-                if report.status is MessageStatus.FAILED:
+                if report.status in (MessageStatus.FAILED, MessageStatus.HELD):
                     self._record_poison(account, uid, raw, key, report.error or "")
                     stuck_keys.add(key.as_string())
-                    tally.failed += 1
+                    if report.status is MessageStatus.HELD:
+                        tally.held += 1
+                    else:
+                        tally.failed += 1
                     if quarantine:
                         bad.append(uid)
                 elif report.status is MessageStatus.DEFERRED:
@@ -729,6 +745,10 @@ class Poller:
                     if result.error is not None:  # the library failed inside: keep the mail
                         error = f"processing: {result.error}"
                         status = MessageStatus.FAILED
+                        return MessageReport(account, uid, key, status, result, error=error)
+                    if result.hold is not None:  # nothing to do with it, nor may it be lost
+                        error = f"held: {result.hold}"
+                        status = MessageStatus.HELD
                         return MessageReport(account, uid, key, status, result, error=error)
                     outcome = commit(
                         unit, result.actions, key=key, events=result.events, at=self.clock.now()
