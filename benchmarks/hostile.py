@@ -1038,7 +1038,8 @@ def summarise(
     amplification = [
         (r["stored_bytes"] + r["notification_bytes"]) / r["bytes"]
         for r in (*completed, *runs.values())
-        if r["status"] in ("ok", "timeout") and "notification_bytes" in r
+        if r["status"] == "ok"
+        or (r["status"] == "timeout" and r.get("stored_bytes", 0) + r.get("notification_bytes", 0))
     ]
     return {
         "about": shape.about,
