@@ -159,10 +159,10 @@ class SqlDomain:
         ).where(message_ids.c.ticket_id == ticket_id)
         both = sa.union_all(people, ids).subquery()
         listed: tuple[list[str], list[str]] = ([], [])
-        for row in self._run(
+        for item in self._run(
             sa.select(both.c.kind, both.c.value).order_by(both.c.kind, both.c.seq)
         ):
-            listed[row.kind].append(row.value)
+            listed[item.kind].append(item.value)
         files_of = self._run(
             sa.select(attachments)
             .where(attachments.c.ticket_id == ticket_id, attachments.c.comment_id.is_(None))
@@ -330,11 +330,9 @@ class SqlDomain:
         exists = self._run(sa.select(users.c.email).where(users.c.email == email)).first()
         if exists is not None:
             return False
+        values = _user_values(User(email=email, name=action.name, role=action.role))
         insert = upsert(self.connection, users).values(
-            email=email,
-            name=action.name,
-            role=Role(action.role).value,
-            password_hash=self.password_hasher(action.password),
+            email=email, password_hash=self.password_hasher(action.password), **values
         )
         done = insert.on_conflict_do_nothing().returning(users.c.email)
         return self._run(done).first() is not None
@@ -437,20 +435,12 @@ class SqlDomain:
 
     def add_user(self, user: User, password: str = "") -> User:
         """Add or replace a user (a replaced user keeps its password unless one is given)."""
-        values: dict[str, Any] = {
-            "name": user.name,
-            "role": user.role.value,
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "username": user.username,
-            "company": user.company,
-            "department": user.department,
-            "location": user.location,
-            "categories": json.dumps(sorted(user.categories), ensure_ascii=False),
-        }
+        values = _user_values(user)
         if password:
             values["password_hash"] = self.password_hasher(password)
-        insert = upsert(self.connection, users).values(email=user.email, **values)
+        insert = upsert(self.connection, users).values(
+            email=user.email, **{"password_hash": "", **values}
+        )
         self._run(insert.on_conflict_do_update(index_elements=[users.c.email], set_=values))
         return user
 
@@ -510,6 +500,7 @@ class SqlDomain:
                 "techs_only": c.techs_only,
                 "via": c.via,
                 "created_at": c.created_at,
+                "full_text": "",
             }
             if c.id is not None:
                 values_c["id"] = c.id
@@ -612,6 +603,20 @@ def state_objects(
 
 
 # --- rows to model values -------------------------------------------------------------
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {
+        "name": user.name,
+        "role": user.role.value,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "username": user.username,
+        "company": user.company,
+        "department": user.department,
+        "location": user.location,
+        "categories": json.dumps(sorted(user.categories), ensure_ascii=False),
+    }
 
 
 def _user(row: sa.Row[Any]) -> User:

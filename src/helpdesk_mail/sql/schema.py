@@ -232,16 +232,16 @@ users = sa.Table(
     "hdm_users",
     metadata,
     _text("email", primary_key=True),
-    _text("name", server_default=""),
+    _text("name"),
     _text("role"),
-    _text("first_name", server_default=""),
-    _text("last_name", server_default=""),
-    _text("username", server_default=""),
-    _text("company", server_default=""),
-    _text("department", server_default=""),
-    _text("location", server_default=""),
+    _text("first_name"),
+    _text("last_name"),
+    _text("username"),
+    _text("company"),
+    _text("department"),
+    _text("location"),
     _text("categories", server_default="[]"),
-    _text("password_hash", server_default=""),
+    _text("password_hash"),
     sa.Index(None, "role"),
 )
 """Users by normalised address; `categories` is a JSON list, the password a PBKDF2 hash
@@ -261,7 +261,7 @@ tickets = sa.Table(
     _when("created_at", nullable=True),
     _when("due_date", nullable=True),
     sa.Column("time_spent_minutes", sa.Integer, nullable=False, server_default="0"),
-    _text("body_text", server_default=""),
+    _text("body_text"),
     _text("body_html", nullable=True),
     _text("custom_fields", server_default="[]"),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
@@ -308,7 +308,7 @@ comments = sa.Table(
     sa.Column("techs_only", sa.Boolean, nullable=False, server_default=sa.false()),
     _text("via", server_default="email"),
     _when("created_at"),
-    _text("full_text", server_default=""),
+    _text("full_text"),
     sa.Index(None, "ticket_id", "id"),
 )
 """A ticket's log in `id` order. `full_text` is the whole message, quoted history included."""
@@ -356,8 +356,8 @@ kb_articles = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     _text("title"),
     _text("category", nullable=True),
-    _text("url", server_default=""),
-    _text("body", server_default=""),
+    _text("url"),
+    _text("body"),
 )
 """Knowledge-base articles."""
 

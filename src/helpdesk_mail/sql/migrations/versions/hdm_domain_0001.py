@@ -31,16 +31,16 @@ def upgrade() -> None:
     op.create_table(
         "hdm_users",
         _text("email"),
-        _text("name", ""),
+        _text("name"),
         _text("role"),
-        _text("first_name", ""),
-        _text("last_name", ""),
-        _text("username", ""),
-        _text("company", ""),
-        _text("department", ""),
-        _text("location", ""),
+        _text("first_name"),
+        _text("last_name"),
+        _text("username"),
+        _text("company"),
+        _text("department"),
+        _text("location"),
         _text("categories", "[]"),
-        _text("password_hash", ""),
+        _text("password_hash"),
         sa.PrimaryKeyConstraint("email", name=op.f("pk_hdm_users")),
     )
     op.create_index(op.f("ix_hdm_users_role"), "hdm_users", ["role"])
@@ -57,7 +57,7 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=True),
         sa.Column("due_date", WHEN, nullable=True),
         sa.Column("time_spent_minutes", sa.Integer(), nullable=False, server_default="0"),
-        _text("body_text", ""),
+        _text("body_text"),
         _text("body_html", nullable=True),
         _text("custom_fields", "[]"),
         sa.Column("version", sa.Integer(), nullable=False, server_default="1"),
@@ -102,7 +102,7 @@ def upgrade() -> None:
         sa.Column("techs_only", sa.Boolean(), nullable=False, server_default=sa.false()),
         _text("via", "email"),
         sa.Column("created_at", WHEN, nullable=False),
-        _text("full_text", ""),
+        _text("full_text"),
         sa.ForeignKeyConstraint(
             ["ticket_id"],
             ["hdm_tickets.id"],
@@ -160,8 +160,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         _text("title"),
         _text("category", nullable=True),
-        _text("url", ""),
-        _text("body", ""),
+        _text("url"),
+        _text("body"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_hdm_kb_articles")),
     )
 
