@@ -38,3 +38,16 @@ def test_protocols_doc_test_function_passes() -> None:
     [code] = blocks("docs/protocols.md")
     exec(compile(code, "docs/protocols.md", "exec"), namespace)
     namespace["test_new_ticket"](InMemoryStorage(), ManualClock(), SeededRandom(0))
+
+
+def test_sql_doc_examples_run_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/sql.md's examples, in order and in one namespace, in a temporary directory."""
+    pytest.importorskip("sqlalchemy")
+    monkeypatch.chdir(tmp_path)
+    found = blocks("docs/sql.md")
+    assert len(found) == 3
+    namespace: dict[str, Any] = {"__name__": "__doc_example__"}
+    for code in found:
+        exec(compile(code, "docs/sql.md", "exec"), namespace)
+    assert (tmp_path / "helpdesk.db").exists()
+    namespace["storage"].engine.dispose()

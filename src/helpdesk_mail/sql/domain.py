@@ -389,7 +389,7 @@ class SqlDomain:
         ).all()
         have = {r.email for r in rows}
         position = max((r.position for r in rows), default=-1)
-        new = [e for e in dict.fromkeys(normalize_email(e) for e in emails) if e and e not in have]
+        new = [e for e in dict.fromkeys(normalize_email(e) for e in emails) if e not in have]
         if not new:
             return False
         self._run(
