@@ -55,6 +55,18 @@ __all__ = ["SUPPORTED_DIALECTS", "SqlBookkeeping", "upsert"]
 
 SUPPORTED_DIALECTS = ("postgresql", "sqlite")
 
+# The frequent reads, built once (SQLAlchemy then only binds the values).
+_PROCESSED = sa.select(receipts.c.key_sha256).where(receipts.c.key_sha256 == sa.bindparam("digest"))
+_SUPPRESSED = sa.select(suppressions.c.until).where(
+    suppressions.c.email_sha256 == sa.bindparam("digest"),
+    suppressions.c.until > sa.bindparam("now"),
+)
+_COUNT = sa.select(sa.func.count()).where(
+    notification_counts.c.scope_sha256 == sa.bindparam("digest"),
+    notification_counts.c.at >= sa.bindparam("since"),
+)
+_SENT = sa.select(sent_ledger).where(sent_ledger.c.key_sha256 == sa.bindparam("digest"))
+
 
 def upsert(connection: sa.Connection, table: sa.Table) -> Any:
     """An INSERT with ON CONFLICT clauses in the connection's dialect."""
@@ -89,10 +101,7 @@ class SqlBookkeeping:
 
     def is_processed(self, key: ReceiptKey) -> bool:
         """Whether an email with this receipt key was committed."""
-        found = self._run(
-            sa.select(receipts.c.key_sha256).where(receipts.c.key_sha256 == digest(key.as_string()))
-        ).first()
-        return found is not None
+        return self._run(_PROCESSED, {"digest": digest(key.as_string())}).first() is not None
 
     def record_receipt(self, key: ReceiptKey, at: datetime) -> bool:
         """Record `key`; False (and nothing recorded) if it already was."""
@@ -201,13 +210,8 @@ class SqlBookkeeping:
 
     def is_suppressed(self, email: str, now: datetime) -> bool:
         """Whether notifications to `email` are suppressed at `now`."""
-        found = self._run(
-            sa.select(suppressions.c.until).where(
-                suppressions.c.email_sha256 == digest(normalize_email(email)),
-                suppressions.c.until > now,
-            )
-        ).first()
-        return found is not None
+        found = self._run(_SUPPRESSED, {"digest": digest(normalize_email(email)), "now": now})
+        return found.first() is not None
 
     def suppress(self, email: str, until: datetime, reason: str) -> None:
         """Suppress notifications to `email` until then (a later expiry wins)."""
@@ -227,13 +231,7 @@ class SqlBookkeeping:
 
     def notifications_since(self, scope: str, since: datetime) -> int:
         """How many were counted in `scope` at or after `since` (an index range scan)."""
-        count = self._run(
-            sa.select(sa.func.count()).where(
-                notification_counts.c.scope_sha256 == digest(scope),
-                notification_counts.c.at >= since,
-            )
-        ).scalar_one()
-        return int(count)
+        return int(self._run(_COUNT, {"digest": digest(scope), "since": since}).scalar_one())
 
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope (a row each)."""
@@ -329,9 +327,7 @@ class SqlBookkeeping:
 
     def sent_record(self, key: str) -> SentRecord | None:
         """The ledger's line for this key, or None."""
-        row = self._run(
-            sa.select(sent_ledger).where(sent_ledger.c.key_sha256 == digest(key))
-        ).first()
+        row = self._run(_SENT, {"digest": digest(key)}).first()
         return None if row is None else _sent(row)
 
     def record_sent(self, record: SentRecord) -> None:

@@ -75,6 +75,47 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
+# The reads, built once: SQLAlchemy then only binds the values (building a statement costs
+# more than SQLite takes to run it).
+_TICKET_ID: sa.BindParameter[int] = sa.bindparam("ticket_id", type_=sa.Integer)
+_READ_USER = sa.select(users).where(users.c.email == sa.bindparam("email"))
+_READ_USERS = sa.select(users).where(users.c.email.in_(sa.bindparam("emails", expanding=True)))
+_READ_TICKET = sa.select(tickets).where(tickets.c.id == _TICKET_ID)
+_PEOPLE_AND_IDS = sa.union_all(
+    sa.select(
+        sa.literal_column("0", sa.Integer).label("kind"),
+        subscribers.c.email.label("value"),
+        subscribers.c.position.label("seq"),
+    ).where(subscribers.c.ticket_id == _TICKET_ID),
+    sa.select(
+        sa.literal_column("1", sa.Integer).label("kind"),
+        message_ids.c.message_id.label("value"),
+        message_ids.c.id.label("seq"),
+    ).where(message_ids.c.ticket_id == _TICKET_ID),
+).subquery()
+_READ_PEOPLE_AND_IDS = sa.select(_PEOPLE_AND_IDS.c.kind, _PEOPLE_AND_IDS.c.value).order_by(
+    _PEOPLE_AND_IDS.c.kind, _PEOPLE_AND_IDS.c.seq
+)
+_READ_TICKET_FILES = (
+    sa.select(attachments)
+    .where(attachments.c.ticket_id == _TICKET_ID, attachments.c.comment_id.is_(None))
+    .order_by(attachments.c.id)
+)
+_READ_COMMENTS = (
+    sa.select(comments).where(comments.c.ticket_id == _TICKET_ID).order_by(comments.c.id)
+)
+_READ_COMMENT_FILES = (
+    sa.select(attachments)
+    .where(attachments.c.ticket_id == _TICKET_ID, attachments.c.comment_id.is_not(None))
+    .order_by(attachments.c.id)
+)
+_READ_MESSAGE_ID = sa.select(message_ids.c.ticket_id).where(
+    message_ids.c.message_id_sha256 == sa.bindparam("digest")
+)
+_LOCK = sa.select(tickets.c.status, tickets.c.version).where(tickets.c.id == _TICKET_ID)
+_LOCK_FOR_UPDATE = _LOCK.with_for_update()
+
+
 class SqlDomain:
     """The host's data (`Domain`) in the `hdm_` domain tables, on a caller-owned connection.
 
@@ -109,7 +150,7 @@ class SqlDomain:
 
     def user(self, email: str) -> User | None:
         """The user with this (normalised) address, or None."""
-        row = self._run(sa.select(users).where(users.c.email == normalize_email(email))).first()
+        row = self._run(_READ_USER, {"email": normalize_email(email)}).first()
         return None if row is None else _user(row)
 
     def users(self, emails: Iterable[str]) -> Mapping[str, User]:
@@ -118,7 +159,7 @@ class SqlDomain:
         found: dict[str, User] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            for row in self._run(sa.select(users).where(users.c.email.in_(chunk))):
+            for row in self._run(_READ_USERS, {"emails": chunk}):
                 user = _user(row)
                 found[user.email] = user
         return found
@@ -144,56 +185,29 @@ class SqlDomain:
 
         Three queries: the ticket, its subscribers and Message-IDs together, its files.
         """
-        row = self._run(sa.select(tickets).where(tickets.c.id == ticket_id)).first()
+        key = {"ticket_id": ticket_id}
+        row = self._run(_READ_TICKET, key).first()
         if row is None:
             return None
-        people = sa.select(
-            sa.literal_column("0", sa.Integer).label("kind"),
-            subscribers.c.email.label("value"),
-            subscribers.c.position.label("seq"),
-        ).where(subscribers.c.ticket_id == ticket_id)
-        ids = sa.select(
-            sa.literal_column("1", sa.Integer).label("kind"),
-            message_ids.c.message_id.label("value"),
-            message_ids.c.id.label("seq"),
-        ).where(message_ids.c.ticket_id == ticket_id)
-        both = sa.union_all(people, ids).subquery()
         listed: tuple[list[str], list[str]] = ([], [])
-        for item in self._run(
-            sa.select(both.c.kind, both.c.value).order_by(both.c.kind, both.c.seq)
-        ):
+        for item in self._run(_READ_PEOPLE_AND_IDS, key):
             listed[item.kind].append(item.value)
-        files_of = self._run(
-            sa.select(attachments)
-            .where(attachments.c.ticket_id == ticket_id, attachments.c.comment_id.is_(None))
-            .order_by(attachments.c.id)
-        )
+        files_of = self._run(_READ_TICKET_FILES, key)
         return _ticket(row, listed[0], listed[1], [_attachment(a) for a in files_of])
 
     def ticket_for_message_id(self, message_id: str) -> int | None:
         """The ticket that stored this Message-ID first, or None."""
-        found = self._run(
-            sa.select(message_ids.c.ticket_id).where(
-                message_ids.c.message_id_sha256 == digest(message_id.strip())
-            )
-        ).first()
+        found = self._run(_READ_MESSAGE_ID, {"digest": digest(message_id.strip())}).first()
         return None if found is None else int(found.ticket_id)
 
     def comments(self, ticket_id: int) -> Sequence[Comment]:
         """The ticket's log, oldest first: two queries (the comments, then all their files)."""
-        rows = list(
-            self._run(
-                sa.select(comments).where(comments.c.ticket_id == ticket_id).order_by(comments.c.id)
-            )
-        )
+        key = {"ticket_id": ticket_id}
+        rows = list(self._run(_READ_COMMENTS, key))
         if not rows:
             return ()
         by_comment: dict[int, list[Attachment]] = {}
-        for a in self._run(
-            sa.select(attachments)
-            .where(attachments.c.ticket_id == ticket_id, attachments.c.comment_id.is_not(None))
-            .order_by(attachments.c.id)
-        ):
+        for a in self._run(_READ_COMMENT_FILES, key):
             by_comment.setdefault(int(a.comment_id), []).append(_attachment(a))
         return tuple(_comment(r, by_comment.get(int(r.id), ())) for r in rows)
 
@@ -308,8 +322,8 @@ class SqlDomain:
 
     def _lock(self, ticket_id: int) -> sa.Row[Any] | None:
         """The ticket's status and version, its row locked until the transaction ends."""
-        query = sa.select(tickets.c.status, tickets.c.version).where(tickets.c.id == ticket_id)
-        return self._run(query.with_for_update() if self._postgres else query).first()
+        lock = _LOCK_FOR_UPDATE if self._postgres else _LOCK
+        return self._run(lock, {"ticket_id": ticket_id}).first()
 
     def _bump(self, ticket_id: int) -> None:
         self._run(
