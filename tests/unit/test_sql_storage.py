@@ -66,3 +66,15 @@ class TestSqliteSetup:
         assert verify_password(encoded, "s3cret") and not verify_password(encoded, "other")
         assert hash_password("") == "" and not verify_password("", "")
         assert not verify_password("scrypt$999999999$x$8$1$abc", "s3cret")
+
+    def test_an_old_sqlite_is_refused_with_the_version_it_needs(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from helpdesk_mail.sql import SqlBookkeeping
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+        with engine.connect() as connection:
+            monkeypatch.setattr(connection.dialect, "server_version_info", (3, 31, 1))
+            with pytest.raises(ValueError, match=r"SQLite 3\.35 or later"):
+                SqlBookkeeping(connection)
+        engine.dispose()

@@ -51,7 +51,7 @@ from .schema import (
     suppressions,
 )
 
-__all__ = ["SUPPORTED_DIALECTS", "SqlBookkeeping", "upsert"]
+__all__ = ["SUPPORTED_DIALECTS", "SqlBookkeeping", "check_dialect", "upsert"]
 
 SUPPORTED_DIALECTS = ("postgresql", "sqlite")
 
@@ -66,6 +66,18 @@ _COUNT = sa.select(sa.func.count()).where(
     notification_counts.c.at >= sa.bindparam("since"),
 )
 _SENT = sa.select(sent_ledger).where(sent_ledger.c.key_sha256 == sa.bindparam("digest"))
+
+
+def check_dialect(connection: sa.Connection) -> None:
+    """Raise `ValueError` unless the connection is to PostgreSQL or SQLite 3.35 or later
+    (`RETURNING`, upserts)."""
+    dialect = connection.dialect
+    if dialect.name not in SUPPORTED_DIALECTS:
+        raise ValueError(f"helpdesk_mail.sql supports {SUPPORTED_DIALECTS}, not {dialect.name!r}")
+    version = dialect.server_version_info
+    if dialect.name == "sqlite" and version is not None and tuple(version) < (3, 35):
+        found = ".".join(map(str, version))
+        raise ValueError(f"helpdesk_mail.sql needs SQLite 3.35 or later (RETURNING), not {found}")
 
 
 def upsert(connection: sa.Connection, table: sa.Table) -> Any:
@@ -87,10 +99,7 @@ class SqlBookkeeping:
     """
 
     def __init__(self, connection: sa.Connection) -> None:
-        if connection.dialect.name not in SUPPORTED_DIALECTS:
-            raise ValueError(
-                f"helpdesk_mail.sql supports {SUPPORTED_DIALECTS}, not {connection.dialect.name!r}"
-            )
+        check_dialect(connection)
         self.connection = connection
         self._postgres = connection.dialect.name == "postgresql"
 

@@ -49,7 +49,7 @@ from ..model import (
     Visibility,
 )
 from ..ports import Clock
-from .books import SUPPORTED_DIALECTS, upsert
+from .books import check_dialect, upsert
 from .passwords import hash_password, verify_password
 from .schema import (
     attachments,
@@ -130,10 +130,7 @@ class SqlDomain:
         clock: Clock | None = None,
         password_hasher: Callable[[str], str] = hash_password,
     ) -> None:
-        if connection.dialect.name not in SUPPORTED_DIALECTS:
-            raise ValueError(
-                f"helpdesk_mail.sql supports {SUPPORTED_DIALECTS}, not {connection.dialect.name!r}"
-            )
+        check_dialect(connection)
         self.connection = connection
         self.clock = clock
         self.password_hasher = password_hasher

@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -22,7 +22,7 @@ from ..actions import Action, CommitOutcome
 from ..commit import commit
 from ..events import Event
 from ..model import Comment, KBArticle, Ticket, User
-from ..ports import Clock, TransientStorageError
+from ..ports import Bookkeeping, Clock, Domain, Storage, TransientStorageError
 from ..records import ReceiptKey
 from .books import SqlBookkeeping
 from .domain import SqlDomain
@@ -176,3 +176,11 @@ class SqlStorage:
         transaction."""
         with self.transaction() as unit:
             unit.domain.load_state(state)
+
+
+if TYPE_CHECKING:  # mypy checks that the classes keep the protocols of helpdesk_mail.ports
+
+    def _conforms(
+        storage: SqlStorage, connection: sa.Connection
+    ) -> tuple[Storage, Domain, Bookkeeping]:
+        return storage, SqlDomain(connection), SqlBookkeeping(connection)
