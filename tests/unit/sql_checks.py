@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -418,6 +421,44 @@ class SqlChecks:
         for t in threads:
             t.join(60)
         assert sorted(claimed) == list(range(1, 41))
+
+    def test_two_processes_reading_then_writing_commit_each_email_once(self) -> None:
+        # as the poller does: read (is_processed, threading), then write, in one
+        # transaction; deferred SQLite transactions would fail here with "locked"
+        self.storage()
+        script = textwrap.dedent(
+            """
+            import sys
+            from datetime import UTC, datetime
+            from helpdesk_mail.actions import CreateTicket
+            from helpdesk_mail.commit import commit
+            from helpdesk_mail.records import ReceiptKey
+            from helpdesk_mail.sql import SqlStorage
+
+            storage, made = SqlStorage(sys.argv[1]), 0
+            for n in range(40):
+                key, mid = ReceiptKey("support", f"<p{n}@x>", f"{n:064x}"), f"<p{n}@x>"
+                with storage.transaction() as unit:
+                    if unit.books.is_processed(key) or unit.domain.ticket_for_message_id(mid):
+                        continue
+                    ticket = CreateTicket("s", "a@x", "b", None, None, ("a@x",), (), mid)
+                    outcome = commit(unit, [ticket], key=key, at=datetime.now(UTC))
+                    made += not outcome.duplicate
+            print(made)
+            """
+        )
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, self.url], stdout=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        made = [int(w.communicate(timeout=120)[0]) for w in workers]
+        assert [w.returncode for w in workers] == [0, 0]
+        assert sum(made) == 40
+        with SqlStorage(self.engine()).transaction() as unit:
+            count = unit.connection.execute(sa.text("SELECT count(*) FROM hdm_tickets"))
+            assert count.scalar_one() == 40
 
     def test_concurrent_leases_of_one_mailbox_give_it_to_one_worker(self) -> None:
         storage = self.storage()
