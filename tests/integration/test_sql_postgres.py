@@ -53,6 +53,9 @@ class TestPostgresChecks(SqlChecks):
         engine = self.engine(connect_args={"options": "-c lock_timeout=200"})
         return SqlStorage(engine, password_hasher=fast_hash)
 
+    def hold_write_lock(self, connection: sa.Connection) -> None:
+        connection.execute(sa.text("LOCK TABLE hdm_receipts IN ACCESS EXCLUSIVE MODE"))
+
     def test_a_server_that_is_away_is_transient(self) -> None:
         url = sa.make_url(self.url).set(port=1).render_as_string(hide_password=False)
         storage = SqlStorage(url)  # the schema is checked at the first transaction

@@ -393,6 +393,32 @@ class SqlChecks:
         """A second handle that gives up on a lock at once (override per database)."""
         raise NotImplementedError
 
+    def hold_write_lock(self, connection: sa.Connection) -> None:
+        """Make `connection`'s open transaction block the storage's writes (override)."""
+        raise NotImplementedError
+
+    def test_the_poller_leaves_mail_on_the_server_while_the_database_is_locked(self) -> None:
+        storage = self.storage()
+        impatient = self.impatient_storage()
+        mailbox = InMemoryMailbox()
+        raw = dict(sample_messages())["01-new-ticket.eml"]
+        mailbox.deliver(raw, account=DEMO_ACCOUNT.name)
+        settings, clock = demo_settings(), ManualClock()
+        poller = Poller(settings, impatient, mailbox, clock, SeededRandom(0))
+        with storage.engine.connect() as blocker:
+            blocker.begin()
+            self.hold_write_lock(blocker)
+            [report] = poller.run_once(force=True).accounts
+            blocker.rollback()
+        assert report.processed == 0 and report.failed == 0 and report.errors == 1
+        assert len(mailbox.messages(DEMO_ACCOUNT.name)) == 1  # still on the server
+        with storage.transaction() as unit:
+            assert unit.books.poison_records() == ()  # not set aside as poison
+        clock.advance(hours=2)  # past the retry backoff
+        [report] = poller.run_once(force=True).accounts
+        assert (report.processed, report.removed) == (1, 1)
+        assert mailbox.messages(DEMO_ACCOUNT.name) == []
+
     # --- concurrency ---
 
     def test_concurrent_claims_take_each_event_once(self) -> None:

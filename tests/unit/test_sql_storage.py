@@ -9,7 +9,8 @@ import pytest
 pytest.importorskip("sqlalchemy")
 pytest.register_assert_rewrite("sql_checks")
 
-from sql_checks import SqlChecks, fast_hash  # noqa: E402 - after the importorskip
+import sqlalchemy as sa  # noqa: E402 - after the importorskip
+from sql_checks import SqlChecks, fast_hash  # noqa: E402
 
 from helpdesk_mail.ports import Storage  # noqa: E402
 from helpdesk_mail.sql import SqlStorage, make_engine, upgrade  # noqa: E402
@@ -37,6 +38,10 @@ class TestSqliteChecks(SqlChecks):
 
     def impatient_storage(self) -> SqlStorage:
         return SqlStorage(self.engine(busy_timeout=0.05))
+
+    def hold_write_lock(self, connection: sa.Connection) -> None:
+        # the storage's engine begins with BEGIN IMMEDIATE: the write lock is held
+        connection.execute(sa.text("SELECT count(*) FROM hdm_receipts"))
 
 
 class TestSqliteSetup:
