@@ -461,6 +461,7 @@ class InMemoryStorage:
                         )
                         created.append(email)
                 case CreateTicket():
+                    mid = (action.message_id or "").strip()
                     self._write("_counters")
                     ticket_id = self._counters["ticket"]
                     self.add_ticket(
@@ -475,9 +476,7 @@ class InMemoryStorage:
                             body_text=action.body_text,
                             body_html=action.body_html,
                             attachments=action.attachments,
-                            message_ids=(action.message_id,)
-                            if action.message_id and action.message_id not in self._message_index
-                            else (),
+                            message_ids=(mid,) if mid and mid not in self._message_index else (),
                         )
                     )
                 case AddComment():
@@ -497,8 +496,9 @@ class InMemoryStorage:
                         created_at=self._now(),
                     )
                     ids = ticket.message_ids
-                    if action.message_id and action.message_id not in self._message_index:
-                        ids = (*ids, action.message_id)
+                    mid = (action.message_id or "").strip()
+                    if mid and mid not in self._message_index:
+                        ids = (*ids, mid)
                     self.add_ticket(dataclasses.replace(ticket, message_ids=ids), [comment])
                 case AddSubscribers():
                     ticket = target(action.ticket_id)

@@ -51,3 +51,16 @@ def test_protocols_doc_conformance_kit_example_runs() -> None:
     storage = kit.make_storage()
     kit.test_a_receipt_key_commits_once(storage)
     kit.test_outbox_claims_leases_and_acknowledges(kit.make_storage())
+
+
+def test_sql_doc_examples_run_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/sql.md's examples, in order and in one namespace, in a temporary directory."""
+    pytest.importorskip("sqlalchemy")
+    monkeypatch.chdir(tmp_path)
+    found = blocks("docs/sql.md")
+    assert len(found) == 3
+    namespace: dict[str, Any] = {"__name__": "__doc_example__"}
+    for code in found:
+        exec(compile(code, "docs/sql.md", "exec"), namespace)
+    assert (tmp_path / "helpdesk.db").exists()
+    namespace["storage"].engine.dispose()

@@ -347,6 +347,7 @@ class StorageContract:
             ticket = unit.domain.ticket(ticket_id)
         assert ticket is not None and ticket.status is TicketStatus.CLOSED
         assert ticket.subscribers == (BOB, "cc@example.com") and ticket.submitter == JANE
+        assert ticket.unsubscribed == (JANE,)  # the submitter hears nothing more of it
         self.run(storage, [ReopenTicket(ticket_id, JANE)])
         with storage.transaction() as unit:
             reopened = unit.domain.ticket(ticket_id)
