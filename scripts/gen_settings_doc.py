@@ -46,6 +46,7 @@ SECTIONS: list[tuple[str, type[Any], str]] = [
         "each table of `notifications.ticket_rate_limits` and `recipient_rate_limits`",
     ),
     ("outgoing", S.OutgoingSettings, "the `outgoing` table"),
+    ("database", S.DatabaseSettings, "the `database` table (read by `helpdesk-mail worker`)"),
 ]
 
 EXAMPLE_JSON = """\
@@ -59,9 +60,9 @@ EXAMPLE_JSON = """\
     "helpdesk_addresses": ["support@acme.test"],
     "accounts": [
       {"name": "support", "host": "imap.acme.test", "username": "support@acme.test",
-       "password": "change me", "move_to": "Processed"},
+       "password_env": "HELPDESK_IMAP_PASSWORD", "move_to": "Processed"},
       {"name": "legacy", "host": "pop.acme.test", "protocol": "pop3",
-       "username": "help", "password": "change me"}
+       "username": "help", "password_file": "/run/secrets/legacy-pop3-password"}
     ]
   },
   "notifications": {
@@ -77,11 +78,14 @@ EXAMPLE_JSON = """\
     "smtp_host": "smtp.acme.test",
     "smtp_port": 587,
     "smtp_username": "support@acme.test",
-    "smtp_password": "change me",
+    "smtp_password_env": "HELPDESK_SMTP_PASSWORD",
     "helpdesk_url": "https://helpdesk.acme.test",
     "secret_key": "a long random string",
     "dkim_selector": "default",
     "dkim_private_key_file": "/etc/helpdesk/dkim-default.pem"
+  },
+  "database": {
+    "url_env": "HELPDESK_DATABASE_URL"
   }
 }
 """
@@ -99,7 +103,7 @@ helpdesk_addresses = ["support@acme.test"]
 name = "support"
 host = "imap.acme.test"
 username = "support@acme.test"
-password = "change me"
+password_env = "HELPDESK_IMAP_PASSWORD"
 move_to = "Processed"
 
 [[incoming.accounts]]
@@ -107,7 +111,7 @@ name = "legacy"
 host = "pop.acme.test"
 protocol = "pop3"
 username = "help"
-password = "change me"
+password_file = "/run/secrets/legacy-pop3-password"
 
 [notifications]
 enabled = true
@@ -122,11 +126,14 @@ reply_to = "support@acme.test"
 smtp_host = "smtp.acme.test"
 smtp_port = 587
 smtp_username = "support@acme.test"
-smtp_password = "change me"
+smtp_password_env = "HELPDESK_SMTP_PASSWORD"
 helpdesk_url = "https://helpdesk.acme.test"
 secret_key = "a long random string"
 dkim_selector = "default"
 dkim_private_key_file = "/etc/helpdesk/dkim-default.pem"
+
+[database]
+url_env = "HELPDESK_DATABASE_URL"
 """
 
 # Bad documents whose errors the page shows, as the loader words them.
@@ -162,6 +169,19 @@ ERROR_EXAMPLES: list[dict[str, Any]] = [
     },
     {"outgoing": {"from_address": "support@acme.test", "dkim_selector": "default"}},
     {"outgoing": {"dkim_private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQ..."}},
+    {
+        "incoming": {
+            "accounts": [
+                {
+                    "name": "support",
+                    "host": "imap.acme.test",
+                    "password": "hunter2",
+                    "password_env": "HELPDESK_IMAP_PASSWORD",
+                }
+            ]
+        }
+    },
+    {"database": {"url": "postgresql+psycopg://helpdesk:hunter2@db.acme.test/helpdesk"}},
 ]
 
 INTRO = """\
@@ -174,7 +194,8 @@ INTRO = """\
 Every setting of the spec's email settings page, and the few the library adds
 (mailbox accounts, signing key, flood limits, DKIM), in three sections named after
 their classes: `incoming` (`IncomingSettings`, with its `MailboxAccount`s),
-`notifications` (`NotificationSettings`) and `outgoing` (`OutgoingSettings`).
+`notifications` (`NotificationSettings`) and `outgoing` (`OutgoingSettings`); and a
+fourth, `database` (`DatabaseSettings`), that only `helpdesk-mail worker` reads.
 
 Build them in code or load a JSON or TOML document:
 
@@ -199,6 +220,16 @@ Loading is strict, so a typo never passes silently as a default:
   them, and a literal `client_secret` or `refresh_token` key is an error.
 - Settings built in code are checked by the same rules and raise the same errors.
 - Passwords and the secret key stay out of `repr()` and of error messages.
+- Mailbox and SMTP passwords are best given by reference: `password_env` /
+  `smtp_password_env` name an environment variable, `password_file` /
+  `smtp_password_file` a file (surrounding white space ignored), read at each login.
+  A literal `password` / `smtp_password` is still accepted, as it always was, for
+  settings built in code and for files kept as secret as a password; setting more
+  than one of the three is an error. `helpdesk-mail worker` refuses to start while a
+  named variable is unset or a named file unreadable, naming it.
+- The database URL (`database.url`) may not hold a password: put a URL with a
+  password in an environment variable named by `database.url_env`, or let libpq
+  find the password (`PGPASSWORD`, `~/.pgpass`).
 - The DKIM private key never goes in a settings document: name its file
   (`dkim_private_key_file`) or environment variable (`dkim_private_key_env`). It is
   read when the send transport is built (`transports.stack.send_transport`), so a

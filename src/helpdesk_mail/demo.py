@@ -1,12 +1,15 @@
 """The library's main job, end to end, on built-in sample mail (`helpdesk-mail demo`).
 
 The sample emails (`helpdesk_mail.samples`) are dropped into an in-memory mailbox
-and polled by the real `Poller` into an in-memory storage that starts from the
+and polled by the real `Poller` into a storage (the command gives a SQLite file,
+`helpdesk_mail.sql.SqlStorage`; in-memory by default here) that starts from the
 samples' helpdesk (`samples/state.json`), with a `ManualClock` and a `SeededRandom`,
 so the output is the same on every run. Each committed event is then planned,
 rendered from the default templates and sent into an in-memory `Outbox` (the
 outgoing side). Then the same emails are delivered again, as after a crash
-between commit and delete, to show that nothing is created twice.
+between commit and delete, to show that nothing is created twice. Run it again on
+the same storage and nothing new happens at all: every email's receipt is stored
+(all duplicates), and the outbox has nothing pending (no email sent).
 
 `run_mailbox_demo` does the same against a real IMAP or POP3 mailbox.
 """
@@ -14,8 +17,9 @@ between commit and delete, to show that nothing is created twice.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 from .actions import (
     Action,
@@ -34,7 +38,7 @@ from .actions import (
 )
 from .events import Event
 from .memory import InMemoryMailbox, InMemoryStorage, ManualClock, Outbox, SeededRandom
-from .ports import Clock, MailboxSession, MailboxTransport, RandomSource
+from .ports import Clock, MailboxSession, MailboxTransport, RandomSource, Storage
 from .settings import IncomingSettings, MailboxAccount, OutgoingSettings, Settings
 from .shell.delivery import Deliverer, NotifyReport
 from .shell.poller import MessageReport, MessageStatus, Poller, PollReport
@@ -42,6 +46,8 @@ from .shell.poller import MessageReport, MessageStatus, Poller, PollReport
 __all__ = [
     "DEMO_ACCOUNT",
     "DemoRun",
+    "DemoStorage",
+    "DemoStorageError",
     "KeepMailTransport",
     "demo_settings",
     "describe_action",
@@ -74,11 +80,29 @@ def demo_settings(account: MailboxAccount = DEMO_ACCOUNT) -> Settings:
     )
 
 
+class DemoStorage(Storage, Protocol):
+    """A storage the demo can start from the samples' helpdesk (`InMemoryStorage`,
+    `helpdesk_mail.sql.SqlStorage`)."""
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Load users and tickets (the format of `samples/state.json`)."""
+        ...
+
+
+@runtime_checkable
+class _ListsTickets(Protocol):
+    def ticket_ids(self, last: int | None = None) -> list[int]: ...
+
+
+class DemoStorageError(Exception):
+    """The storage given to the demo holds a helpdesk that is not the demo's."""
+
+
 @dataclass
 class DemoRun:
     """What a demo did: each message's report (with its label), the polls, the storage."""
 
-    storage: InMemoryStorage
+    storage: Storage
     messages: list[tuple[str, MessageReport]] = field(default_factory=list)
     polls: list[PollReport] = field(default_factory=list)
     redelivered: list[tuple[str, MessageReport]] = field(default_factory=list)
@@ -88,6 +112,29 @@ class DemoRun:
     notifications: dict[str, list[NotifyReport]] = field(default_factory=dict)
     """The notifications sent for each message's events, by message label."""
     outbox: Outbox = field(default_factory=Outbox)
+    fresh: bool = True
+    """The storage was new: the samples' helpdesk was loaded into it first."""
+
+
+def _prepare(storage: DemoStorage) -> bool:
+    """Load the samples' helpdesk into a new storage (True); False when it is already
+    there from an earlier run. Raises `DemoStorageError` for a storage holding another
+    helpdesk."""
+    from .samples import sample_state
+
+    state = sample_state()
+    first_user = state["users"][0]["email"]
+    with storage.transaction() as unit:
+        if unit.domain.user(first_user) is not None:
+            return False
+        domain = unit.domain
+        if isinstance(domain, _ListsTickets) and domain.ticket_ids(last=1):
+            raise DemoStorageError(
+                "this database holds tickets that are not the demo's: "
+                "give the demo a database of its own"
+            )
+    storage.load_state(state)
+    return True
 
 
 def run_demo(
@@ -95,27 +142,42 @@ def run_demo(
     *,
     seed: int = 0,
     redeliver: bool = True,
+    storage: DemoStorage | None = None,
+    clock: ManualClock | None = None,
 ) -> DemoRun:
-    """Poll the sample mail (or `samples`) from an in-memory mailbox; deterministic."""
-    from .samples import sample_messages, sample_state
+    """Poll the sample mail (or `samples`) from an in-memory mailbox; deterministic.
+
+    `storage` (default a new `InMemoryStorage`) starts from the samples' helpdesk; a
+    storage from an earlier run is used as it is, so a second run finds every email
+    committed already and sends nothing. `clock` (default `ManualClock()`) must be the
+    storage's clock too for the output to be the same on every run.
+    """
+    from .samples import sample_messages
 
     messages = list(samples) if samples is not None else sample_messages()
-    storage = InMemoryStorage()
-    storage.load_state(sample_state())
+    if storage is None:
+        storage = InMemoryStorage()
+    fresh = _prepare(storage)
     mailbox = InMemoryMailbox(batch_size=DEMO_ACCOUNT.batch_size)
     labels: dict[str, str] = {}
     for name, raw in messages:
         labels[mailbox.deliver(raw, account=DEMO_ACCOUNT.name)] = name
-    run = DemoRun(storage=storage)
+    run = DemoRun(storage=storage, fresh=fresh)
     collected: list[MessageReport] = []
-    settings, clock, random = demo_settings(), ManualClock(), SeededRandom(seed)
+    settings, random = demo_settings(), SeededRandom(seed)
+    clock = clock if clock is not None else ManualClock()
 
     poller = Poller(settings, storage, mailbox, clock, random, on_message=collected.append)
     run.polls.append(poller.run_once(force=True))
     run.messages = [(labels.get(m.uid, f"uid {m.uid}"), m) for m in collected]
     # the events the commits put in the outbox, delivered as a worker would
     deliverer = Deliverer(settings, storage, run.outbox, clock, random)
-    delivered = {r.event_id: r for r in deliverer.run_once(limit=len(storage.outbox())).events}
+    delivered: dict[int | None, NotifyReport] = {}
+    while True:
+        round_ = deliverer.run_once()
+        if not round_.events:
+            break
+        delivered.update((r.event_id, r) for r in round_.events)
     for label, report in run.messages:
         event_ids = report.outcome.event_ids if report.outcome is not None else ()
         run.notifications[label] = [delivered[i] for i in event_ids if i in delivered]
@@ -175,13 +237,15 @@ def run_mailbox_demo(
     random: RandomSource | None = None,
     *,
     delete: bool = False,
+    storage: Storage | None = None,
 ) -> DemoRun:
-    """Poll a real mailbox once into an empty in-memory helpdesk.
+    """Poll a real mailbox once into an empty in-memory helpdesk (or `storage`).
 
-    With `delete=False` (the default) the mail stays on the server: the demo's
+    With `delete=False` (the default) the mail stays on the server: an in-memory
     storage is thrown away at exit, so removing the mail would lose it.
     """
-    storage = InMemoryStorage()
+    if storage is None:
+        storage = InMemoryStorage()
     collected: list[MessageReport] = []
     settings = demo_settings(account)
     if "@" in account.username:
@@ -342,10 +406,15 @@ def format_run(run: DemoRun) -> str:
     for account in first.accounts:
         if account.error:
             out.append(f"  {account.account}: {account.error}")
-    if run.notifications:
+    events = sum(len(r.outcome.event_ids) for _, r in run.messages if r.outcome is not None)
+    if events or len(run.outbox):
         out.append(
-            f"Notifications: {len(run.storage.outbox())} events committed to the event outbox,"
+            f"Notifications: {events} events committed to the event outbox,"
             f" delivered as {len(run.outbox)} emails (to an in-memory SMTP outbox)."
+        )
+    elif run.notifications:
+        out.append(
+            "Notifications: no new events, and nothing pending in the outbox: no email sent."
         )
     if run.redelivered:
         again = run.polls[-1]
@@ -359,8 +428,19 @@ def format_run(run: DemoRun) -> str:
         out.append(f"Left on the server: {run.left_on_server}.")
     out.append("")
     out.append("Tickets now:")
-    for ticket in sorted(run.storage.tickets.values(), key=lambda t: t.id):
-        comments = run.storage.comments(ticket.id)
+    out.extend(_ticket_lines(run.storage))
+    return "\n".join(out)
+
+
+def _ticket_lines(storage: Storage) -> list[str]:
+    out: list[str] = []
+    with storage.transaction() as unit:
+        domain = unit.domain
+        ids = domain.ticket_ids() if isinstance(domain, _ListsTickets) else []
+        tickets = [t for t in (domain.ticket(i) for i in ids) if t is not None]
+        comments_of = {t.id: domain.comments(t.id) for t in tickets}
+    for ticket in tickets:
+        comments = comments_of[ticket.id]
         techs = sum(1 for c in comments if c.techs_only)
         note = f", {techs} techs-only" if techs else ""
         out.append(
@@ -368,4 +448,4 @@ def format_run(run: DemoRun) -> str:
             f" by {ticket.submitter}; {len(comments)} comment(s){note};"
             f" subscribers: {', '.join(ticket.subscribers) or '-'}"
         )
-    return "\n".join(out)
+    return out

@@ -382,6 +382,12 @@ class InMemoryStorage:
         self.calls["ticket"] += 1
         return self.tickets.get(ticket_id)
 
+    def ticket_ids(self, last: int | None = None) -> list[int]:
+        """The ids of the tickets, ascending (only the `last` ones when given), as
+        `SqlDomain.ticket_ids` lists them."""
+        ids = sorted(self.tickets)
+        return ids if last is None else ids[len(ids) - max(0, last) :]
+
     def ticket_for_message_id(self, message_id: str) -> int | None:
         """The first ticket that stored this Message-ID, or None."""
         self.calls["ticket_for_message_id"] += 1

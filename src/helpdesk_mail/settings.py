@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_TICKET_RATE_LIMITS",
     "AutoReplyHandling",
     "ClosedTicketReply",
+    "DatabaseSettings",
     "IncomingSettings",
     "MailProtocol",
     "MailboxAccount",
@@ -592,7 +593,12 @@ class MailboxAccount:
     username: str = ""
     """Login name."""
     password: str = _setting("", repr=False)
-    """Login password; kept out of `repr` and error messages."""
+    """Login password; kept out of `repr` and error messages. Better: `password_env` or
+    `password_file`, so that the settings file holds no secret."""
+    password_env: str = _setting("", rule=ENV_NAME)
+    """The environment variable that holds the login password (read at each login)."""
+    password_file: str = _setting("", rule=FILE_PATH)
+    """Or: the file that holds the login password (surrounding white space ignored)."""
     oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
     """A callable returning a fresh OAuth2 access token (SASL XOAUTH2); set in code only."""
     oauth2: OAuth2Settings | None = None
@@ -616,6 +622,7 @@ class MailboxAccount:
 
     def __post_init__(self) -> None:
         _check(self)
+        _check_password_sources(self, "")
         _check_oauth2(self.oauth2, self.oauth2_token, self.username, "")
 
     @property
@@ -728,7 +735,12 @@ class OutgoingSettings:
     smtp_username: str = ""
     """SMTP login name (empty: no authentication)."""
     smtp_password: str = _setting("", repr=False)
-    """SMTP password; kept out of `repr` and error messages."""
+    """SMTP password; kept out of `repr` and error messages. Better: `smtp_password_env`
+    or `smtp_password_file`, so that the settings file holds no secret."""
+    smtp_password_env: str = _setting("", rule=ENV_NAME)
+    """The environment variable that holds the SMTP password (read at each login)."""
+    smtp_password_file: str = _setting("", rule=FILE_PATH)
+    """Or: the file that holds the SMTP password (surrounding white space ignored)."""
     smtp_oauth2_token: Callable[[], str] | None = field(default=None, repr=False)
     """A callable returning a fresh OAuth2 access token (Office 365); set in code only."""
     smtp_oauth2: OAuth2Settings | None = None
@@ -762,6 +774,7 @@ class OutgoingSettings:
     def __post_init__(self) -> None:
         _refuse_inline_keys(self)
         _check(self)
+        _check_password_sources(self, "smtp_")
         _check_oauth2(self.smtp_oauth2, self.smtp_oauth2_token, self.smtp_username, "smtp_")
         _check_dkim(self)
 
@@ -845,20 +858,93 @@ def _check_oauth2(
         )
 
 
+def _check_password_sources(table: object, prefix: str) -> None:
+    """At most one of `{prefix}password`, `{prefix}password_env`, `{prefix}password_file`."""
+    given = [
+        name
+        for name in (f"{prefix}password", f"{prefix}password_env", f"{prefix}password_file")
+        if getattr(table, name)
+    ]
+    if len(given) > 1:
+        raise SettingsError(
+            given[-1],
+            getattr(table, given[-1]),
+            f"set one of {prefix}password, {prefix}password_env or {prefix}password_file, not more",
+            secret=given[-1] == f"{prefix}password",
+        )
+
+
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _url_has_password(url: str) -> bool:
+    """Whether `scheme://user:password@host/...` carries a password (its userinfo has ':')."""
+    scheme = _URL_SCHEME.match(url)
+    rest = url[scheme.end() :] if scheme is not None else url
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfo, at, _host = netloc.rpartition("@")
+    return bool(at) and ":" in userinfo
+
+
+DATABASE_URL = Rule(
+    "must be empty or a SQLAlchemy URL like sqlite:///helpdesk.db or "
+    "postgresql+psycopg://helpdesk@db.acme.test/helpdesk, on one line, without a password "
+    "(a URL with a password goes in the environment variable named by url_env)",
+    lambda v: (
+        not v
+        or (
+            _URL_SCHEME.match(v) is not None
+            and _single_line(v)
+            and not any(c.isspace() for c in v)
+            and not _url_has_password(v)
+        )
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where `helpdesk-mail worker` keeps the helpdesk (`helpdesk_mail.sql.SqlStorage`).
+
+    Only the command line reads this section; a host that embeds the library passes its
+    own `Storage` instead.
+    """
+
+    url: str = _setting("", rule=DATABASE_URL, repr=False)
+    """The database's SQLAlchemy URL, without a password: `sqlite:///path/helpdesk.db` or
+    `postgresql+psycopg://user@host/dbname` (the password then from libpq's PGPASSWORD or
+    ~/.pgpass). Empty: `url_env`, or `--db` on the command line."""
+    url_env: str = _setting("", rule=ENV_NAME)
+    """The environment variable that holds the URL (one with a password in it)."""
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.url and self.url_env:
+            raise SettingsError("url_env", self.url_env, "set url or url_env, not both")
+
+
+_REFUSED_KEYS[DatabaseSettings] = {
+    "password": "a database password goes in the URL held by the environment variable "
+    "named by url_env (or in libpq's PGPASSWORD or ~/.pgpass), never in the settings",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """All settings: incoming, notifications and outgoing."""
+    """All settings: incoming, notifications and outgoing, and the worker's database."""
 
     incoming: IncomingSettings = field(default_factory=IncomingSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     outgoing: OutgoingSettings = field(default_factory=OutgoingSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
 
     def __post_init__(self) -> None:
         _check_types(self)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Settings:
-        """Settings from a mapping with sections `incoming`, `notifications`, `outgoing`."""
+        """Settings from a mapping with sections `incoming`, `notifications`, `outgoing`
+        and `database`."""
         return _build(cls, data, "")
 
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -70,19 +71,69 @@ def test_redelivery_creates_nothing_twice() -> None:
     assert run.left_on_server == 0
 
 
-def test_output_is_deterministic_and_fast(capsys: pytest.CaptureFixture[str]) -> None:
+def test_output_is_deterministic_and_fast() -> None:
+    # the in-memory run (the command's SQLite file is checked below)
     started = time.perf_counter()
-    assert main(["demo"]) == 0
+    first = format_run(run_demo())
     elapsed = time.perf_counter() - started
-    first = capsys.readouterr().out
-    assert main(["demo"]) == 0
-    assert capsys.readouterr().out == first
+    assert format_run(run_demo()) == first
     assert elapsed < 2.0
     assert first.count("verdict  ") == len(EXPECTED)
     for name in EXPECTED:
         assert name in first
     assert "13 duplicates removed, 0 committed a second time" in first
-    assert format_run(run_demo()) + "\n" == first
+
+
+def test_the_command_stores_into_a_sqlite_file_and_a_second_run_creates_and_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sqlalchemy")
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo"]) == 0
+    first = capsys.readouterr().out
+    database = tmp_path / "helpdesk-mail-demo.db"
+    assert database.exists()
+    header, _, report = first.partition("\n")
+    assert header.startswith(f"Database: {database} (new;")
+    # the same run as on the in-memory storage, line for line
+    assert report == format_run(run_demo()) + "\n"
+    assert "Notifications: 11 events committed to the event outbox, delivered as 16 emails" in first
+
+    assert main(["demo"]) == 0
+    second = capsys.readouterr().out
+    assert second.startswith(f"Database: {database} (from an earlier run")
+    assert second.count("duplicate: already committed") == len(EXPECTED)
+    assert "Summary: 0 committed (nothing), 13 duplicates, 0 failed" in second
+    assert "no new events, and nothing pending in the outbox: no email sent" in second
+    assert first.split("Tickets now:")[1] == second.split("Tickets now:")[1]
+    assert main(["demo"]) == 0
+    assert capsys.readouterr().out == second
+
+    assert main(["tickets"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.startswith(
+        f"Database {database}: 8 tickets, 11 events in the outbox (11 done),"
+        " 20 lines in the sent ledger."
+    )
+    assert '#1 closed "Printer on fire"' in listing
+    assert "tess@acme.test (techs only):" in listing
+    assert "event 1    done     TicketCreated #3 by carol@example.com (1 attempt)" in listing
+    assert "sent     ticket_confirmation -> carol@example.com <" in listing
+
+
+def test_the_demo_refuses_a_database_of_another_helpdesk(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("sqlalchemy")
+    from helpdesk_mail.model import Ticket
+    from helpdesk_mail.sql import SqlStorage
+
+    url = f"sqlite:///{tmp_path}/theirs.db"
+    storage = SqlStorage(url, migrate=True)
+    storage.add_ticket(Ticket(id=1, subject="Their ticket", submitter="x@example.com"))
+    storage.close()
+    assert main(["demo", "--db", url]) == 2
+    assert "not the demo's" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

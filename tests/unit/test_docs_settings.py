@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helpdesk_mail.settings import (
+    DatabaseSettings,
     IncomingSettings,
     MailboxAccount,
     NotificationSettings,
@@ -37,6 +38,7 @@ CLASSES: list[type[Any]] = [
     NotificationSettings,
     RateLimit,
     OutgoingSettings,
+    DatabaseSettings,
 ]
 
 

@@ -26,7 +26,10 @@ class _Subcommand(Protocol):
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "inspect": (".inspect", "show what incoming emails would become (JSON lines)"),
     "render": (".render", "preview an email template with sample data (html, text, eml)"),
-    "demo": (".demo", "poll the built-in sample mail (or --imap URL) and show what it became"),
+    "demo": (".demo", "poll the built-in sample mail into a SQLite file and show what it became"),
+    "tickets": (".tickets", "list the tickets, the event outbox and the sent ledger of a database"),
+    "worker": (".worker", "poll the mailboxes and deliver notifications until SIGTERM"),
+    "migrate": (".migrate", "create or update the database's tables"),
     "spf": (".spf", "check SPF: the From domain against the SMTP server(s), or one sender"),
     "dns": (".dns", "check deliverability: SPF, DKIM, DMARC and alignment, records to publish"),
 }

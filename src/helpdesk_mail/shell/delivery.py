@@ -27,6 +27,11 @@ Rules (this file owns them):
 6. The only duplicate possible: a crash after the SMTP server accepted a message
    and before its `sent` line was written. The next attempt sends that one message
    again.
+7. Stopping (`stop`, a `threading.Event`): `run_once` finishes the event being
+   delivered and gives the other claimed events back (their lease released, nothing
+   else changed), so another worker can take them at once. An event with less than
+   a third of its lease left when its turn comes is given back undelivered (one whose
+   lease ran out is left alone: another worker may hold it now).
 
 `notify(event, ...)` is the same path for one event, now: it records the event in
 the outbox and delivers it at once, returning what happened (a temporary failure
@@ -250,8 +255,9 @@ class Deliverer:
     """Delivers the events of the outbox: plans, renders, sends and records their emails.
 
     `worker` names this deliverer in outbox leases; `lease` is how long a claimed
-    event stays this worker's (renewed at each email). `templates` are the host's (None:
-    the defaults).
+    event stays this worker's: deliver a claimed batch within it. `templates` are the
+    host's (None: the defaults). `stop`, when set, ends `run_once` after the current
+    event (rule 7).
     """
 
     def __init__(
@@ -267,6 +273,7 @@ class Deliverer:
         lease: timedelta = timedelta(minutes=5),
         retry: RetryPolicy = RetryPolicy(),
         batch: int = 20,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -278,6 +285,7 @@ class Deliverer:
         self.lease = lease
         self.retry = retry
         self.batch = batch
+        self.stop = stop
 
     # --- the loop ---
 
@@ -288,9 +296,40 @@ class Deliverer:
             return unit.books.claim_events(self.worker, now, now + self.lease, limit or self.batch)
 
     def run_once(self, limit: int | None = None) -> DeliveryReport:
-        """Claim due events and deliver each; returns what was done."""
-        reports = [self.deliver(entry) for entry in self.claim(limit)]
+        """Claim due events and deliver each; returns what was done.
+
+        When `stop` is set meanwhile, the events not started yet are released (rule 7).
+        """
+        claimed = list(self.claim(limit))
+        reports: list[NotifyReport] = []
+        for index, entry in enumerate(claimed):
+            if self.stop is not None and self.stop.is_set():
+                self.release(claimed[index:])
+                break
+            if entry.lease_until is not None and self.clock.now() >= entry.lease_until - (
+                self.lease / 3
+            ):
+                # too little of the lease left to deliver it safely: give it back (or,
+                # when it already ran out, leave it to whoever holds it now)
+                log.warning("outbox event %d: its lease ran short before its turn", entry.id)
+                self.release([entry])
+                continue
+            reports.append(self.deliver(entry))
         return DeliveryReport(tuple(reports))
+
+    def release(self, entries: Sequence[OutboxEntry]) -> None:
+        """Give claimed events back undelivered: their lease is released, nothing else
+        changes (another worker may claim them at once). Events whose lease already ran
+        out are left alone (another worker may hold them now)."""
+        now = self.clock.now()
+        ours = [e for e in entries if e.lease_until is None or now < e.lease_until]
+        if not ours:
+            return
+        with self.storage.transaction() as unit:
+            for entry in ours:
+                unit.books.update_event(
+                    dataclasses.replace(entry, lease_owner=None, lease_until=None)
+                )
 
     def run_forever(
         self,

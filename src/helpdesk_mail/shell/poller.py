@@ -37,6 +37,15 @@ Rules (this file owns them):
 8. Errors from the storage itself (not the mail), and unexpected errors (bugs), end
    that account's poll without touching its health record: the mail stays on the
    server for the next poll, and the other accounts are polled as usual.
+9. Several pollers (threads, processes, machines) on one storage: an account is
+   polled by the one holding its lease (`lease_mailbox`, renewed after each batch,
+   released at the end; a poller that dies loses it when it expires). When is an
+   account due is read from the storage (`MailboxState.last_polled_at`) whenever
+   another poller held it, so the pollers share one schedule.
+10. Stopping (`stop`, a `threading.Event`): checked before each message. The email
+   being processed is finished (committed), what was committed is removed from the
+   server, the session is closed and the lease released; the account's report says
+   `stopped` and its schedule is left as it was (the next poller polls it at once).
 """
 
 from __future__ import annotations
@@ -244,6 +253,8 @@ class AccountReport:
     """The account is disabled (now or already before this poll)."""
     leased_elsewhere: bool = False
     """Another worker is polling this account (its lease has not expired)."""
+    stopped: bool = False
+    """The poll ended early because the poller was asked to stop (`stop` was set)."""
 
 
 @dataclass(frozen=True)
@@ -283,6 +294,26 @@ class PollReport:
         """Accounts whose poll ended with an error."""
         return sum(a.errors for a in self.accounts)
 
+    @property
+    def polled(self) -> int:
+        """Accounts polled (wholly or until a stop)."""
+        return sum(1 for a in self.accounts if a.polled)
+
+    @property
+    def leased_elsewhere(self) -> int:
+        """Accounts skipped because another worker held them."""
+        return sum(1 for a in self.accounts if a.leased_elsewhere)
+
+    @property
+    def removed(self) -> int:
+        """Messages removed from the servers after their commit, over all accounts."""
+        return sum(a.removed for a in self.accounts)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the poll was cut short by a stop."""
+        return any(a.stopped for a in self.accounts)
+
     def account(self, name: str) -> AccountReport:
         """The report of the account called `name` (KeyError if it is not configured)."""
         for report in self.accounts:
@@ -293,6 +324,10 @@ class PollReport:
 
 class _StorageFailure(Exception):
     """The host's storage failed (not the mail): end this account's poll."""
+
+
+class _Stopped(Exception):
+    """The poller was asked to stop: what was committed has been removed; end the poll."""
 
 
 @dataclass
@@ -328,7 +363,10 @@ class Poller:
     every event after its commit (and `MailboxAccountDisabled`), `on_message` a
     `MessageReport` per message; `processor` replaces `process_email` (e.g. a host's
     wrapper around it). `worker` names this poller in mailbox leases: several
-    pollers (processes, machines) on one database never poll an account at once.
+    pollers (processes, machines) on one database never poll an account at once;
+    `lease` is how long a lease lasts without renewal (a poller that dies holds its
+    accounts that long). `stop`, when set, ends the poll after the current email
+    (rule 10). `interval` replaces the settings' check intervals (tests, benchmarks).
     """
 
     def __init__(
@@ -344,6 +382,8 @@ class Poller:
         on_message: Callable[[MessageReport], object] | None = None,
         worker: str = "poller",
         lease: timedelta = timedelta(minutes=10),
+        stop: threading.Event | None = None,
+        interval: timedelta | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
@@ -354,6 +394,8 @@ class Poller:
         self.on_message = on_message
         self.worker = worker
         self.lease = lease
+        self.stop = stop
+        self._interval = interval
         self._processor: Processor = processor if processor is not None else process_email
         self._next_due: dict[str, datetime] = {}
         self._retry: dict[str, tuple[int, datetime]] = {}
@@ -368,6 +410,8 @@ class Poller:
 
     def interval(self, account: MailboxAccount) -> timedelta:
         """How often `account` is polled."""
+        if self._interval is not None:
+            return self._interval
         minutes = account.check_interval_minutes or self.settings.incoming.check_interval_minutes
         return timedelta(minutes=minutes)
 
@@ -410,10 +454,10 @@ class Poller:
             reports: list[AccountReport] = []
             events: list[Event] = []
             for account in self.settings.incoming.accounts:
-                if not account.enabled or not (force or self.is_due(account)):
+                if not account.enabled or not (force or self.is_due(account)) or self._stopping():
                     reports.append(AccountReport(account=account.name, polled=False))
                     continue
-                report, account_events = self.poll_account(account)
+                report, account_events = self._poll(account, only_if_due=not force)
                 reports.append(report)
                 events.extend(account_events)
             return PollReport(accounts=tuple(reports), events=tuple(events))
@@ -465,14 +509,34 @@ class Poller:
     # --- one account ---
 
     def poll_account(self, account: MailboxAccount) -> tuple[AccountReport, list[Event]]:
-        """Poll one account now (if this worker can lease it): a unit a task queue may call."""
+        """Poll one account now (if this worker can lease it): a unit a task queue may call.
+
+        Idempotent: run it twice, or from two workers at once, and every email still
+        becomes one ticket, comment or discard (the lease keeps the second one out; the
+        receipt keys make a second poll find duplicates)."""
+        return self._poll(account, only_if_due=False)
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _poll(
+        self, account: MailboxAccount, *, only_if_due: bool
+    ) -> tuple[AccountReport, list[Event]]:
         name = account.name
         now = self.clock.now()
         try:
             with self.storage.transaction() as unit:
                 if not unit.books.lease_mailbox(name, self.worker, now, now + self.lease):
+                    # its schedule is read again from the storage after the other poll
+                    self._next_due.pop(name, None)
                     return AccountReport(name, polled=False, leased_elsewhere=True), []
                 state = unit.books.mailbox_state(name)
+                last = state.last_polled_at
+                if only_if_due and last is not None and now < last + self.interval(account):
+                    # another poller polled it since this one last looked
+                    self._next_due[name] = last + self.interval(account)
+                    unit.books.release_mailbox(name, self.worker)
+                    return AccountReport(name, polled=False), []
         except Exception as exc:
             log.exception("%s: cannot read the mailbox state", name)
             return AccountReport(name, polled=False, errors=1, error=f"storage: {exc}"), []
@@ -504,6 +568,10 @@ class Poller:
             return self._report(account, tally, error=str(exc), disabled=disabled), tally.events
         except _StorageFailure as exc:
             return self._report(account, tally, error=str(exc)), tally.events
+        except _Stopped:
+            # not a complete poll: the schedule and the health record stay as they were
+            self._next_due.pop(name, None)
+            return self._report(account, tally, stopped=True), tally.events
         except Exception as exc:  # a bug somewhere: logged loudly, never fatal to the others
             log.exception("%s: unexpected error while polling", name)
             error = f"unexpected: {type(exc).__name__}: {exc}"
@@ -518,7 +586,12 @@ class Poller:
         return self._report(account, tally), tally.events
 
     def _report(
-        self, account: MailboxAccount, t: _Tally, error: str | None = None, disabled: bool = False
+        self,
+        account: MailboxAccount,
+        t: _Tally,
+        error: str | None = None,
+        disabled: bool = False,
+        stopped: bool = False,
     ) -> AccountReport:
         report = AccountReport(
             account=account.name,
@@ -534,11 +607,13 @@ class Poller:
             errors=1 if error else 0,
             error=error,
             disabled=disabled,
+            stopped=stopped,
         )
         log.info(
-            "%s: polled: %d processed, %d duplicates, %d failed, %d skipped, %d held, "
+            "%s: polled%s: %d processed, %d duplicates, %d failed, %d skipped, %d held, "
             "%d deferred, %d removed, %d quarantined%s",
             account.name,
+            " (stopped)" if stopped else "",
             t.processed,
             t.duplicates,
             t.failed,
@@ -596,7 +671,11 @@ class Poller:
                 uids = [u for u in uids if u not in stuck]
             for start in range(0, len(uids), account.batch_size):
                 batch = uids[start : start + account.batch_size]
-                self._batch(account, session, batch, quarantine, stuck_keys, tally)
+                if self._stopping():
+                    raise _Stopped
+                stopped = self._batch(account, session, batch, quarantine, stuck_keys, tally)
+                if stopped:
+                    raise _Stopped
                 self._renew_lease(account)
 
     def _renew_lease(self, account: MailboxAccount) -> None:
@@ -631,12 +710,17 @@ class Poller:
         quarantine: str | None,
         stuck_keys: set[str],
         tally: _Tally,
-    ) -> None:
+    ) -> bool:
+        """Process one batch; True when it stopped early because `stop` was set."""
         done: list[str] = []
         bad: list[str] = []
         stopped: BaseException | None = None
+        asked_to_stop = False
         try:
             for uid, raw in session.fetch(batch):
+                if self._stopping():
+                    asked_to_stop = True
+                    break
                 key = receipt_key(account.name, raw)
                 if key.as_string() in stuck_keys:
                     tally.skipped += 1
@@ -690,6 +774,7 @@ class Poller:
             except MailboxError as exc:
                 # left on the server; it is recorded, so later polls skip it
                 log.warning("%s: cannot quarantine to %r: %s", account.name, quarantine, exc)
+        return asked_to_stop
 
     def _waiting(self, key: ReceiptKey) -> bool:
         """Whether a message deferred by a transient storage error waits for its next try."""

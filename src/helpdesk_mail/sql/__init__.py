@@ -14,15 +14,17 @@ docs/sql.md explains each, with examples.
 
 from .books import SqlBookkeeping
 from .domain import SqlDomain
-from .engine import configure_engine, is_transient, make_engine
+from .engine import DatabaseUrlError, configure_engine, is_transient, make_engine
 from .migrate import SchemaNotCurrent, check_schema, upgrade
 from .passwords import hash_password, verify_password
 from .schema import BOOKKEEPING_TABLES, DOMAIN_TABLES, metadata
-from .storage import SqlStorage, SqlTransientError, SqlUnit
+from .storage import DatabaseUnavailable, SqlStorage, SqlTransientError, SqlUnit
 
 __all__ = [
     "BOOKKEEPING_TABLES",
     "DOMAIN_TABLES",
+    "DatabaseUnavailable",
+    "DatabaseUrlError",
     "SchemaNotCurrent",
     "SqlBookkeeping",
     "SqlDomain",

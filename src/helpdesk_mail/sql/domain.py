@@ -200,6 +200,14 @@ class SqlDomain:
         found = [_attachment(a) for a in files_of]
         return _ticket(row, listed[0], listed[1], found, listed[2])
 
+    def ticket_ids(self, last: int | None = None) -> list[int]:
+        """The ids of the tickets, ascending (only the `last` ones when given): for listings,
+        not part of the `DomainReader` protocol."""
+        query = sa.select(tickets.c.id).order_by(tickets.c.id.desc())
+        if last is not None:
+            query = query.limit(max(0, last))
+        return sorted(int(i) for i in self._run(query).scalars())
+
     def ticket_for_message_id(self, message_id: str) -> int | None:
         """The ticket that stored this Message-ID first, or None."""
         found = self._run(_READ_MESSAGE_ID, {"digest": digest(message_id.strip())}).first()

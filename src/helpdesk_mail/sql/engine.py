@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["configure_engine", "is_transient", "make_engine"]
+__all__ = ["DatabaseUrlError", "configure_engine", "is_transient", "make_engine"]
 
 BUSY_TIMEOUT = 30.0
 """Seconds a SQLite writer waits for another one before giving up ("database is locked")."""
@@ -37,14 +37,26 @@ _SQLITE_TRANSIENT = {
 }
 
 
+class DatabaseUrlError(ValueError):
+    """A database URL that SQLAlchemy cannot use (malformed, or an unknown dialect)."""
+
+
 def make_engine(url: str | sa.URL, busy_timeout: float = BUSY_TIMEOUT, **kwargs: Any) -> sa.Engine:
     """A SQLAlchemy engine for `url`, set up for the SQL storage (`configure_engine`).
 
     `sqlite:///path/helpdesk.db` (a file; `sqlite://` is a private in-memory database
     shared by the engine's one connection) or `postgresql+psycopg://user:pw@host/db`.
-    `kwargs` go to `sqlalchemy.create_engine`.
+    `kwargs` go to `sqlalchemy.create_engine`. A URL SQLAlchemy cannot use raises
+    `DatabaseUrlError`; a driver that is not installed, `ImportError`.
     """
-    parsed = sa.make_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except exc.ArgumentError as error:
+        raise DatabaseUrlError(f"not a database URL: {error}") from None
+    try:
+        parsed.get_dialect()
+    except exc.NoSuchModuleError as error:
+        raise DatabaseUrlError(f"unknown database: {error}") from None
     if parsed.get_backend_name() == "sqlite":
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("check_same_thread", False)

@@ -30,12 +30,17 @@ from .engine import configure_engine, is_transient, make_engine
 from .migrate import check_schema, upgrade
 from .passwords import hash_password
 
-__all__ = ["SqlStorage", "SqlTransientError", "SqlUnit"]
+__all__ = ["DatabaseUnavailable", "SqlStorage", "SqlTransientError", "SqlUnit"]
 
 
 class SqlTransientError(TransientStorageError):
     """The database could not take the transaction now (away, busy, locked, failing over);
     the driver's error is its `__cause__`."""
+
+
+class DatabaseUnavailable(RuntimeError):
+    """`SqlStorage.check`: the database cannot be reached or refused the connection (a
+    wrong password, no such database); the driver's error is its `__cause__`."""
 
 
 class SqlUnit:
@@ -108,6 +113,19 @@ class SqlStorage:
                 raise SqlTransientError(f"database unavailable: {error}") from error
             raise
         self._checked = True
+
+    def check(self) -> None:
+        """Connect and check the schema now (a worker does it at start-up).
+
+        Raises `DatabaseUnavailable` when the database cannot be reached or refuses the
+        connection, `SchemaNotCurrent` when its tables are not at the code's revision.
+        """
+        try:
+            self._check()
+        except SqlTransientError as error:
+            raise DatabaseUnavailable(str(error)) from error.__cause__
+        except (exc.DBAPIError, exc.TimeoutError, exc.DisconnectionError) as error:
+            raise DatabaseUnavailable(f"database unavailable: {error}") from error
 
     @contextmanager
     def transaction(self) -> Iterator[SqlUnit]:

@@ -38,6 +38,7 @@ from typing import Any
 
 from ..ports import MailboxAuthError, MailboxError
 from ..settings import MailboxAccount, TlsMode
+from .secrets import SecretError, mailbox_password
 from .tls import ssl_context, xoauth2_string
 
 __all__ = [
@@ -207,7 +208,9 @@ class ImapSession:
             if initial is not None:
                 conn.authenticate("XOAUTH2", _Xoauth2(initial))
             else:
-                conn.login(account.username, account.password)
+                conn.login(account.username, mailbox_password(account))
+        except SecretError as exc:
+            raise MailboxAuthError(f"{account.name}: {exc}") from exc
         except imaplib.IMAP4.abort as exc:
             raise MailboxError(f"{account.name}: IMAP connection lost at login: {exc}") from exc
         except (imaplib.IMAP4.error, UnicodeError) as exc:

@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from ..ports import MailboxAuthError, MailboxError
 from ..settings import MailboxAccount, TlsMode
 from .imap import MAX_BATCH_BYTES, TransportStats, split_batches
+from .secrets import SecretError, mailbox_password
 from .tls import ssl_context, xoauth2_string
 
 __all__ = ["Pop3Session", "Pop3Transport"]
@@ -137,10 +138,13 @@ class Pop3Session:
                 if not line.startswith(b"+OK"):
                     raise _Pop3Error(line.decode("utf-8", "replace").strip())
             else:
+                password = mailbox_password(account)
                 self.stats.commands += 2
                 self.stats.round_trips += 2
                 conn.user(account.username)
-                conn.pass_(account.password)
+                conn.pass_(password)
+        except SecretError as exc:
+            raise MailboxAuthError(f"{account.name}: {exc}") from exc
         except (_Pop3Error, poplib.error_proto, UnicodeError) as exc:
             raise MailboxAuthError(f"{account.name}: POP3 login refused: {_text(exc)}") from exc
         except (OSError, EOFError) as exc:

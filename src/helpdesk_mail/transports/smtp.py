@@ -50,6 +50,7 @@ from types import TracebackType
 
 from ..ports import Refusal, SendError
 from ..settings import OutgoingSettings, TlsMode
+from .secrets import SecretError, smtp_password
 from .tls import oauth2_source
 
 __all__ = ["Refusal", "SendResult", "SmtpSendError", "SmtpTransport"]
@@ -518,7 +519,10 @@ class SmtpTransport:
             self._auth(conn, "XOAUTH2", [self._xoauth2(source)], abort_on_challenge=True)
             return
         user = s.smtp_username.encode()
-        password = s.smtp_password.encode()
+        try:
+            password = smtp_password(s).encode()
+        except SecretError as exc:  # temporary: the mail waits until the secret is back
+            raise SmtpSendError(f"{where}: {exc}", temporary=True) from None
         if "PLAIN" in offered:
             self._auth(conn, "PLAIN", [b"\0" + user + b"\0" + password])
         elif "LOGIN" in offered:

@@ -1,0 +1,245 @@
+"""The worker: one `Poller` and one `Deliverer` in one process, until asked to stop.
+
+This is the loop behind `helpdesk-mail worker` (the command builds the storage and
+the transports from a settings file and calls `Worker.run`), kept here so that it is
+tested on in-memory backends without a process.
+
+Rules (this file owns them):
+
+1. Two threads: the poll loop polls the accounts that are due (`Poller.run_once`),
+   then sleeps until the next one is due; the delivery loop delivers the due events
+   of the outbox (`Deliverer.run_once`) and sleeps `idle_seconds` when there were
+   none. A commit of this worker's poller that records events wakes the delivery
+   loop at once; events of other workers are found within `idle_seconds`.
+2. Any number of workers (processes, machines) share one storage: the poller and
+   the deliverer carry the worker's `name` in their leases (mailbox accounts,
+   outbox events), so each account is polled and each event delivered by one worker
+   at a time; a worker that dies loses its leases when they expire (`lease`).
+3. `request_stop()` (the command calls it on SIGTERM and SIGINT) sets `stop`: the
+   poller finishes the email it is processing, removes what was committed from the
+   server and releases its lease; the deliverer finishes the event it is delivering
+   and releases the events it claimed but did not start. Then `run` returns 0.
+4. One log line per poll round with its counts (accounts polled, processed,
+   duplicates, failed, held, deferred, removed, errors) and one per delivery round
+   that delivered something (events, emails sent, failed, left pending). Unexpected
+   errors in a round are logged and the loop goes on after a pause; `run` returns 1
+   only when a loop itself died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
+
+from ..ports import Clock, MailboxTransport, RandomSource, SendTransport, Storage
+from ..settings import Settings
+from ..templating.render import Templates
+from .delivery import Deliverer, DeliveryReport, RetryPolicy
+from .poller import MessageReport, MessageStatus, Poller, PollReport
+
+__all__ = ["Worker"]
+
+log = logging.getLogger(__name__)
+
+ERROR_PAUSE = 5.0
+"""Seconds a loop waits after an unexpected error before its next round."""
+
+
+class Worker:
+    """A `Poller` and a `Deliverer` over one storage, with a shared stop (see the module).
+
+    `mailboxes` opens the IMAP/POP3 sessions, `sender` sends the notifications (one
+    connection per delivery round when it is a context manager, as `SmtpTransport`
+    is). `name` goes in the leases; `lease` is how long a lease lasts without renewal;
+    `poll_interval` replaces the settings' check intervals (tests, benchmarks);
+    `idle_seconds` is how often the outbox is looked at when idle; `delivery_batch`
+    how many events are claimed at once.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        mailboxes: MailboxTransport,
+        sender: SendTransport,
+        clock: Clock,
+        random: RandomSource,
+        templates: Templates | None = None,
+        *,
+        name: str = "worker",
+        lease: timedelta = timedelta(minutes=2),
+        poll_interval: timedelta | None = None,
+        idle_seconds: float = 5.0,
+        delivery_batch: int = 10,
+        retry: RetryPolicy | None = None,
+        stop: threading.Event | None = None,
+        on_message: Callable[[MessageReport], object] | None = None,
+    ) -> None:
+        self.name = name
+        self.stop = stop if stop is not None else threading.Event()
+        self.idle_seconds = idle_seconds
+        self.sender = sender
+        self._wake = threading.Event()
+        self._on_message = on_message
+        self.poller = Poller(
+            settings,
+            storage,
+            mailboxes,
+            clock,
+            random,
+            on_message=self._committed,
+            worker=name,
+            lease=lease,
+            stop=self.stop,
+            interval=poll_interval,
+        )
+        self.deliverer = Deliverer(
+            settings,
+            storage,
+            sender,
+            clock,
+            random,
+            templates,
+            worker=name,
+            lease=lease,
+            retry=retry if retry is not None else RetryPolicy(),
+            batch=delivery_batch,
+            stop=self.stop,
+        )
+        self.polls = 0
+        """Poll rounds done so far."""
+        self.deliveries = 0
+        """Delivery rounds that delivered at least one event."""
+        self._died: list[BaseException] = []
+
+    # --- one round of each ---
+
+    def poll_round(self, *, force: bool = False) -> PollReport:
+        """Poll the due accounts (every one with `force`) once; logs one line."""
+        started = time.monotonic()
+        report = self.poller.run_once(force=force)
+        self.polls += 1
+        level = logging.INFO if report.polled or report.errors else logging.DEBUG
+        log.log(
+            level,
+            "poll: %d accounts polled (%d held by other workers)%s: %d processed, "
+            "%d duplicates, %d failed, %d held, %d deferred, %d removed, %d errors (%.2f s)",
+            report.polled,
+            report.leased_elsewhere,
+            ", stopped" if report.stopped else "",
+            report.processed,
+            report.duplicates,
+            report.failed,
+            report.held,
+            report.deferred,
+            report.removed,
+            report.errors,
+            time.monotonic() - started,
+        )
+        return report
+
+    def delivery_round(self) -> DeliveryReport:
+        """Deliver the due events of the outbox once (one claim); logs one line when it
+        delivered something."""
+        started = time.monotonic()
+        with self._connection():
+            report = self.deliverer.run_once()
+        if report.events:
+            self.deliveries += 1
+            log.info(
+                "delivery: %d events, %d emails sent, %d failed, %d events left pending (%.2f s)",
+                len(report.events),
+                report.sent,
+                report.failed,
+                report.pending,
+                time.monotonic() - started,
+            )
+        return report
+
+    def drain(self) -> tuple[PollReport, int]:
+        """Poll every account once, then deliver until nothing is due (or a stop): the
+        work of `helpdesk-mail worker --once`. Returns the poll and the events delivered."""
+        report = self.poll_round(force=True)
+        delivered = 0
+        while not self.stop.is_set():
+            events = len(self.delivery_round().events)
+            if not events:
+                break
+            delivered += events
+        return report, delivered
+
+    # --- the loops ---
+
+    def request_stop(self) -> None:
+        """Ask both loops to stop after the email or event at hand (rule 3)."""
+        self.stop.set()
+        self._wake.set()
+
+    def run(self) -> int:
+        """Run both loops until `request_stop()` (or `stop` set); 0, or 1 if a loop died."""
+        threads = [
+            threading.Thread(target=self._guard, args=(self._poll_loop,), name="poll"),
+            threading.Thread(target=self._guard, args=(self._delivery_loop,), name="delivery"),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            while not self.stop.is_set() and all(t.is_alive() for t in threads):
+                self.stop.wait(1.0)
+        finally:
+            self.request_stop()
+            for thread in threads:
+                thread.join()
+        return 1 if self._died else 0
+
+    def _guard(self, loop: Callable[[], None]) -> None:
+        try:
+            loop()
+        except BaseException as exc:  # the loop itself died: stop the other one too
+            log.critical("the %s loop died", threading.current_thread().name, exc_info=True)
+            self._died.append(exc)
+            self.request_stop()
+
+    def _poll_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.poll_round()
+                wait = max(1.0, self.poller.seconds_until_due())
+            except Exception:
+                log.exception("poll round failed")
+                wait = ERROR_PAUSE
+            self.stop.wait(wait)
+
+    def _delivery_loop(self) -> None:
+        while not self.stop.is_set():
+            self._wake.clear()
+            try:
+                delivered = bool(self.delivery_round().events)
+            except Exception:
+                log.exception("delivery round failed")
+                self._wake.wait(ERROR_PAUSE)
+                continue
+            if not delivered:
+                self._wake.wait(self.idle_seconds)
+
+    # --- helpers ---
+
+    def _committed(self, report: MessageReport) -> None:
+        if report.status is MessageStatus.PROCESSED and report.events:
+            self._wake.set()
+        if self._on_message is not None:
+            self._on_message(report)
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[None]:
+        """Keep one SMTP connection for a delivery round when the sender can."""
+        if isinstance(self.sender, AbstractContextManager):
+            with self.sender:
+                yield
+        else:
+            yield
