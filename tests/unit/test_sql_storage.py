@@ -72,6 +72,28 @@ class TestSqliteSetup:
         assert hash_password("") == "" and not verify_password("", "")
         assert not verify_password("scrypt$999999999$x$8$1$abc", "s3cret")
 
+    def test_generated_passwords_get_a_cheap_hash_chosen_ones_the_slow_one(self) -> None:
+        from helpdesk_mail.actions import CreateUser
+        from helpdesk_mail.model import Role, User
+        from helpdesk_mail.sql import hash_generated_password, verify_password
+
+        encoded = hash_generated_password("Zx3-generated-96-bits")
+        algorithm, n, salt, r, p, _hash = encoded.split("$")
+        assert (algorithm, n, r, p) == ("scrypt", "256", "8", "1") and len(salt) == 22
+        assert verify_password(encoded, "Zx3-generated-96-bits")
+        assert not verify_password(encoded, "other")
+        storage = SqlStorage("sqlite://", migrate=True)  # the default hashers
+        storage.commit([CreateUser("new@example.com", "New", "gen-pass", Role.USER)])
+        storage.add_user(User("tina@acme.test", "Tina", Role.TECHNICIAN), "chosen")
+        with storage.transaction() as unit:
+            rows = unit.connection.exec_driver_sql("SELECT email, password_hash FROM hdm_users")
+            hashes = {email: hashed for email, hashed in rows}
+            assert unit.domain.check_password("new@example.com", "gen-pass")
+            assert unit.domain.check_password("tina@acme.test", "chosen")
+        assert hashes["new@example.com"].startswith("scrypt$256$")
+        assert hashes["tina@acme.test"].startswith("scrypt$16384$")
+        storage.close()
+
     def test_an_old_sqlite_is_refused_with_the_version_it_needs(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

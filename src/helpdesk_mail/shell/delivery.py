@@ -196,27 +196,50 @@ class DeliveryReport:
 
 
 class PlanView:
-    """The read side the planner and the composer need, over one transaction."""
+    """The read side the planner and the composer need, over one transaction.
+
+    The host's data is read once per view: a ticket, its comments, a user or the staff
+    asked for again (by the planner, then by the composer of each email) come from the
+    view, as nothing in the transaction changes them meanwhile. Suppressions and counts
+    are read each time.
+    """
 
     def __init__(self, domain: DomainReader, books: Bookkeeping) -> None:
         self._domain = domain
         self._books = books
+        self._tickets: dict[int, Ticket | None] = {}
+        self._comments: dict[int, Sequence[Comment]] = {}
+        self._users: dict[str, User | None] = {}
+        self._staff: list[User] | None = None
 
     def user(self, email: str) -> User | None:
         """The user with this address, or None."""
-        return self._domain.user(email)
+        key = normalize_email(email)
+        if key not in self._users:
+            self._users[key] = self._domain.user(email)
+        return self._users[key]
 
     def users(self, emails: Iterable[str]) -> Mapping[str, User]:
         """The known users among these addresses."""
-        return self._domain.users(emails)
+        wanted = list(dict.fromkeys(normalize_email(e) for e in emails))
+        missing = [e for e in wanted if e not in self._users]
+        if missing:
+            found = self._domain.users(missing)
+            for email in missing:
+                self._users[email] = found.get(email)
+        return {e: u for e in wanted if (u := self._users[e]) is not None}
 
     def staff(self) -> Iterable[User]:
         """All technicians and administrators."""
-        return self._domain.staff()
+        if self._staff is None:
+            self._staff = list(self._domain.staff())
+        return self._staff
 
     def ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket with this id, or None."""
-        return self._domain.ticket(ticket_id)
+        if ticket_id not in self._tickets:
+            self._tickets[ticket_id] = self._domain.ticket(ticket_id)
+        return self._tickets[ticket_id]
 
     def ticket_for_message_id(self, message_id: str) -> int | None:
         """The ticket that stored this Message-ID, or None."""
@@ -224,7 +247,9 @@ class PlanView:
 
     def comments(self, ticket_id: int) -> Sequence[Comment]:
         """The ticket's log, oldest first."""
-        return self._domain.comments(ticket_id)
+        if ticket_id not in self._comments:
+            self._comments[ticket_id] = self._domain.comments(ticket_id)
+        return self._comments[ticket_id]
 
     def attachment_content(self, attachment: Attachment) -> bytes:
         """The bytes of a stored file."""
@@ -358,39 +383,23 @@ class Deliverer:
     # --- one event ---
 
     def deliver(self, entry: OutboxEntry) -> NotifyReport:
-        """Deliver one claimed event (see the module's rules); returns this attempt's report."""
-        frozen = self._frozen_plan(entry)
-        if frozen is None:
-            return NotifyReport(event_id=entry.id, status=EventStatus.FAILED)
-        entry, plan = frozen
+        """Deliver one claimed event (see the module's rules); returns this attempt's report.
+
+        Two transactions for an event of one email: one plans it (or reads the frozen
+        plan), freezes the plan, reads the ledger and renders the emails; one records
+        the email sent with the event's new state. With more emails, each one's `sent`
+        line is written before the next is sent.
+        """
         attempt = _Attempt(self, entry)
-        for planned in plan.emails:
-            attempt.send_planned(planned)
+        with self.storage.transaction() as unit:
+            plan = attempt.prepare(unit.books, PlanView(unit.domain, unit.books))
+        if plan is None:
+            return NotifyReport(event_id=entry.id, status=EventStatus.FAILED)
+        for outgoing in attempt.outgoing:
+            attempt.flush()
+            attempt.send(*outgoing)
         skipped = [SkippedNotification(s.email, s.reason) for s in plan.skipped]
         return attempt.finish(skipped)
-
-    def _frozen_plan(self, entry: OutboxEntry) -> tuple[OutboxEntry, NotificationPlan] | None:
-        """The event's plan: the one frozen at the first attempt, or a new one, frozen now."""
-        if entry.plan is not None:
-            plan = from_dict(entry.plan)
-            assert isinstance(plan, NotificationPlan)
-            return entry, plan
-        now = self.clock.now()
-        try:
-            with self.storage.transaction() as unit:
-                plan = plan_notifications(entry.event, self.settings, _view(unit), self.clock)
-        except (LookupError, ValueError) as exc:
-            error = f"cannot plan: {type(exc).__name__}: {exc}"
-            log.warning("outbox event %d: %s", entry.id, error)
-            failed = dataclasses.replace(
-                entry, status=EventStatus.FAILED, last_error=error, lease_until=None
-            )
-            with self.storage.transaction() as unit:
-                unit.books.update_event(failed)
-            return None
-        with self.storage.transaction() as unit:
-            frozen = _freeze(unit.books, entry, plan, now)
-        return frozen, plan
 
 
 def _freeze(
@@ -419,9 +428,16 @@ def _freeze(
 _WARN_SKIPS = frozenset({"ticket_rate_limit", "recipient_rate_limit", "no_staff"})
 """Skips a host wants to hear about: mail dropped by the flood limits, nobody to tell."""
 
+_Write = Callable[[Bookkeeping], None]
+
 
 class _Attempt:
-    """One delivery attempt of one event: the messages sent, failed and still pending."""
+    """One delivery attempt of one event: the messages sent, failed and still pending.
+
+    `prepare` (in the first transaction) plans, freezes, reads the ledger and renders;
+    `send` sends one message and queues its ledger lines, which `flush` (before the next
+    send) or `finish` (with the event's new state) writes.
+    """
 
     def __init__(self, deliverer: Deliverer, entry: OutboxEntry) -> None:
         self.d = deliverer
@@ -430,39 +446,65 @@ class _Attempt:
         self.skipped: list[SkippedNotification] = []
         self.failed: list[FailedNotification] = []
         self.pending: list[tuple[str, PlannedEmail, tuple[str, ...]]] = []
-        with deliverer.storage.transaction() as unit:
-            done = unit.books.sent_records(entry.id)
-        self.final = {r.key: r for r in done}
-        self.ticket_pending = not any(r.status is DeliveryStatus.SENT for r in done)
+        self.outgoing: list[tuple[PlannedEmail, EmailMessage, tuple[str, ...], str]] = []
+        self.final: dict[str, SentRecord] = {}
+        self.ticket_pending = True
+        self._writes: list[_Write] = []
 
     def key(self, planned: PlannedEmail, recipients: Sequence[str]) -> str:
         if planned.cc_mode:
             return f"{self.entry.id}/{planned.template.value}/cc:{recipients[0]}"
         return f"{self.entry.id}/{planned.template.value}/{recipients[0]}"
 
-    def send_planned(self, planned: PlannedEmail) -> None:
+    # --- the first transaction ---
+
+    def prepare(self, books: Bookkeeping, view: PlanView) -> NotificationPlan | None:
+        """The event's plan (frozen now at the first attempt) and its emails rendered; None
+        (and the event failed) when it cannot be planned at all."""
+        d, entry = self.d, self.entry
+        if entry.plan is not None:
+            plan = from_dict(entry.plan)
+            assert isinstance(plan, NotificationPlan)
+        else:
+            try:
+                plan = plan_notifications(entry.event, d.settings, view, d.clock)
+            except (LookupError, ValueError) as exc:
+                error = f"cannot plan: {type(exc).__name__}: {exc}"
+                log.warning("outbox event %d: %s", entry.id, error)
+                books.update_event(
+                    dataclasses.replace(
+                        entry, status=EventStatus.FAILED, last_error=error, lease_until=None
+                    )
+                )
+                return None
+            self.entry = entry = _freeze(books, entry, plan, d.clock.now())
+        done = books.sent_records(entry.id)
+        self.final = {r.key: r for r in done}
+        self.ticket_pending = not any(r.status is DeliveryStatus.SENT for r in done)
+        for planned in plan.emails:
+            self._render(planned, books, view)
+        return plan
+
+    def _render(self, planned: PlannedEmail, books: Bookkeeping, view: PlanView) -> None:
         everyone = tuple(normalize_email(r.email) for r in (*planned.to, *planned.cc))
         groups = [everyone] if planned.cc_mode else [(e,) for e in everyone]
         if all(self.key(planned, g) in self.final for g in groups):
             return
         d = self.d
         try:
-            with d.storage.transaction() as unit:
-                messages = render_message(
-                    planned, d.templates, d.settings, _view(unit), d.clock, d.random
-                )
+            messages = render_message(planned, d.templates, d.settings, view, d.clock, d.random)
         except (ComposeError, TemplateError) as exc:
             error = f"cannot compose: {exc}"
             self.failed.append(
                 FailedNotification(planned.template, everyone, error, temporary=False)
             )
-            self._record_each(planned, groups, DeliveryStatus.FAILED, error)
+            self._record_each(books, planned, groups, DeliveryStatus.FAILED, error)
             return
         if messages is None:
             self.skipped.extend(
                 SkippedNotification(e, EMPTY_TEMPLATE, planned.template) for e in everyone
             )
-            self._record_each(planned, groups, DeliveryStatus.SKIPPED, EMPTY_TEMPLATE)
+            self._record_each(books, planned, groups, DeliveryStatus.SKIPPED, EMPTY_TEMPLATE)
             return
         addressed = {a for m in messages for a in _recipients(m)}
         unusable = [g for g in groups if not addressed.intersection(g)]
@@ -470,15 +512,44 @@ class _Attempt:
             self.skipped.extend(
                 SkippedNotification(e, UNUSABLE_ADDRESS, planned.template) for e in group
             )
-        self._record_each(planned, unusable, DeliveryStatus.SKIPPED, UNUSABLE_ADDRESS)
+        self._record_each(books, planned, unusable, DeliveryStatus.SKIPPED, UNUSABLE_ADDRESS)
         for message in messages:
             recipients = tuple(_recipients(message))
             key = self.key(planned, recipients if planned.cc_mode else recipients[:1])
+            if key not in self.final:
+                self.outgoing.append((planned, message, recipients, key))
+
+    def _record_each(
+        self,
+        books: Bookkeeping,
+        planned: PlannedEmail,
+        groups: Sequence[tuple[str, ...]],
+        status: DeliveryStatus,
+        error: str,
+    ) -> None:
+        now = self.d.clock.now()
+        for group in groups:
+            key = self.key(planned, group)
             if key in self.final:
                 continue
-            self._send(planned, message, recipients, key)
+            record = SentRecord(
+                key, self.entry.id, planned.template.value, group, status, now, error=error
+            )
+            books.record_sent(record)
+            self.final[key] = record
 
-    def _send(
+    # --- sending ---
+
+    def flush(self) -> None:
+        """Write the ledger lines queued by the last send (before the next one goes out)."""
+        if not self._writes:
+            return
+        writes, self._writes = self._writes, []
+        with self.d.storage.transaction() as unit:
+            for write in writes:
+                write(unit.books)
+
+    def send(
         self, planned: PlannedEmail, message: EmailMessage, recipients: tuple[str, ...], key: str
     ) -> None:
         d = self.d
@@ -527,10 +598,13 @@ class _Attempt:
             message_id=message_id,
             error="; ".join(f"{r.address}: {r.code} {r.reply}" for r in refused) or None,
         )
-        with d.storage.transaction() as unit:
-            unit.books.record_sent(record)
-            unit.books.record_notification(scopes, now)
-            self._suppress(unit.books, refused, now)
+
+        def write(books: Bookkeeping) -> None:  # its line and its counts, in one transaction
+            books.record_sent(record)
+            books.record_notification(scopes, now)
+            self._suppress(books, refused, now)
+
+        self._writes.append(write)
         self.ticket_pending = False
         self.final[key] = record
         self.sent.append(SentNotification(planned.template, recipients, message_id, refused))
@@ -570,9 +644,12 @@ class _Attempt:
             refused = exc.refused or tuple(
                 Refusal(r, exc.code, error) for r in recipients if _permanent(exc.code)
             )
-            with self.d.storage.transaction() as unit:
-                unit.books.record_sent(record)
-                self._suppress(unit.books, refused, now)
+
+            def write(books: Bookkeeping) -> None:
+                books.record_sent(record)
+                self._suppress(books, refused, now)
+
+            self._writes.append(write)
             self.final[key] = record
             return
         self.pending.append((key, planned, recipients))
@@ -584,33 +661,7 @@ class _Attempt:
                 reason = f"refused by the SMTP server: {refusal.code} {refusal.reply}"[:200]
                 books.suppress(refusal.address, now + timedelta(days=days), reason)
 
-    def _record_each(
-        self,
-        planned: PlannedEmail,
-        groups: Sequence[tuple[str, ...]],
-        status: DeliveryStatus,
-        error: str,
-    ) -> None:
-        if not groups:
-            return
-        now = self.d.clock.now()
-        records = [
-            SentRecord(
-                self.key(planned, g),
-                self.entry.id,
-                planned.template.value,
-                g,
-                status,
-                now,
-                error=error,
-            )
-            for g in groups
-            if self.key(planned, g) not in self.final
-        ]
-        with self.d.storage.transaction() as unit:
-            for record in records:
-                unit.books.record_sent(record)
-                self.final[record.key] = record
+    # --- the last transaction ---
 
     def finish(self, plan_skipped: list[SkippedNotification]) -> NotifyReport:
         d, entry = self.d, self.entry
@@ -618,22 +669,9 @@ class _Attempt:
         attempts = entry.attempts + 1
         status = EventStatus.DONE
         error = self.failed[-1].error if self.failed else None
+        gave_up: str | None = None
         if self.pending and now - entry.created_at >= d.retry.max_age:
             gave_up = f"gave up after {attempts} attempts: {error}"
-            with d.storage.transaction() as unit:
-                for key, planned, recipients in self.pending:
-                    unit.books.record_sent(
-                        SentRecord(
-                            key,
-                            entry.id,
-                            planned.template.value,
-                            recipients,
-                            DeliveryStatus.FAILED,
-                            now,
-                            error=gave_up,
-                        )
-                    )
-            log.error("outbox event %d: %s", entry.id, gave_up)
         elif self.pending:
             status = EventStatus.PENDING
         updated = dataclasses.replace(
@@ -647,8 +685,26 @@ class _Attempt:
             lease_until=None,
             last_error=error,
         )
+        writes, self._writes = self._writes, []
         with d.storage.transaction() as unit:
+            for write in writes:
+                write(unit.books)
+            if gave_up is not None:
+                for key, planned, recipients in self.pending:
+                    unit.books.record_sent(
+                        SentRecord(
+                            key,
+                            entry.id,
+                            planned.template.value,
+                            recipients,
+                            DeliveryStatus.FAILED,
+                            now,
+                            error=gave_up,
+                        )
+                    )
             unit.books.update_event(updated)
+        if gave_up is not None:
+            log.error("outbox event %d: %s", entry.id, gave_up)
         return NotifyReport(
             tuple(self.sent),
             (*plan_skipped, *self.skipped),

@@ -343,6 +343,15 @@ class _Tally:
     events: list[Event] = field(default_factory=list)
 
 
+def _stuck(books: Bookkeeping, account: str) -> dict[str, ReceiptKey]:
+    """Poison of this account still pending (uid -> key)."""
+    return {
+        r.uid: r.key
+        for r in books.poison_records()
+        if r.account == account and not books.is_processed(r.key)
+    }
+
+
 def is_transient(exc: BaseException) -> bool:
     """Whether a storage error is worth retrying later (the database is away or busy)."""
     return isinstance(exc, TransientStorageError | ConnectionError | TimeoutError)
@@ -537,21 +546,30 @@ class Poller:
                     self._next_due[name] = last + self.interval(account)
                     unit.books.release_mailbox(name, self.worker)
                     return AccountReport(name, polled=False), []
+                stuck = _stuck(unit.books, name)
         except Exception as exc:
             log.exception("%s: cannot read the mailbox state", name)
             return AccountReport(name, polled=False, errors=1, error=f"storage: {exc}"), []
+        released = [False]
         try:
-            return self._poll_leased(account, state)
+            return self._poll_leased(account, state, stuck, released)
         finally:
-            try:
-                with self.storage.transaction() as unit:
-                    unit.books.release_mailbox(name, self.worker)
-            except Exception:
-                log.exception("%s: cannot release the mailbox lease", name)
+            if not released[0]:
+                try:
+                    with self.storage.transaction() as unit:
+                        unit.books.release_mailbox(name, self.worker)
+                except Exception:
+                    log.exception("%s: cannot release the mailbox lease", name)
 
     def _poll_leased(
-        self, account: MailboxAccount, state: MailboxState
+        self,
+        account: MailboxAccount,
+        state: MailboxState,
+        stuck: dict[str, ReceiptKey],
+        released: list[bool],
     ) -> tuple[AccountReport, list[Event]]:
+        """Poll an account this poller holds; `released[0]` becomes True when its lease was
+        released with the new state (else the caller releases it)."""
         name = account.name
         if state.disabled:
             return AccountReport(name, polled=False, disabled=True, error=state.last_error), []
@@ -559,7 +577,7 @@ class Poller:
         self._next_due[name] = started + self.interval(account)
         tally = _Tally()
         try:
-            self._drain(account, tally)
+            self._drain(account, tally, stuck)
         except (MailboxError, OSError) as exc:
             log.warning("%s: poll failed: %s", name, exc)
             disabled, event = self._record_failure(account, state, exc, started)
@@ -576,10 +594,13 @@ class Poller:
             log.exception("%s: unexpected error while polling", name)
             error = f"unexpected: {type(exc).__name__}: {exc}"
             return self._report(account, tally, error=error), tally.events
-        # A success resets the failure count and records when this poll started.
+        # A success resets the failure count and records when this poll started; the lease
+        # goes with it.
         try:
             with self.storage.transaction() as unit:
                 unit.books.save_mailbox_state(name, MailboxState(last_polled_at=started))
+                unit.books.release_mailbox(name, self.worker)
+            released[0] = True
         except Exception as exc:
             log.exception("%s: cannot save the mailbox state", name)
             return self._report(account, tally, error=f"storage: {exc}"), tally.events
@@ -659,8 +680,7 @@ class Poller:
         self._emit(event)
         return True, event
 
-    def _drain(self, account: MailboxAccount, tally: _Tally) -> None:
-        stuck = self._stuck(account)
+    def _drain(self, account: MailboxAccount, tally: _Tally, stuck: dict[str, ReceiptKey]) -> None:
         stuck_keys = {key.as_string() for key in stuck.values()}
         with self.transport.open(account) as session:
             quarantine = account.quarantine_folder if session.can_move else None
@@ -676,7 +696,8 @@ class Poller:
                 stopped = self._batch(account, session, batch, quarantine, stuck_keys, tally)
                 if stopped:
                     raise _Stopped
-                self._renew_lease(account)
+                if start + account.batch_size < len(uids):  # the last one is released next
+                    self._renew_lease(account)
 
     def _renew_lease(self, account: MailboxAccount) -> None:
         now = self.clock.now()
@@ -687,20 +708,6 @@ class Poller:
             raise _StorageFailure(f"storage: {exc}") from exc
         if not held:  # our lease ran out and another worker took the account over
             raise _StorageFailure("storage: the mailbox lease was lost to another worker")
-
-    def _stuck(self, account: MailboxAccount) -> dict[str, ReceiptKey]:
-        """Poison of this account still pending (uid -> key)."""
-        try:
-            with self.storage.transaction() as unit:
-                books = unit.books
-                return {
-                    r.uid: r.key
-                    for r in books.poison_records()
-                    if r.account == account.name and not books.is_processed(r.key)
-                }
-        except Exception as exc:
-            log.exception("%s: cannot read the poison records", account.name)
-            raise _StorageFailure(f"storage: {exc}") from exc
 
     def _batch(
         self,

@@ -16,7 +16,7 @@ from .books import SqlBookkeeping
 from .domain import SqlDomain
 from .engine import DatabaseUrlError, configure_engine, is_transient, make_engine
 from .migrate import SchemaNotCurrent, check_schema, upgrade
-from .passwords import hash_password, verify_password
+from .passwords import hash_generated_password, hash_password, verify_password
 from .schema import BOOKKEEPING_TABLES, DOMAIN_TABLES, metadata
 from .storage import DatabaseUnavailable, SqlStorage, SqlTransientError, SqlUnit
 
@@ -33,6 +33,7 @@ __all__ = [
     "SqlUnit",
     "check_schema",
     "configure_engine",
+    "hash_generated_password",
     "hash_password",
     "is_transient",
     "make_engine",

@@ -50,7 +50,7 @@ from ..model import (
 )
 from ..ports import Clock
 from .books import check_dialect, upsert
-from .passwords import hash_password, verify_password
+from .passwords import hash_generated_password, hash_password, verify_password
 from .schema import (
     attachments,
     comments,
@@ -126,20 +126,23 @@ class SqlDomain:
     """The host's data (`Domain`) in the `hdm_` domain tables, on a caller-owned connection.
 
     Tickets and comments that `apply` creates are dated by `clock` (the wall clock, UTC,
-    when None). New users' passwords are stored as `password_hasher` makes them (scrypt in
-    Django's format by default, see `helpdesk_mail.sql.passwords`).
+    when None). New users' passwords are stored as `password_hasher` makes them; by default
+    scrypt in Django's format (see `helpdesk_mail.sql.passwords`): `hash_password` for the
+    passwords of `add_user`, `hash_generated_password` for the generated ones of users made
+    from mail (`CreateUser`).
     """
 
     def __init__(
         self,
         connection: sa.Connection,
         clock: Clock | None = None,
-        password_hasher: Callable[[str], str] = hash_password,
+        password_hasher: Callable[[str], str] | None = None,
     ) -> None:
         check_dialect(connection)
         self.connection = connection
         self.clock = clock
-        self.password_hasher = password_hasher
+        self.password_hasher = password_hasher or hash_password
+        self._generated_hasher = password_hasher or hash_generated_password
         self._postgres = connection.dialect.name == "postgresql"
 
     def _run(self, statement: sa.Executable, *args: Any) -> sa.CursorResult[Any]:
@@ -348,12 +351,9 @@ class SqlDomain:
 
     def _create_user(self, action: CreateUser) -> bool:
         email = normalize_email(action.email)
-        exists = self._run(sa.select(users.c.email).where(users.c.email == email)).first()
-        if exists is not None:
-            return False
         values = _user_values(User(email=email, name=action.name, role=action.role))
         insert = upsert(self.connection, users).values(
-            email=email, password_hash=self.password_hasher(action.password), **values
+            email=email, password_hash=self._generated_hasher(action.password), **values
         )
         done = insert.on_conflict_do_nothing().returning(users.c.email)
         return self._run(done).first() is not None
@@ -375,7 +375,7 @@ class SqlDomain:
             .returning(tickets.c.id)
         ).scalar_one()
         ticket_id = int(new_id)
-        self._subscribe(ticket_id, action.subscribers)
+        self._subscribe(ticket_id, action.subscribers, new_ticket=True)
         self._store_files(ticket_id, None, action.attachments)
         self._add_message_id(ticket_id, action.message_id)
         return ticket_id
@@ -401,13 +401,17 @@ class SqlDomain:
         self._bump(ticket_id)
         return comment_id
 
-    def _subscribe(self, ticket_id: int, emails: Iterable[str]) -> bool:
+    def _subscribe(self, ticket_id: int, emails: Iterable[str], new_ticket: bool = False) -> bool:
         """Append the addresses the ticket does not have yet, in order; whether any was."""
-        rows = self._run(
-            sa.select(subscribers.c.email, subscribers.c.position).where(
-                subscribers.c.ticket_id == ticket_id
-            )
-        ).all()
+        rows = (
+            []
+            if new_ticket  # a ticket created in this transaction has none yet
+            else self._run(
+                sa.select(subscribers.c.email, subscribers.c.position).where(
+                    subscribers.c.ticket_id == ticket_id
+                )
+            ).all()
+        )
         have = {r.email for r in rows}
         position = max((r.position for r in rows), default=-1)
         new = [e for e in dict.fromkeys(normalize_email(e) for e in emails) if e not in have]

@@ -1,8 +1,16 @@
 """Password hashes for the users `SqlDomain` creates: scrypt, in Django's format.
 
 `CreateUser` carries a generated password for the host to hash. A helpdesk that keeps its
-users in the SQL storage gets `scrypt$16384$<salt>$8$1$<base64 hash>`, which Django's
-`ScryptPasswordHasher` (and `verify_password` here) checks.
+users in the SQL storage gets `scrypt$<work factor>$<salt>$8$1$<base64 hash>`, which
+Django's `ScryptPasswordHasher` (and `verify_password` here) checks:
+
+- `hash_password`: a password a person chose (`add_user`), with work factor 2**14, so
+  that guessing it from a stolen hash is slow;
+- `hash_generated_password`: a password the library generated for a user made from an
+  email (96 random bits): nobody guesses that, slow or fast, so the key derivation need
+  not be slow, and a work factor of 2**8 keeps a new customer's first email from costing
+  a sixth of a second of CPU. Django upgrades it to its own work factor at the user's
+  first login (`must_update`).
 """
 
 from __future__ import annotations
@@ -12,9 +20,10 @@ import hashlib
 import hmac
 import secrets
 
-__all__ = ["hash_password", "verify_password"]
+__all__ = ["hash_generated_password", "hash_password", "verify_password"]
 
 _N, _R, _P = 2**14, 8, 1
+_N_GENERATED = 2**8
 _MAXMEM = 64 * 1024 * 1024
 
 
@@ -37,6 +46,16 @@ def hash_password(password: str) -> str:
         return ""
     salt = secrets.token_hex(11)
     return f"scrypt${_N}${salt}${_R}${_P}${_scrypt(password, salt, _N, _R, _P)}"
+
+
+def hash_generated_password(password: str) -> str:
+    """The stored form of a generated password (a new random salt each time; work factor
+    2**8, see the module); "" for no password."""
+    if not password:
+        return ""
+    salt = secrets.token_hex(11)
+    hashed = _scrypt(password, salt, _N_GENERATED, _R, _P)
+    return f"scrypt${_N_GENERATED}${salt}${_R}${_P}${hashed}"
 
 
 def verify_password(encoded: str, password: str) -> bool:

@@ -28,7 +28,6 @@ from .books import SqlBookkeeping
 from .domain import SqlDomain
 from .engine import configure_engine, is_transient, make_engine
 from .migrate import check_schema, upgrade
-from .passwords import hash_password
 
 __all__ = ["DatabaseUnavailable", "SqlStorage", "SqlTransientError", "SqlUnit"]
 
@@ -87,7 +86,7 @@ class SqlStorage:
         *,
         clock: Clock | None = None,
         migrate: bool = False,
-        password_hasher: Callable[[str], str] = hash_password,
+        password_hasher: Callable[[str], str] | None = None,
     ) -> None:
         self._owns_engine = not isinstance(engine_or_url, sa.Engine)
         self.engine = (
