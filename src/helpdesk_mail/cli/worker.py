@@ -284,6 +284,8 @@ def _logging(level: str) -> None:
         )
     else:
         root.setLevel(getattr(logging, level))
+    # Alembic says which dialect it found at every schema check: not worth a line
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, getattr(logging, level)))
 
 
 def _first_line(exc: BaseException) -> str:
