@@ -21,7 +21,7 @@ Concurrency (PostgreSQL and SQLite alike, across processes and machines):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +51,7 @@ from .schema import (
     suppressions,
 )
 
-__all__ = ["SUPPORTED_DIALECTS", "SqlBookkeeping", "check_dialect", "upsert"]
+__all__ = ["SUPPORTED_DIALECTS", "SqlBookkeeping", "check_dialect", "prebuilt", "upsert"]
 
 SUPPORTED_DIALECTS = ("postgresql", "sqlite")
 
@@ -68,6 +68,82 @@ _COUNT = sa.select(sa.func.count()).where(
 _SENT = sa.select(sent_ledger).where(sent_ledger.c.key_sha256 == sa.bindparam("digest"))
 
 
+_RELEASE = (
+    sa.update(mailboxes)
+    .where(
+        mailboxes.c.account == sa.bindparam("b_account"),
+        mailboxes.c.lease_owner == sa.bindparam("b_owner"),
+    )
+    .values(lease_owner=None, lease_until=None)
+)
+_ADD_EVENT = sa.insert(outbox).returning(outbox.c.id)
+_UPDATE_EVENT = (
+    sa.update(outbox)
+    .where(outbox.c.id == sa.bindparam("b_entry_id"))
+    .values(
+        {
+            name: sa.bindparam(f"b_{name}")
+            for name in (
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "lease_owner",
+                "lease_until",
+                "last_error",
+                "plan",
+            )
+        }
+    )
+)
+
+
+def _lease(insert: Callable[[sa.Table], Any]) -> Any:
+    """Take or renew a lease: an upsert that updates only a free, expired or own lease."""
+    statement = insert(mailboxes)
+    current = mailboxes.c
+    return statement.on_conflict_do_update(
+        index_elements=[current.account],
+        set_={
+            "lease_owner": statement.excluded.lease_owner,
+            "lease_until": statement.excluded.lease_until,
+        },
+        where=sa.or_(
+            current.lease_owner.is_(None),
+            current.lease_owner == statement.excluded.lease_owner,
+            current.lease_until.is_(None),
+            current.lease_until <= sa.bindparam("b_now"),
+        ),
+    ).returning(current.account)
+
+
+def _save_state(insert: Callable[[sa.Table], Any]) -> Any:
+    statement = insert(mailboxes)
+    kept = ("consecutive_failures", "disabled", "last_error", "last_polled_at")
+    return statement.on_conflict_do_update(
+        index_elements=[mailboxes.c.account],
+        set_={name: getattr(statement.excluded, name) for name in kept},
+    )
+
+
+def _record_sent(insert: Callable[[sa.Table], Any]) -> Any:
+    statement = insert(sent_ledger)
+    kept: tuple[str, ...] = (
+        "key",
+        "event_id",
+        "template",
+        "recipients",
+        "status",
+        "at",
+        "message_id",
+        "code",
+    )
+    kept += ("error",)
+    return statement.on_conflict_do_update(
+        index_elements=[sent_ledger.c.key_sha256],
+        set_={name: getattr(statement.excluded, name) for name in kept},
+    )
+
+
 def check_dialect(connection: sa.Connection) -> None:
     """Raise `ValueError` unless the connection is to PostgreSQL or SQLite 3.35 or later
     (`RETURNING`, upserts)."""
@@ -78,6 +154,21 @@ def check_dialect(connection: sa.Connection) -> None:
     if dialect.name == "sqlite" and version is not None and tuple(version) < (3, 35):
         found = ".".join(map(str, version))
         raise ValueError(f"helpdesk_mail.sql needs SQLite 3.35 or later (RETURNING), not {found}")
+
+
+_PREBUILT: dict[tuple[str, str], Any] = {}
+
+
+def prebuilt(connection: sa.Connection, name: str, build: Callable[[Any], Any]) -> Any:
+    """The statement `name` for the connection's dialect, built once by `build(insert)`
+    (`insert` is the dialect's INSERT construct, with its ON CONFLICT clauses) and then
+    reused with parameters: building a statement, and its cache key, costs more than
+    running it."""
+    key = (name, connection.dialect.name)
+    statement = _PREBUILT.get(key)
+    if statement is None:
+        statement = _PREBUILT[key] = build(lambda table: upsert(connection, table))
+    return statement
 
 
 def upsert(connection: sa.Connection, table: sa.Table) -> Any:
@@ -114,15 +205,21 @@ class SqlBookkeeping:
 
     def record_receipt(self, key: ReceiptKey, at: datetime) -> bool:
         """Record `key`; False (and nothing recorded) if it already was."""
-        insert = upsert(self.connection, receipts).values(
-            key_sha256=digest(key.as_string()),
-            mailbox=key.mailbox,
-            message_id=key.message_id,
-            content_sha256=key.content_sha256,
-            at=at,
+        statement = prebuilt(
+            self.connection,
+            "record_receipt",
+            lambda insert: (
+                insert(receipts).on_conflict_do_nothing().returning(receipts.c.key_sha256)
+            ),
         )
-        done = insert.on_conflict_do_nothing().returning(receipts.c.key_sha256)
-        return self._run(done).first() is not None
+        values = {
+            "key_sha256": digest(key.as_string()),
+            "mailbox": key.mailbox,
+            "message_id": key.message_id,
+            "content_sha256": key.content_sha256,
+            "at": at,
+        }
+        return self._run(statement, values).first() is not None
 
     # --- mailbox health and leases ---
 
@@ -147,41 +244,28 @@ class SqlBookkeeping:
 
     def save_mailbox_state(self, account: str, state: MailboxState) -> None:
         """Store the health record of a mailbox account (its lease is left as it is)."""
-        values = {
-            "consecutive_failures": state.consecutive_failures,
-            "disabled": state.disabled,
-            "last_error": state.last_error,
-            "last_polled_at": state.last_polled_at,
-        }
-        insert = upsert(self.connection, mailboxes).values(account=account, **values)
-        self._run(insert.on_conflict_do_update(index_elements=[mailboxes.c.account], set_=values))
+        statement = prebuilt(self.connection, "save_mailbox_state", _save_state)
+        self._run(
+            statement,
+            {
+                "account": account,
+                "consecutive_failures": state.consecutive_failures,
+                "disabled": state.disabled,
+                "last_error": state.last_error,
+                "last_polled_at": state.last_polled_at,
+            },
+        )
 
     def lease_mailbox(self, account: str, owner: str, now: datetime, until: datetime) -> bool:
         """Take or renew the right to poll `account` until `until` (one statement: an upsert
         that updates only a free, expired or own lease)."""
-        insert = upsert(self.connection, mailboxes).values(
-            account=account, lease_owner=owner, lease_until=until
-        )
-        current = mailboxes.c
-        taken = insert.on_conflict_do_update(
-            index_elements=[current.account],
-            set_={"lease_owner": insert.excluded.lease_owner, "lease_until": until},
-            where=sa.or_(
-                current.lease_owner.is_(None),
-                current.lease_owner == insert.excluded.lease_owner,
-                current.lease_until.is_(None),
-                current.lease_until <= now,
-            ),
-        )
-        return self._run(taken.returning(current.account)).first() is not None
+        statement = prebuilt(self.connection, "lease_mailbox", _lease)
+        values = {"account": account, "lease_owner": owner, "lease_until": until, "b_now": now}
+        return self._run(statement, values).first() is not None
 
     def release_mailbox(self, account: str, owner: str) -> None:
         """Give up `owner`'s lease on `account` (nothing if it holds none)."""
-        self._run(
-            sa.update(mailboxes)
-            .where(mailboxes.c.account == account, mailboxes.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
-        )
+        self._run(_RELEASE, {"b_account": account, "b_owner": owner})
 
     # --- poison ---
 
@@ -268,17 +352,13 @@ class SqlBookkeeping:
         """Record events as pending (in this order); returns their new ids."""
         ids: list[int] = []
         for event in events:
-            result = self._run(
-                sa.insert(outbox)
-                .values(
-                    event=to_json(event),
-                    created_at=at,
-                    status=EventStatus.PENDING.value,
-                    attempts=0,
-                )
-                .returning(outbox.c.id)
-            )
-            ids.append(int(result.scalar_one()))
+            values = {
+                "event": to_json(event),
+                "created_at": at,
+                "status": EventStatus.PENDING.value,
+                "attempts": 0,
+            }
+            ids.append(int(self._run(_ADD_EVENT, values).scalar_one()))
         return tuple(ids)
 
     def claim_events(
@@ -309,18 +389,19 @@ class SqlBookkeeping:
 
     def update_event(self, entry: OutboxEntry) -> None:
         """Store a claimed entry's new status, attempts, times, error, plan and lease."""
+        plan = entry.plan
         changed = self._run(
-            sa.update(outbox)
-            .where(outbox.c.id == entry.id)
-            .values(
-                status=EventStatus(entry.status).value,
-                attempts=entry.attempts,
-                next_attempt_at=entry.next_attempt_at,
-                lease_owner=entry.lease_owner,
-                lease_until=entry.lease_until,
-                last_error=entry.last_error,
-                plan=None if entry.plan is None else json.dumps(entry.plan, ensure_ascii=False),
-            )
+            _UPDATE_EVENT,
+            {
+                "b_entry_id": entry.id,
+                "b_status": EventStatus(entry.status).value,
+                "b_attempts": entry.attempts,
+                "b_next_attempt_at": entry.next_attempt_at,
+                "b_lease_owner": entry.lease_owner,
+                "b_lease_until": entry.lease_until,
+                "b_last_error": entry.last_error,
+                "b_plan": None if plan is None else json.dumps(plan, ensure_ascii=False),
+            },
         )
         if changed.rowcount == 0:
             raise KeyError(f"no outbox entry {entry.id}")
@@ -342,6 +423,7 @@ class SqlBookkeeping:
     def record_sent(self, record: SentRecord) -> None:
         """Add or replace the line of `record.key` (a replaced line keeps its place)."""
         values = {
+            "key_sha256": digest(record.key),
             "key": record.key,
             "event_id": record.event_id,
             "template": record.template,
@@ -352,12 +434,7 @@ class SqlBookkeeping:
             "code": record.code,
             "error": record.error,
         }
-        insert = upsert(self.connection, sent_ledger).values(
-            key_sha256=digest(record.key), **values
-        )
-        self._run(
-            insert.on_conflict_do_update(index_elements=[sent_ledger.c.key_sha256], set_=values)
-        )
+        self._run(prebuilt(self.connection, "record_sent", _record_sent), values)
 
     def sent_records(self, event_id: int | None = None) -> Sequence[SentRecord]:
         """The lines (of one event), in the order they were first recorded."""

@@ -49,7 +49,7 @@ from ..model import (
     Visibility,
 )
 from ..ports import Clock
-from .books import check_dialect, upsert
+from .books import check_dialect, prebuilt, upsert
 from .passwords import hash_generated_password, hash_password, verify_password
 from .schema import (
     attachments,
@@ -119,6 +119,14 @@ _READ_MESSAGE_ID = sa.select(message_ids.c.ticket_id).where(
     message_ids.c.message_id_sha256 == sa.bindparam("digest")
 )
 _LOCK = sa.select(tickets.c.status, tickets.c.version).where(tickets.c.id == _TICKET_ID)
+# ... and the frequent writes
+_CREATE_TICKET = sa.insert(tickets).returning(tickets.c.id)
+_ADD_COMMENT = sa.insert(comments).returning(comments.c.id)
+_BUMP = (
+    sa.update(tickets)
+    .where(tickets.c.id == sa.bindparam("b_ticket_id"))
+    .values(version=tickets.c.version + 1)
+)
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 
 
@@ -336,11 +344,7 @@ class SqlDomain:
         return self._run(lock, {"ticket_id": ticket_id}).first()
 
     def _bump(self, ticket_id: int) -> None:
-        self._run(
-            sa.update(tickets)
-            .where(tickets.c.id == ticket_id)
-            .values(version=tickets.c.version + 1)
-        )
+        self._run(_BUMP, {"b_ticket_id": ticket_id})
 
     def _set_status(self, ticket_id: int, status: TicketStatus) -> None:
         self._run(
@@ -352,27 +356,28 @@ class SqlDomain:
     def _create_user(self, action: CreateUser) -> bool:
         email = normalize_email(action.email)
         values = _user_values(User(email=email, name=action.name, role=action.role))
-        insert = upsert(self.connection, users).values(
-            email=email, password_hash=self._generated_hasher(action.password), **values
+        values.update(email=email, password_hash=self._generated_hasher(action.password))
+        statement = prebuilt(
+            self.connection,
+            "create_user",
+            lambda insert: insert(users).on_conflict_do_nothing().returning(users.c.email),
         )
-        done = insert.on_conflict_do_nothing().returning(users.c.email)
-        return self._run(done).first() is not None
+        return self._run(statement, values).first() is not None
 
     def _create_ticket(self, action: CreateTicket, now: datetime) -> int:
         new_id = self._run(
-            sa.insert(tickets)
-            .values(
-                subject=action.subject,
-                submitter=normalize_email(action.submitter),
-                status=TicketStatus.OPEN.value,
-                category=action.category,
-                via=action.via,
-                created_at=now,
-                body_text=action.body_text,
-                body_html=action.body_html,
-                version=1,
-            )
-            .returning(tickets.c.id)
+            _CREATE_TICKET,
+            {
+                "subject": action.subject,
+                "submitter": normalize_email(action.submitter),
+                "status": TicketStatus.OPEN.value,
+                "category": action.category,
+                "via": action.via,
+                "created_at": now,
+                "body_text": action.body_text,
+                "body_html": action.body_html,
+                "version": 1,
+            },
         ).scalar_one()
         ticket_id = int(new_id)
         self._subscribe(ticket_id, action.subscribers, new_ticket=True)
@@ -382,18 +387,17 @@ class SqlDomain:
 
     def _add_comment(self, ticket_id: int, action: AddComment, now: datetime) -> int:
         new_id = self._run(
-            sa.insert(comments)
-            .values(
-                ticket_id=ticket_id,
-                author=normalize_email(action.author),
-                body_text=action.body_text,
-                body_html=action.body_html,
-                techs_only=action.techs_only,
-                via="email",
-                created_at=now,
-                full_text=action.full_text,
-            )
-            .returning(comments.c.id)
+            _ADD_COMMENT,
+            {
+                "ticket_id": ticket_id,
+                "author": normalize_email(action.author),
+                "body_text": action.body_text,
+                "body_html": action.body_html,
+                "techs_only": action.techs_only,
+                "via": "email",
+                "created_at": now,
+                "full_text": action.full_text,
+            },
         ).scalar_one()
         comment_id = int(new_id)
         self._store_files(ticket_id, comment_id, action.attachments)
@@ -466,10 +470,13 @@ class SqlDomain:
         text = (message_id or "").strip()
         if not text:
             return
-        insert = upsert(self.connection, message_ids).values(
-            ticket_id=ticket_id, message_id=text, message_id_sha256=digest(text)
+        statement = prebuilt(
+            self.connection,
+            "add_message_id",
+            lambda insert: insert(message_ids).on_conflict_do_nothing(),
         )
-        self._run(insert.on_conflict_do_nothing())
+        values = {"ticket_id": ticket_id, "message_id": text, "message_id_sha256": digest(text)}
+        self._run(statement, values)
 
     def _store_files(
         self, ticket_id: int, comment_id: int | None, found: Iterable[Attachment]
