@@ -29,7 +29,7 @@ sys.path.insert(0, str(SERVICES))
 
 from smtp_testserver import SMTPTestServer  # noqa: E402
 
-__all__ = ["ROOT", "SMTPTestServer", "Servers", "WorkerProcess", "cpu_seconds"]
+__all__ = ["ROOT", "SMTPTestServer", "Servers", "WorkerProcess", "cpu_seconds", "machine_cpu"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -201,6 +201,14 @@ class Servers:
         user, password = self.pg["HELPDESK_TEST_PG_USER"], self.pg["HELPDESK_TEST_PG_PASSWORD"]
         host, port = self.pg["HELPDESK_TEST_PG_HOST"], self.pg["HELPDESK_TEST_PG_PORT"]
         return f"postgresql+psycopg://{user}:{password}@{host}:{port}/{name}"
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (from /proc/stat):
+    the difference of two readings over the total's tells how busy the machine was."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / CLOCK_TICKS, sum(fields) / CLOCK_TICKS
 
 
 def cpu_seconds(pid: int) -> float:

@@ -14,6 +14,10 @@ how much CPU the servers (Dovecot, PostgreSQL, aiosmtpd) take on the machine's c
 `duplicates` counts tickets and emails beyond one per message. `accounts_per_minute_1`
 is the 200 accounts over the 1-worker PostgreSQL run's time.
 
+The machine is shared: `machine_busy_1` and `_2` are how busy its cores were
+during each run (1.0: both, all the time), `load_at_start` its load average when
+the benchmark began; other people's work on the same cores lowers every figure.
+
 Targets: `scaling_2_to_1` >= 1.3, `coordination_overhead` <= 1.15, `duplicates` 0, and
 one worker on PostgreSQL >= 50% of the in-memory poller's messages/s.
 
@@ -33,7 +37,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, Servers, SMTPTestServer, WorkerProcess, smtp_server
+from harness import ROOT, Servers, SMTPTestServer, WorkerProcess, machine_cpu, smtp_server
 
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.settings import load_settings
@@ -145,6 +149,7 @@ def end_to_end(
         WorkerProcess([*args, "--name", f"{run}-w{i}"], logs / f"{run}-w{i}.log", env)
         for i in range(workers)
     ]
+    busy0, total0 = machine_cpu()
     try:
         deadline = time.monotonic() + 240
         for p in procs:
@@ -163,6 +168,7 @@ def end_to_end(
             p.kill()
         raise
     elapsed = max(m.received_at for m in smtp.messages) - t0
+    busy1, total1 = machine_cpu()
     cpu = 0.0
     for p in procs:
         status, total = p.terminate()
@@ -189,11 +195,17 @@ def end_to_end(
         "seconds": elapsed,
         "cpu_per_message": cpu / MESSAGES,
         "duplicates": duplicates,
+        "machine_busy": (busy1 - busy0) / (total1 - total0),
+        "workers_cores": cpu / elapsed,
     }
 
 
+LOAD_AT_START = 0.0
+
+
 def main() -> int:
-    global ACCOUNTS, MESSAGES, FOLDERS
+    global ACCOUNTS, MESSAGES, FOLDERS, LOAD_AT_START
+    LOAD_AT_START = float(Path("/proc/loadavg").read_text().split()[0])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=ACCOUNTS, help="for a quick look")
     parser.add_argument("--only", choices=["memory", "pg1", "pg2", "sqlite"], action="append")
@@ -224,7 +236,8 @@ def main() -> int:
             print(
                 f"{label}, {workers} worker(s): {r['messages_per_s']:.0f} messages/s"
                 f" ({r['seconds']:.1f} s), {r['cpu_per_message'] * 1000:.2f} ms worker CPU"
-                f" per message, {r['duplicates']} duplicates",
+                f" per message, {r['duplicates']} duplicates; the workers used"
+                f" {r['workers_cores']:.2f} cores, the machine was {r['machine_busy']:.0%} busy",
                 flush=True,
             )
     if only != {"memory", "pg1", "pg2", "sqlite"}:
@@ -242,6 +255,9 @@ def main() -> int:
         "sqlite_messages_per_s": round(results["sqlite"]["messages_per_s"], 1),
         "in_memory_poller_messages_per_s": round(memory_rate, 1),
         "pg1_to_in_memory": round(one["messages_per_s"] / memory_rate, 2),
+        "machine_busy_1": round(one["machine_busy"], 2),
+        "machine_busy_2": round(two["machine_busy"], 2),
+        "load_at_start": LOAD_AT_START,
         "seconds": round(time.monotonic() - started, 1),
     }
     ok = (

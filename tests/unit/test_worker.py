@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -315,3 +316,48 @@ def test_an_event_whose_lease_ran_short_is_given_back_undelivered() -> None:
     entries = env.storage.outbox()
     assert [e.status for e in entries] == [EventStatus.DONE] * 2 + [EventStatus.PENDING]
     assert entries[2].lease_owner is None and entries[2].attempts == 0
+
+
+def test_one_smtp_connection_serves_the_rounds_while_busy_and_is_let_go_when_idle() -> None:
+    env = Env(messages=6)
+    done = threading.Event()
+
+    class Connections(Outbox):
+        """Counts connections as SmtpTransport makes them: at the first send in a `with`."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.depth = 0
+            self.opened = 0
+            self.connected = False
+
+        def __enter__(self) -> Connections:
+            self.depth += 1
+            return self
+
+        def send(self, message: object) -> None:
+            if not self.connected:
+                self.opened += 1
+                self.connected = self.depth > 0
+            super().send(message)  # type: ignore[arg-type]
+
+        def __exit__(self, *exc: object) -> None:
+            self.depth -= 1
+            if self.depth == 0:
+                self.connected = False
+                if len(self.messages) == 6:
+                    done.set()
+
+    sender = Connections()
+    env.outbox = sender
+    # commits spread out: each one wakes the delivery loop for a round of its own
+    worker = env.worker(idle_seconds=0.2, on_message=lambda report: time.sleep(0.05))
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        assert done.wait(30), "the connection was not let go after the outbox went idle"
+    finally:
+        worker.request_stop()
+        thread.join(30)
+    assert len(sender) == 6 and sender.depth == 0
+    assert sender.opened == 1  # not one per delivery round

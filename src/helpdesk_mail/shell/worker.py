@@ -10,7 +10,10 @@ Rules (this file owns them):
    then sleeps until the next one is due; the delivery loop delivers the due events
    of the outbox (`Deliverer.run_once`) and sleeps `idle_seconds` when there were
    none. A commit of this worker's poller that records events wakes the delivery
-   loop at once; events of other workers are found within `idle_seconds`.
+   loop at once; events of other workers are found within `idle_seconds`. While
+   events keep coming, one SMTP connection serves the delivery rounds (when the
+   sender is a context manager, as `SmtpTransport` is); it is closed once the outbox
+   stayed empty for `idle_seconds`.
 2. Any number of workers (processes, machines) share one storage: the poller and
    the deliverer carry the worker's `name` in their leases (mailbox accounts,
    outbox events), so each account is polled and each event delivered by one worker
@@ -48,6 +51,9 @@ log = logging.getLogger(__name__)
 
 ERROR_PAUSE = 5.0
 """Seconds a loop waits after an unexpected error before its next round."""
+GATHER_SECONDS = 0.02
+"""How long the delivery loop, woken by a commit, waits for more before it claims: fewer
+claims (and rounds) for the same events, at the price of 20 ms of latency."""
 
 
 class Worker:
@@ -116,6 +122,7 @@ class Worker:
         self.deliveries = 0
         """Delivery rounds that delivered at least one event."""
         self._died: list[BaseException] = []
+        self._keeping = False
 
     # --- one round of each ---
 
@@ -216,16 +223,30 @@ class Worker:
             self.stop.wait(wait)
 
     def _delivery_loop(self) -> None:
-        while not self.stop.is_set():
-            self._wake.clear()
-            try:
-                delivered = bool(self.delivery_round().events)
-            except Exception:
-                log.exception("delivery round failed")
-                self._wake.wait(ERROR_PAUSE)
-                continue
-            if not delivered:
-                self._wake.wait(self.idle_seconds)
+        # While work keeps coming, one SMTP connection serves every round; it is let go
+        # once the outbox stayed empty for `idle_seconds` (or after an error).
+        # (`SmtpTransport` connects at the first send, so holding it costs nothing idle.)
+        with contextlib.ExitStack() as kept:
+            while not self.stop.is_set():
+                self._wake.clear()
+                if not self._keeping:
+                    kept.enter_context(self._connection())
+                    kept.callback(setattr, self, "_keeping", False)
+                    self._keeping = True
+                try:
+                    delivered = bool(self.delivery_round().events)
+                except Exception:
+                    log.exception("delivery round failed")
+                    kept.close()
+                    self._wake.wait(ERROR_PAUSE)
+                    continue
+                if delivered:
+                    continue
+                if self._wake.wait(self.idle_seconds):
+                    # woken by a commit: let the next few commits join this round
+                    self.stop.wait(GATHER_SECONDS)
+                else:
+                    kept.close()
 
     # --- helpers ---
 
