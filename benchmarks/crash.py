@@ -22,7 +22,9 @@ and the SMTP server's log:
   line was committed; the retry sends it again). `kills_between_send_and_mark`
   counts the kills that landed there: right after each kill, the emails the killed
   process sent (the server logs each process's own EHLO name, see crash_worker.py)
-  that the ledger does not have;
+  that the ledger does not have; `kills_mid_poll` and `kills_mid_delivery` count the
+  kills that found the killed process holding a mailbox lease or outbox events (it
+  was killed in the middle of that work);
 - `stuck_leases`: mailbox and outbox leases still held after every worker stopped.
 
 Targets: `lost`, `duplicate_tickets`, `stuck_leases` 0; `duplicate_emails` <=
@@ -191,6 +193,8 @@ class Run:
         self.workers: list[WorkerProcess] = []
         self.kills = 0
         self.kills_between_send_and_mark = 0
+        self.kills_mid_poll = 0
+        self.kills_mid_delivery = 0
         self.exit_statuses: list[int] = []
 
     def start_worker(self) -> WorkerProcess:
@@ -205,11 +209,23 @@ class Run:
         return worker
 
     def kill(self, worker: WorkerProcess, engine: object) -> None:
+        import sqlalchemy as sa
+
         worker.kill()
         self.kills += 1
         self.workers.remove(worker)
         if self._sent_not_marked(worker.pid, engine):
             self.kills_between_send_and_mark += 1
+        assert isinstance(engine, sa.Engine)
+        held = {"owner": worker.name}
+        with engine.connect() as connection:  # what the killed worker was holding
+            for table in ("hdm_mailboxes", "hdm_outbox"):
+                query = f"SELECT count(*) FROM {table} WHERE lease_owner = :owner"
+                if connection.execute(sa.text(query), held).scalar_one():
+                    if table == "hdm_mailboxes":
+                        self.kills_mid_poll += 1
+                    else:
+                        self.kills_mid_delivery += 1
 
     def _sent_not_marked(self, pid: int, engine: object) -> bool:
         import sqlalchemy as sa
@@ -328,6 +344,8 @@ def exercise(
     result.update(
         kills=run.kills,
         kills_between_send_and_mark=run.kills_between_send_and_mark,
+        kills_mid_poll=run.kills_mid_poll,
+        kills_mid_delivery=run.kills_mid_delivery,
         workers_started=run.started,
         worker_exit_statuses_not_0=sum(1 for s in run.exit_statuses if s != 0),
         drained=int(drained),
