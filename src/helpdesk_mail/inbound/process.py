@@ -34,7 +34,7 @@ from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
 from ..tokens import check_message_id
 from .commands import parse_subject
 from .junk import JunkVerdict, classify
-from .parse import parse_email
+from .parse import ADDRESSES_CAPPED, parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .thread import find_ticket
 
@@ -77,6 +77,8 @@ class _Context:
     subject: str
     commands: tuple[str, ...]
     body_text: str
+    notes: tuple[str, ...] = ()
+    """What the result's detail must say whatever the verdict (addresses left unread)."""
 
 
 def process_email(
@@ -142,6 +144,9 @@ def _process(
         subject=parsed_subject.subject,
         commands=parsed_subject.commands,
         body_text=_new_text(email),
+        notes=tuple(
+            d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
+        ),
     )
     if junk.kind is not None and not _keep_auto_reply(ctx):
         actions: tuple[Action, ...] = ()
@@ -221,7 +226,7 @@ def _result(
         subscribers=subscribers,
         actions=actions,
         events=events,
-        detail=detail,
+        detail="; ".join(note for note in (detail, *ctx.notes) if note),
         no_auto_response=ctx.junk.no_auto_response or ctx.junk.kind is not None,
         bounced_recipients=ctx.junk.bounced_recipients,
         raw=ctx.raw,
