@@ -133,6 +133,7 @@ def _process(
         sender=email.sender.email,
         helpdesk_addresses=own_addresses(settings),
         is_own_message_id=lambda mid: check_message_id(mid, secret).ticket_id is not None,
+        parsed=email,
     )
     parsed_subject = parse_subject(email.subject)
     ctx = _Context(
