@@ -42,6 +42,7 @@ __all__ = [
     "ADDRESS_PATTERN",
     "MAX_HEADERS",
     "MAX_HEADER_CHARS",
+    "MAX_LINE_CHARS",
     "MAX_PARAMS",
     "MAX_PARAM_CHARS",
     "MAX_PARAM_HEADER_CHARS",
@@ -82,6 +83,10 @@ MAX_PARAM_CHARS = 1024
 MAX_PARAM_HEADER_CHARS = 4096
 """A Content-Type or Content-Disposition longer than this, or with more than
 `MAX_PARAMS` parameters, is rebuilt from its first parameters by `parse_bytes`."""
+
+MAX_LINE_CHARS = 998
+"""Longest header line (RFC 5322) of a part inside the message; longer ones are folded
+by `parse_bytes`, and values longer than `MAX_HEADER_CHARS` cut."""
 
 MAX_SCANNED_HEAD = 256 * 1024
 """Bytes in which `split_message` looks for the blank line that ends the header."""
@@ -479,6 +484,10 @@ class HeaderRebuilt(email.errors.MessageDefect):
     """A Content-Type or Content-Disposition was rebuilt from its first parameters."""
 
 
+class HeaderCut(email.errors.MessageDefect):
+    """A header of a part inside the message was cut at `MAX_HEADER_CHARS`."""
+
+
 def content_type(part: Message) -> str:
     """The part's content type (lower case), `text/plain` when it cannot be read."""
     try:
@@ -534,8 +543,63 @@ def _needs_rebuilding(value: str) -> bool:
     return False
 
 
+def _fold(name: str, value: str) -> str:
+    """`value` folded at spaces so that no line of `name: value` is longer than
+    `MAX_LINE_CHARS` (a word longer than a line stays whole)."""
+    out: list[str] = []
+    width = max(MAX_LINE_CHARS - len(name) - 2, 78)  # the first line holds "Name: "
+    for line in re.split(r"\r?\n", value):
+        start = 0
+        while len(line) - start > width:
+            cut = line.rfind(" ", start + 1, start + width + 1)
+            if cut == -1:  # one word longer than a line: fold after it
+                cut = line.find(" ", start + width)
+                if cut == -1:
+                    break
+            out.append(line[start:cut])
+            start = cut
+            width = MAX_LINE_CHARS
+        out.append(line[start:])
+        width = MAX_LINE_CHARS
+    return "\n".join(out)
+
+
+def _bounded(part: Part) -> None:
+    """Cut the part's header values at `MAX_HEADER_CHARS` and fold their long lines.
+
+    The stdlib writes a part back (`as_bytes`, `as_string`: mail-parser does, for
+    attached messages) through `email.header.Header`, whose folding is quadratic
+    in the length of a line.
+    """
+    items: list[tuple[str, Any]] = part.__dict__.get("_headers", [])
+    if not any(_too_long(value) for _, value in items):
+        return
+    bounded: list[tuple[str, Any]] = []
+    for name, value in items:
+        if _too_long(value):
+            if len(value) > MAX_HEADER_CHARS:
+                value = clip(value, MAX_HEADER_CHARS)
+                part.defects.append(HeaderCut(name))
+            value = _fold(name, value)
+        bounded.append((name, value))
+    part.__dict__["_headers"] = bounded
+
+
+_LONG_LINE = re.compile(rf"[^\r\n]{{{MAX_LINE_CHARS + 1}}}")
+
+
+def _too_long(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) > MAX_LINE_CHARS
+        and (len(value) > MAX_HEADER_CHARS or _LONG_LINE.search(value) is not None)
+    )
+
+
 def _tame(msg: Message) -> None:
-    """Rewrite the parameter headers of every part that other readers could choke on."""
+    """Make every part safe for other readers: parameter headers rebuilt when they would
+    choke the stdlib's parameter parser, and the headers of the parts inside the message
+    bounded (`_bounded`)."""
     stack = [msg]
     while stack:
         part = stack.pop()
@@ -544,6 +608,8 @@ def _tame(msg: Message) -> None:
             if values and _needs_rebuilding(values[0]):
                 part.replace_header(name, _rebuilt(values[0]))
                 part.defects.append(HeaderRebuilt(name))
+        if part is not msg and isinstance(part, Part):
+            _bounded(part)
         children = payload(part)
         if isinstance(children, list):
             stack.extend(reversed(children))

@@ -101,25 +101,25 @@ def _addresses(
 ) -> tuple[Address, ...]:
     found: list[Address] = []
     seen: set[str] = set()
-    capped = False
+    capped: set[str] = set()
     for value in mime.raw_header_values(msg, name):
         pieces = mime.split_addresses(
             mime.decode_raw_text(value, fallbacks, limit=MAX_ADDRESS_HEADER_CHARS)
         )
         if len(value) > MAX_ADDRESS_HEADER_CHARS:
-            pieces, capped = pieces[:-1], True  # the last piece may be cut
+            pieces = pieces[:-1]  # the last piece may be cut
+            capped.add(f"only the first {MAX_ADDRESS_HEADER_CHARS} characters read")
         for piece in pieces:
             display, addr = _one_address(piece)
             addr = normalize_email(addr)
             if "@" not in addr or addr in seen or any(c.isspace() for c in addr):
                 continue
             if len(found) == MAX_ADDRESSES:
-                capped = True
+                capped.add(f"only the first {MAX_ADDRESSES} addresses read")
                 break
             seen.add(addr)
             found.append(Address(email=addr, name=decode_header_text(display, fallbacks)))
-    if capped:
-        defects.append(f"{ADDRESSES_CAPPED}: {name}: only the first {len(found)} addresses read")
+    defects.extend(f"{ADDRESSES_CAPPED}: {name}: {why}" for why in sorted(capped))
     return tuple(found)
 
 
@@ -346,17 +346,25 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     )
 
 
+# The headers of a part that mail-parser reads to find attachments (its mime_header_view).
+_MAILPARSER_HEADERS = frozenset(
+    {"content-type", "content-disposition", "content-id", "content-transfer-encoding"}
+)
+
+
 def _content_view(msg: Message) -> Message:
-    """`msg` as mail-parser is given it: the same parts, and only its Content-* headers.
+    """`msg` as mail-parser is given it: the same parts, and of its own headers only
+    the four Content-* headers mail-parser reads for attachments (each cut at
+    `mime.MAX_HEADER_CHARS`).
 
     mail-parser parses and decodes every header of the message it is given
     (addresses, dates, Received, all of them twice over); only its attachments are
-    used here, which depend on the parts and their Content-* headers alone.
+    used here, which depend on the parts and those headers alone.
     """
     view = mime.Part()
     for key, value in msg.raw_items():
-        if str(key).lower().startswith("content-"):
-            view[key] = value
+        if str(key).lower() in _MAILPARSER_HEADERS:
+            view[key] = mime.clip(value, mime.MAX_HEADER_CHARS) if isinstance(value, str) else value
     stored = mime.payload(msg)
     children: list[Message | str] = [*stored] if isinstance(stored, list) else []
     view.set_payload(stored if isinstance(stored, str) else children)
