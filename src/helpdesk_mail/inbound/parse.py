@@ -3,7 +3,7 @@
 The bytes are read once, by `mime.parse_bytes`; headers and bodies are decoded by
 `mime` (a fallback chain for wrong, unknown or missing charsets). mail-parser
 finds the attachments (RFC 2183 disposition rules, epilogue recovery); it is
-shown the parts and only the Content-* headers of the message, since it reads
+shown the parts and only the Content-* headers it reads, since it parses
 and decodes every header it is given. Addresses are split before their display
 names are decoded, so that an encoded comma stays inside its name. Nothing here
 raises on any input: what cannot be read becomes a defect string and an empty
