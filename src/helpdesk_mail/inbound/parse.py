@@ -1,12 +1,13 @@
 """Raw bytes to a `ParsedEmail`: headers, addresses, bodies and attachments, decoded.
 
-mail-parser does the MIME walk (charset recovery for bodies, attachment discovery
-with RFC 2183 disposition rules, epilogue recovery); the stdlib fills the gaps:
-headers are decoded here with a fallback chain for wrong, unknown or missing
-charsets (RFC 2047 words with a bogus charset, raw 8-bit headers), and addresses
-are split before their display names are decoded so that an encoded comma stays
-inside its name. Nothing here raises on any input: what cannot be read becomes a
-defect string and an empty value.
+The bytes are read once, by `mime.parse_bytes`; headers and bodies are decoded by
+`mime` (a fallback chain for wrong, unknown or missing charsets). mail-parser
+finds the attachments (RFC 2183 disposition rules, epilogue recovery); it is
+shown the parts and only the Content-* headers it reads, since it parses
+and decodes every header it is given. Addresses are split before their display
+names are decoded, so that an encoded comma stays inside its name. Nothing here
+raises on any input: what cannot be read becomes a defect string and an empty
+value. Stored text holds no C0 control characters but tab and newline.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import base64
 import binascii
 import contextlib
 import contextvars
-import email
-import email.header
 import email.utils
 import logging
 import mimetypes
@@ -30,9 +29,11 @@ import mailparser
 
 from ..addresses import normalize_email
 from ..model import Attachment
+from . import mime
+from .mime import decode_header_text
 from .result import Address, ParsedEmail
 
-__all__ = ["decode_header_text", "parse_email", "parse_message"]
+__all__ = ["ADDRESSES_CAPPED", "MAX_ADDRESSES", "MAX_ADDRESS_HEADER_CHARS", "parse_email"]
 
 # mail-parser logs every unhandled part at WARNING. Its warnings about our own calls are
 # dropped (a library must not spam the host's logs); the host's own use of mail-parser, and
@@ -48,204 +49,27 @@ class _QuietWhileWeParse(logging.Filter):
 for _name in ("mailparser.core", "mailparser.utils"):
     logging.getLogger(_name).addFilter(_QuietWhileWeParse())
 
-# Tried in order for bytes whose charset is unknown or wrong.
-FALLBACK_CHARSETS = ("utf-8", "cp1252")
-_CHARSET_ALIASES = {
-    "unknown-8bit": "utf-8",
-    "x-unknown": "utf-8",
-    "ks_c_5601-1987": "cp949",
-    "iso-8859-8-i": "iso-8859-8",
-    "windows-874": "cp874",
-    "x-user-defined": "cp1252",
-    "ansi_x3.4-1968": "ascii",
-    "us-ascii": "ascii",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "shift-jis": "cp932",
-    "shift_jis": "cp932",
-    "iso-2022-jp": "iso2022_jp_ext",
-}
 # Where the sender is read from, in order: a message without a usable From is
 # still a customer's mail when another header names who sent it.
 SENDER_HEADERS = ("from", "sender", "reply-to", "return-path")
 _MSGID_RE = re.compile(r"<[^<>\s]{1,998}>")
-_ADDRESS_HEADERS = ("to", "cc", "reply-to")
-_MAX_HEADER_CHARS = 16_384
 
+MAX_ADDRESSES = 1000
+"""Addresses taken from one address field (To, Cc, Reply-To...); when there are more,
+the rest are left out and the email's defects (and the result's detail) say so."""
 
-def _bytes_of(text: str) -> bytes:
-    """The original bytes of a header that the compat32 parser kept as surrogate escapes."""
-    return text.encode("ascii", "surrogateescape")
+MAX_ADDRESS_HEADER_CHARS = 65_536
+"""Characters of one address header that are read. The cut falls between two
+addresses (the one it would split is left out), and the defects say so."""
 
-
-def decode_bytes(data: bytes, charset: str | None, fallbacks: Iterable[str] = ()) -> str:
-    """Bytes to text: the declared charset, else each fallback, else UTF-8 with U+FFFD."""
-    candidates: list[str] = []
-    if charset:
-        name = charset.strip().strip('"').lower()
-        candidates.append(_CHARSET_ALIASES.get(name, name))
-    candidates.extend(fallbacks)
-    candidates.extend(FALLBACK_CHARSETS)
-    for candidate in candidates:
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeError, ValueError):
-            if candidate.startswith("iso2022_jp") and b"\x1b" in data:
-                return _iso2022jp_as_cp932(data)
-    return data.decode("utf-8", "replace")
-
-
-def _iso2022jp_as_cp932(data: bytes) -> str:
-    """ISO-2022-JP read as Microsoft's CP50220: JIS X 0208 plus the NEC and IBM extensions.
-
-    Outlook writes characters such as № and ① into ISO-2022-JP, which the stdlib codec
-    rejects; each double-byte pair is moved to Shift_JIS and decoded as cp932.
-    """
-    out = bytearray()
-    mode = "ascii"
-    i = 0
-    while i < len(data):
-        if data[i] == 0x1B and i + 2 < len(data):
-            seq = data[i + 1 : i + 3]
-            mode = {b"$B": "jis", b"$@": "jis", b"(I": "kana"}.get(bytes(seq), "ascii")
-            i += 3
-            continue
-        byte = data[i]
-        if mode == "jis" and 0x21 <= byte <= 0x7E and i + 1 < len(data):
-            c1, c2 = byte, data[i + 1]
-            s2 = c2 + (0x1F if c1 % 2 else 0x7E)
-            if c1 % 2 and s2 >= 0x7F:
-                s2 += 1
-            s1 = (c1 + 1) // 2 + 0x70
-            out += bytes([s1 + 0x40 if s1 >= 0xA0 else s1, s2])
-            i += 2
-            continue
-        out.append(byte + 0x80 if mode == "kana" and 0x21 <= byte <= 0x5F else byte)
-        i += 1
-    return bytes(out).decode("cp932", "replace")
-
-
-_ENCODED_WORD = re.compile(rb"=\?([^?\s]{1,60})\?([bBqQ])\?([^?]*?)\?=")
-_QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
-
-
-def _decode_word(
-    charset: bytes, encoding: bytes, payload: bytes, fallbacks: tuple[str, ...]
-) -> str | None:
-    """One encoded word's text, or None when its payload is not what it claims to be."""
-    if encoding in (b"b", b"B"):
-        try:
-            data = base64.b64decode(payload + b"=" * (-len(payload) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            return None
-    else:  # Q; raw 8-bit bytes inside the word are kept as they are
-        data = _QP_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), payload.replace(b"_", b" "))
-    name = charset.decode("ascii", "replace").split("*", 1)[0]  # RFC 2231 language suffix
-    return decode_bytes(data, name, fallbacks)
-
-
-def _decode_plain(data: bytes, fallbacks: tuple[str, ...]) -> str:
-    """Header bytes outside encoded words: ASCII, raw UTF-8, ISO-2022-JP or a legacy 8-bit set."""
-    if data.isascii():
-        if b"\x1b$" in data or b"\x1b(" in data:
-            return decode_bytes(data, "iso-2022-jp", fallbacks)
-        return data.decode("ascii")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    return decode_bytes(data, fallbacks[0] if fallbacks else _guess_8bit(data), fallbacks)
-
-
-def _guess_8bit(data: bytes) -> str:
-    """A legacy charset for undeclared 8-bit text: Cyrillic (KOI8-R or windows-1251) or cp1252.
-
-    In Cyrillic text nearly every letter is an 8-bit byte, while accented Latin text
-    has a few among ASCII letters; most Russian letters are lower case, which KOI8-R
-    puts at 0xC0-0xDF and windows-1251 at 0xE0-0xFF.
-    """
-    high = sum(1 for b in data if b >= 0x80)
-    ascii_letters = sum(1 for b in data if 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
-    if high < 2 * max(ascii_letters, 1):
-        return "cp1252"
-    koi_lower = sum(1 for b in data if 0xC0 <= b <= 0xDF)
-    cp1251_lower = sum(1 for b in data if 0xE0 <= b <= 0xFF)
-    return "koi8_r" if koi_lower > cp1251_lower else "cp1251"
-
-
-def decode_header_text(value: object, fallbacks: Iterable[str] = ()) -> str:
-    """A header value as text: RFC 2047 words decoded, raw 8-bit bytes guessed, unfolded.
-
-    Lenient where mail is broken: encoded words with raw 8-bit bytes inside, unknown
-    charsets, missing whitespace; whitespace between two encoded words is dropped
-    (RFC 2047), whitespace next to ordinary text is kept.
-    """
-    if value is None:
-        return ""
-    fallback_list = tuple(fallbacks)
-    if isinstance(value, email.header.Header):
-        parts: list[str] = []
-        for chunk, charset in email.header.decode_header(value):
-            if isinstance(chunk, bytes):
-                parts.append(decode_bytes(chunk, charset, fallback_list))
-            else:
-                parts.append(chunk)
-        return _unfold("".join(parts))
-    text = (value if isinstance(value, str) else str(value))[:_MAX_HEADER_CHARS]
-    data = text.encode("utf-8", "surrogateescape")
-    if b"=?" not in data:
-        return _unfold(_decode_plain(data, fallback_list))
-    out: list[str] = []
-    position = 0
-    previous_was_word = False
-    for match in _ENCODED_WORD.finditer(data):
-        between = data[position : match.start()]
-        if not (previous_was_word and not between.strip()):
-            out.append(_decode_plain(between, fallback_list))
-        word = _decode_word(match[1], match[2], match[3], fallback_list)
-        out.append(word if word is not None else _decode_plain(match[0], fallback_list))
-        position = match.end()
-        previous_was_word = True
-    out.append(_decode_plain(data[position:], fallback_list))
-    return _unfold("".join(out))
-
-
-def _unfold(text: str) -> str:
-    return re.sub(r"[\r\n]+[ \t]*", " ", text).strip()
-
-
-_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
-
-
-def _split_addresses(value: str) -> list[str]:
-    """Split an address list at commas outside quotes, comments and angle brackets."""
-    pieces: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    depth_angle = depth_paren = 0
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif not quoted:
-            if ch == "<":
-                depth_angle += 1
-            elif ch == ">":
-                depth_angle = max(0, depth_angle - 1)
-            elif ch == "(":
-                depth_paren += 1
-            elif ch == ")":
-                depth_paren = max(0, depth_paren - 1)
-            elif ch == "," and not depth_angle and not depth_paren:
-                pieces.append("".join(current))
-                current = []
-                continue
-        current.append(ch)
-    pieces.append("".join(current))
-    return [p for p in (piece.strip() for piece in pieces) if p]
+# A mailbox piece without an angle address longer than this is not given to the
+# stdlib's address parser (slow on long input): only a bare address is looked for.
+_MAX_PIECE_FOR_STDLIB = 1024
+_ANGLE_ADDR = re.compile(r"<\s*([^<>\s@]{1,256}@[^<>\s]{1,255}?)\s*>")
+_ADDRESS_CHAR = r"[^\s<>()\",;:]"
+_BARE_ADDR = re.compile(
+    rf"(?<!{_ADDRESS_CHAR}){_ADDRESS_CHAR}{{1,256}}@{_ADDRESS_CHAR}{{1,255}}(?!{_ADDRESS_CHAR})"
+)
 
 
 def _one_address(piece: str) -> tuple[str, str]:
@@ -256,50 +80,51 @@ def _one_address(piece: str) -> tuple[str, str]:
         if len(name) >= 2 and name[0] == name[-1] == '"':
             name = re.sub(r"\\(.)", r"\1", name[1:-1])
         return name.strip(), match[1]
-    try:
-        pairs = email.utils.getaddresses([piece])
-    except Exception:  # the stdlib's address parser has raised on odd input before
-        pairs = []
+    pairs: list[tuple[str, str]] = []
+    if len(piece) <= _MAX_PIECE_FOR_STDLIB:
+        try:
+            pairs = email.utils.getaddresses([piece])
+        except Exception:  # the stdlib's address parser has raised on odd input before
+            pairs = []
     if pairs and "@" in pairs[0][1] and not any(c.isspace() for c in pairs[0][1]):
         return pairs[0]
     # "Big Bug bb@bug.com": a display name and a bare address without brackets
-    bare = re.search(r"[^\s<>()\",;:]+@[^\s<>()\",;:]+", piece)
+    bare = _BARE_ADDR.search(piece)
     if bare is None:
         return ("", "")
     name = (piece[: bare.start()] + piece[bare.end() :]).strip().strip('"').strip()
     return (name, bare.group(0))
 
 
-def _addresses(msg: Message, name: str, fallbacks: tuple[str, ...]) -> tuple[Address, ...]:
+def _addresses(
+    msg: Message, name: str, fallbacks: tuple[str, ...], defects: list[str]
+) -> tuple[Address, ...]:
     found: list[Address] = []
     seen: set[str] = set()
-    for value in _raw_headers(msg, name):
-        text = value[:_MAX_HEADER_CHARS]
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
-            text = decode_bytes(_bytes_of(text), None, fallbacks)
-        for piece in _split_addresses(_unfold(text)):
+    capped: set[str] = set()
+    for value in mime.raw_header_values(msg, name):
+        pieces = mime.split_addresses(
+            mime.decode_raw_text(value, fallbacks, limit=MAX_ADDRESS_HEADER_CHARS)
+        )
+        if len(value) > MAX_ADDRESS_HEADER_CHARS:
+            pieces = pieces[:-1]  # the last piece may be cut
+            capped.add(f"only the first {MAX_ADDRESS_HEADER_CHARS} characters read")
+        for piece in pieces:
             display, addr = _one_address(piece)
             addr = normalize_email(addr)
             if "@" not in addr or addr in seen or any(c.isspace() for c in addr):
                 continue
+            if len(found) == MAX_ADDRESSES:
+                capped.add(f"only the first {MAX_ADDRESSES} addresses read")
+                break
             seen.add(addr)
             found.append(Address(email=addr, name=decode_header_text(display, fallbacks)))
+    defects.extend(f"{ADDRESSES_CAPPED}: {name}: {why}" for why in sorted(capped))
     return tuple(found)
 
 
-def _raw_headers(msg: Message, name: str) -> list[str]:
-    """The stored values of a header, before compat32 wraps 8-bit ones in a lossy `Header`."""
-    wanted = name.lower()
-    values: list[str] = []
-    for key, value in msg.raw_items():
-        if str(key).lower() == wanted:
-            values.append(value if isinstance(value, str) else str(value))
-    return values
-
-
-def _raw_header(msg: Message, name: str) -> str | None:
-    values = _raw_headers(msg, name)
-    return values[0] if values else None
+ADDRESSES_CAPPED = "AddressesCapped"
+"""The defect that says an address field had more than could be read."""
 
 
 def _message_id(value: object) -> str | None:
@@ -352,10 +177,10 @@ def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
             return base64.b64decode(payload)
         except (binascii.Error, ValueError):
             return b""
-    charset = item.get("charset") or "utf-8"
+    charset = mime.text_codec(item.get("charset")) or "utf-8"
     try:
         return str(payload).encode(charset)
-    except (LookupError, UnicodeError):
+    except Exception:  # a codec that cannot write these characters
         return str(payload).encode("utf-8", "surrogateescape")
 
 
@@ -441,11 +266,10 @@ def _unnamed_message_parts(msg: Message, known: set[str], blobs: _Blobs) -> list
 
 
 def _part_bytes(part: Message) -> bytes:
-    payload = part.get_payload()
+    payload = mime.payload(part)
     if isinstance(payload, list):
-        return b"\n".join(p.as_bytes() for p in payload if isinstance(p, Message))
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
+        return b"\n".join(p.as_bytes() for p in payload)
+    return mime.body_bytes(part)
 
 
 # The shape of the names mail-parser invents (`random_string()` + ".rtf" or ".txt").
@@ -487,7 +311,7 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     fallbacks = _body_charsets(msg)
     quiet = _PARSING.set(True)
     try:
-        parser: Any = mailparser.MailParser(msg)
+        parser: Any = mailparser.MailParser(_content_view(msg))
         attachments = _attachments(parser, msg, blobs)
     except Exception as exc:  # mail-parser failed on this structure: use the stdlib alone
         defects.append(f"MailParserError: {type(exc).__name__}")
@@ -499,32 +323,55 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
         bodies.visit(msg)
     except RecursionError:
         defects.append("BodyTooDeep")
-    text_plain, text_html = bodies.plain, bodies.html
     senders = next(
-        (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks))), ()
+        (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks, defects))),
+        (),
     )
-    headers = tuple(
-        (str(k), decode_header_text(v, fallbacks))
-        for k, v in list(msg.raw_items())[:500]
-        if k is not None
-    )
-    html = "\n".join(text_html) if text_html else None
+    subject = next(iter(mime.raw_header_values(msg, "subject")), None)
     return ParsedEmail(
         message_id=_message_id(msg.get("message-id")),
         in_reply_to=_message_ids(msg.get_all("in-reply-to") or ()),
         references=_message_ids(msg.get_all("references") or ()),
         sender=senders[0] if senders else Address(email=""),
-        to=_addresses(msg, "to", fallbacks),
-        cc=_addresses(msg, "cc", fallbacks),
-        reply_to=_addresses(msg, "reply-to", fallbacks),
-        subject=decode_header_text(_raw_header(msg, "subject"), fallbacks),
+        to=_addresses(msg, "to", fallbacks, defects),
+        cc=_addresses(msg, "cc", fallbacks, defects),
+        reply_to=_addresses(msg, "reply-to", fallbacks, defects),
+        subject=decode_header_text(subject, fallbacks),
         date=_date(msg.get("date")),
-        text="\n".join(text_plain),
-        html=html,
+        text=mime.clean_body("\n".join(bodies.plain)),
+        html=mime.clean_body("\n".join(bodies.html)) if bodies.html else None,
         attachments=attachments,
         defects=tuple(defects),
-        headers=headers,
+        headers=mime.decoded_headers(msg, fallbacks),
     )
+
+
+# The headers of a part that mail-parser reads to find attachments (its mime_header_view).
+_MAILPARSER_HEADERS = frozenset(
+    {"content-type", "content-disposition", "content-id", "content-transfer-encoding"}
+)
+
+
+def _content_view(msg: Message) -> Message:
+    """`msg` as mail-parser is given it: the same parts, and of its own headers only
+    the four Content-* headers mail-parser reads for attachments (each cut at
+    `mime.MAX_HEADER_CHARS`).
+
+    mail-parser parses and decodes every header of the message it is given
+    (addresses, dates, Received, all of them twice over); only its attachments are
+    used here, which depend on the parts and those headers alone.
+    """
+    view = mime.Part()
+    for key, value in msg.raw_items():
+        if str(key).lower() in _MAILPARSER_HEADERS:
+            view[key] = mime.clip(value, mime.MAX_HEADER_CHARS) if isinstance(value, str) else value
+    stored = mime.payload(msg)
+    children: list[Message | str] = [*stored] if isinstance(stored, list) else []
+    view.set_payload(stored if isinstance(stored, str) else children)
+    view.set_default_type(msg.get_default_type())
+    view.preamble, view.epilogue = msg.preamble, msg.epilogue
+    view.defects = msg.defects
+    return view
 
 
 class _Bodies:
@@ -582,13 +429,14 @@ class _Bodies:
             data = part.get_payload(decode=True)
         except Exception:  # a broken transfer encoding: read what is there
             data = None
+        stored = mime.payload(part)
+        stored = stored if isinstance(stored, str) else ""
         if not isinstance(data, bytes):
-            raw = part.get_payload()
-            data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-        elif _BLOB_TOKEN in data[:64] or _BLOB_TOKEN.decode() in str(part.get_payload())[:64]:
-            restored = self.blobs.decode(str(part.get_payload()).encode("ascii", "replace"))
+            data = stored.encode("utf-8", "surrogateescape")
+        elif _BLOB_TOKEN in data[:64] or _BLOB_TOKEN.decode() in stored[:64]:
+            restored = self.blobs.decode(stored.encode("ascii", "replace"))
             data = restored if restored is not None else data
-        return decode_bytes(data, part.get_content_charset(), self.fallbacks)
+        return mime.decode_bytes(data, part.get_content_charset(), self.fallbacks)
 
 
 def _stdlib_attachments(msg: Message) -> tuple[Attachment, ...]:
@@ -704,13 +552,9 @@ def _b64(data: bytes) -> bytes:
 def parse_email(raw: bytes) -> tuple[ParsedEmail, Message]:
     """Parse raw bytes; returns the summary and the stdlib message it came from."""
     blobs = _Blobs(raw)
-    try:
-        msg = email.message_from_bytes(blobs.cut())
-    except Exception as exc:  # RecursionError on absurd nesting, and the like
-        msg = email.message.Message()
-        msg.defects.append(email.errors.MessageDefect(f"unparseable: {type(exc).__name__}"))
+    msg = mime.parse_bytes(blobs.cut())
     try:
         return parse_message(msg, blobs), msg
     except RecursionError:
-        empty = email.message.Message()
+        empty = mime.Part()
         return parse_message(empty, _Blobs(b"")), empty

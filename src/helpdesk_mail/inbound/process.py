@@ -37,7 +37,7 @@ from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
 from ..tokens import TICKET_TOKEN, check_message_id
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
-from .parse import parse_email
+from .parse import ADDRESSES_CAPPED, parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .thread import find_ticket
 
@@ -80,6 +80,8 @@ class _Context:
     subject: str
     commands: tuple[str, ...]
     body_text: str
+    notes: tuple[str, ...] = ()
+    """What the result's detail must say whatever the verdict (addresses left unread)."""
 
 
 def process_email(
@@ -135,6 +137,7 @@ def _process(
         sender=email.sender.email,
         helpdesk_addresses=own_addresses(settings),
         is_own_message_id=lambda mid: check_message_id(mid, secret).ticket_id is not None,
+        parsed=email,
     )
     parsed_subject = parse_subject(email.subject)
     ctx = _Context(
@@ -146,6 +149,9 @@ def _process(
         subject=parsed_subject.subject,
         commands=parsed_subject.commands,
         body_text=_new_text(email),
+        notes=tuple(
+            d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
+        ),
     )
     if junk.kind is not None and not _keep_auto_reply(ctx):
         actions: tuple[Action, ...] = ()
@@ -247,7 +253,7 @@ def _result(
         subscribers=subscribers,
         actions=actions,
         events=events,
-        detail=detail,
+        detail="; ".join(note for note in (detail, *ctx.notes) if note),
         no_auto_response=ctx.junk.no_auto_response or ctx.junk.kind is not None,
         bounced_recipients=ctx.junk.bounced_recipients,
         hold=hold,

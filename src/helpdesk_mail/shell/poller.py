@@ -10,9 +10,10 @@ Rules (this file owns them):
    fetched in batches of `account.batch_size`; memory holds one batch, not the mailbox.
 3. For each message: receipt key = (account name, Message-ID, `content_sha256`: the
    SHA-256 of its identity headers and body, so that copies differing only in trace
-   headers match). A key the storage already has (`is_processed`) is a duplicate: the message
-   is only removed. Otherwise `process_email` -> `storage.commit(actions, key)`, which
-   records the key in the same transaction as the actions.
+   headers match; see `inbound.receipts`). A key the storage already has
+   (`is_processed`) is a duplicate: the message is only removed. Otherwise
+   `process_email` -> `storage.commit(actions, key)`, which records the key in the
+   same transaction as the actions.
 4. A message leaves the server (deleted, or moved to `account.move_to`) only after its
    commit succeeded, batch by batch. A crash or a dropped connection between commit
    and removal leaves it on the server; the next poll sees its key and just removes it.
@@ -41,9 +42,7 @@ Rules (this file owns them):
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import threading
 import time
 import traceback
@@ -57,6 +56,7 @@ from ..actions import CommitOutcome, StaleCommit
 from ..commit import commit
 from ..events import Event, MailboxAccountDisabled
 from ..inbound.process import process_email
+from ..inbound.receipts import receipt_key
 from ..inbound.result import InboundResult
 from ..ports import (
     Bookkeeping,
@@ -79,18 +79,10 @@ __all__ = [
     "PollReport",
     "Poller",
     "Processor",
-    "content_sha256",
-    "message_id_of",
-    "receipt_key",
 ]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_FOLD = re.compile(rb"\r?\n[ \t]+")
-_ANGLE_ID = re.compile(r"<[^<>\s]+>")
-_HEADER_SCAN_LIMIT = 256 * 1024
 
 
 class Processor(Protocol):
@@ -107,79 +99,6 @@ class Processor(Protocol):
     ) -> InboundResult:
         """Turn one raw email into an `InboundResult`."""
         ...
-
-
-def _split(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """(header name lower-cased, unfolded value) pairs and the body, of a raw email."""
-    end = _HEADER_END.search(raw, 0, _HEADER_SCAN_LIMIT)
-    head = raw[: end.start()] if end is not None else raw[:_HEADER_SCAN_LIMIT]
-    body = raw[end.end() :] if end is not None else b""
-    fields: list[tuple[bytes, bytes]] = []
-    for line in _FOLD.sub(b" ", head).split(b"\n"):
-        name, colon, value = line.partition(b":")
-        if colon and name and b" " not in name.strip():
-            fields.append((name.strip().lower(), value.strip()))
-    return fields, body
-
-
-def message_id_of(raw: bytes) -> str | None:
-    """The Message-ID of a raw email (`<...>` form, first one), or None if it has none."""
-    for name, value in _split(raw)[0]:
-        if name == b"message-id":
-            text = value.decode("ascii", "replace")
-            match = _ANGLE_ID.search(text)
-            if match:
-                return match.group(0)
-            return text[:998] or None
-    return None
-
-
-# The headers that say what a message is. Trace headers that servers add on the way
-# (Received, Delivered-To, Return-Path, spam and authentication results...) are left
-# out, so two copies of one email delivered by different routes or aliases hash alike.
-IDENTITY_HEADERS = (
-    b"from",
-    b"sender",
-    b"reply-to",
-    b"to",
-    b"cc",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"in-reply-to",
-    b"references",
-    b"mime-version",
-    b"content-type",
-    b"content-transfer-encoding",
-)
-_SPACE = re.compile(rb"\s+")
-
-
-def content_sha256(raw: bytes) -> str:
-    """SHA-256 of what an email says: its identity headers and its body.
-
-    Line endings (CRLF or LF), header folding and trailing blank lines do not count,
-    nor do trace headers (see `IDENTITY_HEADERS`): the same email fetched twice, over
-    IMAP or POP3, or delivered twice through two aliases has one hash.
-    """
-    fields, body = _split(raw)
-    digest = hashlib.sha256()
-    for wanted in IDENTITY_HEADERS:
-        for name, value in fields:
-            if name == wanted:
-                digest.update(name + b":" + _SPACE.sub(b" ", value) + b"\n")
-    digest.update(b"\n")
-    digest.update(body.replace(b"\r\n", b"\n").rstrip(b"\n"))
-    return digest.hexdigest()
-
-
-def receipt_key(mailbox: str, raw: bytes) -> ReceiptKey:
-    """The de-duplication key of a raw email received in `mailbox`."""
-    return ReceiptKey(
-        mailbox=mailbox,
-        message_id=message_id_of(raw),
-        content_sha256=content_sha256(raw),
-    )
 
 
 class MessageStatus(StrEnum):

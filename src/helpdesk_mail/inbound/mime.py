@@ -1,0 +1,706 @@
+"""Reading an email's bytes: charsets, encoded headers, MIME parameters, header blocks.
+
+The one place where the raw email becomes text. `parse` (the `ParsedEmail`), the
+junk filter (`junk`, `bounce`) and the poller's receipt keys (`receipts`) all read
+through it. Nothing here raises on any input, and every function is linear in its
+input: what is read of a header value or a parameter list is capped (the `MAX_*`
+constants), and a cap never cuts inside a word or an address.
+
+- Charsets: only real text codecs decode (`text_codec`); an unknown or unusable
+  charset (`idna`, `punycode`, `undefined`, `base64`...) falls back to the next
+  candidate, then UTF-8, then windows-1252, then UTF-8 with U+FFFD.
+- Headers: RFC 2047 encoded words, raw UTF-8 (RFC 6532), undeclared 8-bit text
+  (guessed), ISO-2022-JP with Microsoft's extensions; the text is unfolded and
+  holds no C0 control characters.
+- Parameters: `Part` is the stdlib message class with a linear parameter parser
+  (the stdlib's `_parseparam` is quadratic); RFC 2231 values come back decoded.
+  `parse_bytes` also rewrites a Content-Type or Content-Disposition too long or
+  too odd for other readers (mail-parser copies headers into plain stdlib
+  messages) from its first parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import email
+import email.errors
+import email.header
+import email.message
+import email.utils
+import functools
+import itertools
+import quopri
+import re
+import urllib.parse
+from collections.abc import Iterable
+from email.message import Message
+from typing import Any
+
+__all__ = [
+    "ADDRESS_PATTERN",
+    "MAX_HEADERS",
+    "MAX_HEADER_CHARS",
+    "MAX_LINE_CHARS",
+    "MAX_PARAMS",
+    "MAX_PARAM_CHARS",
+    "MAX_PARAM_HEADER_CHARS",
+    "MAX_SCANNED_HEAD",
+    "Part",
+    "body_bytes",
+    "clean_body",
+    "clip",
+    "content_type",
+    "decode_bytes",
+    "decode_header_text",
+    "decode_raw_text",
+    "decoded_headers",
+    "find_addresses",
+    "header_fields",
+    "param",
+    "parse_bytes",
+    "payload",
+    "raw_header_values",
+    "split_addresses",
+    "split_message",
+    "split_params",
+    "text_codec",
+]
+
+MAX_HEADER_CHARS = 16_384
+"""Characters of one header value that are read (cut at a space or a comma)."""
+
+MAX_HEADERS = 500
+"""Headers of a message that are decoded (`ParsedEmail.headers`)."""
+
+MAX_PARAMS = 32
+"""Parameters read from one Content-Type or Content-Disposition."""
+
+MAX_PARAM_CHARS = 1024
+"""Characters of one parameter value; a longer one is left out, never cut."""
+
+MAX_PARAM_HEADER_CHARS = 4096
+"""A Content-Type or Content-Disposition longer than this, or with more than
+`MAX_PARAMS` parameters, is rebuilt from its first parameters by `parse_bytes`."""
+
+MAX_LINE_CHARS = 998
+"""Longest header line (RFC 5322) of a part inside the message; longer ones are folded
+by `parse_bytes`, and values longer than `MAX_HEADER_CHARS` cut."""
+
+MAX_SCANNED_HEAD = 256 * 1024
+"""Bytes in which `split_message` looks for the blank line that ends the header."""
+
+# --------------------------------------------------------------------------- charsets
+
+# Tried in order for bytes whose charset is unknown or wrong.
+FALLBACK_CHARSETS = ("utf-8", "cp1252")
+_CHARSET_ALIASES = {
+    "unknown-8bit": "utf-8",
+    "x-unknown": "utf-8",
+    "ks_c_5601-1987": "cp949",
+    "iso-8859-8-i": "iso-8859-8",
+    "windows-874": "cp874",
+    "x-user-defined": "cp1252",
+    "ansi_x3.4-1968": "ascii",
+    "us-ascii": "ascii",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "shift-jis": "cp932",
+    "shift_jis": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext",
+}
+# Python text codecs that are not charsets: they reject or garble mail text.
+_NOT_CHARSETS = frozenset({"idna", "punycode", "undefined", "unicode-escape", "raw-unicode-escape"})
+
+
+@functools.lru_cache(maxsize=256)
+def text_codec(charset: str | None) -> str | None:
+    """The Python codec for a declared charset, or None when it names no usable text codec."""
+    if not charset or len(charset) > 64:
+        return None
+    name = charset.strip().strip("\"'").lower()
+    try:
+        info = codecs.lookup(_CHARSET_ALIASES.get(name, name))
+    except Exception:  # unknown, or not even a valid codec name
+        return None
+    if not info._is_text_encoding or info.name in _NOT_CHARSETS:
+        return None
+    return _CHARSET_ALIASES.get(name, info.name)
+
+
+def decode_bytes(data: bytes, charset: str | None, fallbacks: Iterable[str] = ()) -> str:
+    """Bytes to text: the declared charset, else each fallback, else UTF-8, else windows-1252."""
+    candidates = [text_codec(name) for name in (charset, *fallbacks, *FALLBACK_CHARSETS)]
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        try:
+            return data.decode(candidate)
+        except Exception:  # any codec failure: try the next candidate
+            if candidate.startswith("iso2022_jp") and b"\x1b" in data:
+                return _iso2022jp_as_cp932(data)
+    return data.decode("utf-8", "replace")
+
+
+def _iso2022jp_as_cp932(data: bytes) -> str:
+    """ISO-2022-JP read as Microsoft's CP50220: JIS X 0208 plus the NEC and IBM extensions.
+
+    Outlook writes characters such as № and ① into ISO-2022-JP, which the stdlib codec
+    rejects; each double-byte pair is moved to Shift_JIS and decoded as cp932.
+    """
+    out = bytearray()
+    mode = "ascii"
+    i = 0
+    while i < len(data):
+        if data[i] == 0x1B and i + 2 < len(data):
+            seq = data[i + 1 : i + 3]
+            mode = {b"$B": "jis", b"$@": "jis", b"(I": "kana"}.get(bytes(seq), "ascii")
+            i += 3
+            continue
+        byte = data[i]
+        if mode == "jis" and 0x21 <= byte <= 0x7E and i + 1 < len(data):
+            c1, c2 = byte, data[i + 1]
+            s2 = c2 + (0x1F if c1 % 2 else 0x7E)
+            if c1 % 2 and s2 >= 0x7F:
+                s2 += 1
+            s1 = (c1 + 1) // 2 + 0x70
+            out += bytes([s1 + 0x40 if s1 >= 0xA0 else s1, s2])
+            i += 2
+            continue
+        out.append(byte + 0x80 if mode == "kana" and 0x21 <= byte <= 0x5F else byte)
+        i += 1
+    return bytes(out).decode("cp932", "replace")
+
+
+def _guess_8bit(data: bytes) -> str:
+    """A legacy charset for undeclared 8-bit text: Cyrillic (KOI8-R or windows-1251) or cp1252.
+
+    In Cyrillic text nearly every letter is an 8-bit byte, while accented Latin text
+    has a few among ASCII letters; most Russian letters are lower case, which KOI8-R
+    puts at 0xC0-0xDF and windows-1251 at 0xE0-0xFF.
+    """
+    high = sum(1 for b in data if b >= 0x80)
+    ascii_letters = sum(1 for b in data if 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
+    if high < 2 * max(ascii_letters, 1):
+        return "cp1252"
+    koi_lower = sum(1 for b in data if 0xC0 <= b <= 0xDF)
+    cp1251_lower = sum(1 for b in data if 0xE0 <= b <= 0xFF)
+    return "koi8_r" if koi_lower > cp1251_lower else "cp1251"
+
+
+# --------------------------------------------------------------------------- text
+
+_C0 = re.compile(r"[\x00-\x08\x0b-\x1f]+")
+_LINE_BREAK = re.compile(r"\r\n?")
+
+
+def clean_body(text: str) -> str:
+    """Body text as stored: line breaks are `\\n`, and no C0 control but tab and newline."""
+    return _C0.sub("", _LINE_BREAK.sub("\n", text))
+
+
+def _clean_line(text: str) -> str:
+    """One line of header text: unfolded, no control characters but tab, trimmed."""
+    return _C0.sub("", re.sub(r"[\r\n]+[ \t]*", " ", text)).strip()
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a space or comma, so that no word or
+    address is cut; a single run longer than `limit` is cut at `limit`."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(sep, 0, limit + 1) for sep in (" ", "\t", "\n", ","))
+    return text[:cut] if cut > 0 else text[:limit]
+
+
+def _to_bytes(text: str) -> bytes:
+    """The bytes behind a stored string (8-bit bytes kept as surrogate escapes)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a string built by hand with other lone surrogates
+        return text.encode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------- headers
+
+_ENCODED_WORD = re.compile(rb"=\?([^?\s]{1,60})\?([bBqQ])\?([^?]*?)\?=")
+_QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
+def _decode_word(
+    charset: bytes, encoding: bytes, payload: bytes, fallbacks: tuple[str, ...]
+) -> str | None:
+    """One encoded word's text, or None when its payload is not what it claims to be."""
+    if encoding in (b"b", b"B"):
+        try:
+            data = base64.b64decode(payload + b"=" * (-len(payload) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    else:  # Q; raw 8-bit bytes inside the word are kept as they are
+        data = _QP_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), payload.replace(b"_", b" "))
+    name = charset.decode("ascii", "replace").split("*", 1)[0]  # RFC 2231 language suffix
+    return decode_bytes(data, name, fallbacks)
+
+
+def _decode_plain(data: bytes, fallbacks: tuple[str, ...]) -> str:
+    """Header bytes outside encoded words: ASCII, raw UTF-8, ISO-2022-JP or a legacy 8-bit set."""
+    if data.isascii():
+        if b"\x1b$" in data or b"\x1b(" in data:
+            return decode_bytes(data, "iso-2022-jp", fallbacks)
+        return data.decode("ascii")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    return decode_bytes(data, fallbacks[0] if fallbacks else _guess_8bit(data), fallbacks)
+
+
+def _as_bytes(value: object, limit: int = MAX_HEADER_CHARS) -> bytes:
+    """A stored header value's bytes (compat32 keeps 8-bit bytes as surrogate escapes)."""
+    return _to_bytes(clip(value if isinstance(value, str) else str(value), limit))
+
+
+def decode_header_text(value: object, fallbacks: Iterable[str] = ()) -> str:
+    """A header value as text: RFC 2047 words decoded, raw 8-bit bytes guessed, unfolded.
+
+    Lenient where mail is broken: encoded words with raw 8-bit bytes inside, unknown
+    charsets, missing whitespace; whitespace between two encoded words is dropped
+    (RFC 2047), whitespace next to ordinary text is kept. At most `MAX_HEADER_CHARS`
+    of the value are read.
+    """
+    if value is None:
+        return ""
+    fallback_list = tuple(fallbacks)
+    if isinstance(value, email.header.Header):
+        parts: list[str] = []
+        try:
+            for chunk, charset in email.header.decode_header(value):
+                if isinstance(chunk, bytes):
+                    parts.append(decode_bytes(chunk, charset, fallback_list))
+                else:
+                    parts.append(chunk)
+        except Exception:  # a Header the stdlib cannot take apart again: read its text
+            return decode_header_text(str(value), fallback_list)
+        return _clean_line(clip("".join(parts), MAX_HEADER_CHARS))
+    data = _as_bytes(value)
+    if b"=?" not in data:
+        return _clean_line(_decode_plain(data, fallback_list))
+    out: list[str] = []
+    position = 0
+    previous_was_word = False
+    for match in _ENCODED_WORD.finditer(data):
+        between = data[position : match.start()]
+        if not (previous_was_word and not between.strip()):
+            out.append(_decode_plain(between, fallback_list))
+        word = _decode_word(match[1], match[2], match[3], fallback_list)
+        out.append(word if word is not None else _decode_plain(match[0], fallback_list))
+        position = match.end()
+        previous_was_word = True
+    out.append(_decode_plain(data[position:], fallback_list))
+    return _clean_line("".join(out))
+
+
+def decode_raw_text(
+    value: object, fallbacks: Iterable[str] = (), limit: int = MAX_HEADER_CHARS
+) -> str:
+    """A header value as text without RFC 2047 decoding (address lists, report fields),
+    of which at most `limit` characters are read (see `clip`)."""
+    if value is None:
+        return ""
+    if isinstance(value, email.header.Header):
+        return decode_header_text(value, fallbacks)
+    return _clean_line(_decode_plain(_as_bytes(value, limit), tuple(fallbacks)))
+
+
+def raw_header_values(msg: Message, name: str) -> list[str]:
+    """The stored values of a header, before compat32 wraps 8-bit ones in a lossy `Header`."""
+    wanted = name.lower()
+    values: list[str] = []
+    try:
+        for key, value in msg.raw_items():
+            if str(key).lower() == wanted:
+                values.append(value if isinstance(value, str) else str(value))
+    except Exception:  # a message built by hand with odd header objects
+        return values
+    return values
+
+
+def decoded_headers(msg: Message, fallbacks: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:
+    """The first `MAX_HEADERS` headers of `msg` as (name, decoded text) pairs, in order."""
+    fallback_list = tuple(fallbacks)
+    found: list[tuple[str, str]] = []
+    try:
+        items = list(itertools.islice(msg.raw_items(), MAX_HEADERS))
+    except Exception:
+        return ()
+    for key, value in items:
+        if key is not None:
+            found.append((str(key), decode_header_text(value, fallback_list)))
+    return tuple(found)
+
+
+# --------------------------------------------------------------------------- addresses
+
+_ADDRESS_TOKEN = re.compile(r'[^"\\<>(),]+|\\.?|["<>(),]', re.DOTALL)
+
+
+def split_addresses(value: str) -> list[str]:
+    """Split an address list at commas outside quotes, comments and angle brackets."""
+    pieces: list[str] = []
+    start = 0
+    quoted = False
+    depth_angle = depth_paren = 0
+    for match in _ADDRESS_TOKEN.finditer(value):
+        ch = match.group()[0]
+        if ch == "\\" or len(match.group()) > 1:
+            continue
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "<":
+            depth_angle += 1
+        elif ch == ">":
+            depth_angle = max(0, depth_angle - 1)
+        elif ch == "(":
+            depth_paren += 1
+        elif ch == ")":
+            depth_paren = max(0, depth_paren - 1)
+        elif ch == "," and not depth_angle and not depth_paren:
+            pieces.append(value[start : match.start()])
+            start = match.end()
+    pieces.append(value[start:])
+    return [p for p in (piece.strip() for piece in pieces) if p]
+
+
+ADDRESS_PATTERN = (
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
+)
+"""A regular expression for an ASCII e-mail address (bounded: linear to search)."""
+_ADDR_RE = re.compile(ADDRESS_PATTERN)
+
+
+def find_addresses(text: str) -> list[str]:
+    """All e-mail addresses in `text` (lower-cased, in order, without duplicates)."""
+    seen: dict[str, None] = {}
+    for m in _ADDR_RE.finditer(text):
+        seen.setdefault(m.group(0).lower().strip("."), None)
+    return list(seen)
+
+
+# --------------------------------------------------------------------------- parameters
+
+_PARAM_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[^";]+|;', re.DOTALL)
+_PARAM_NAME = re.compile(r"[^\s=;\"]{1,80}")
+
+
+def split_params(value: str) -> list[tuple[str, str]]:
+    """The parts of a Content-Type or Content-Disposition value: the main value, then
+    (lower-cased name, value as written) for at most `MAX_PARAMS` parameters.
+
+    Linear: quotes are paired once, left to right. A parameter whose name is not a
+    token, whose value is longer than `MAX_PARAM_CHARS`, or that is cut by the
+    `MAX_HEADER_CHARS` read, is left out.
+    """
+    text = value[: MAX_HEADER_CHARS + 1]
+    pieces: list[str] = []
+    current: list[str] = []
+    for match in _PARAM_TOKEN.finditer(text):
+        if match.group() == ";":
+            pieces.append("".join(current))
+            current = []
+            if len(pieces) > MAX_PARAMS:
+                break
+        else:
+            current.append(match.group())
+    else:
+        if len(value) <= MAX_HEADER_CHARS:
+            pieces.append("".join(current))
+    if not pieces:
+        return [("", "")]
+    main, equals, val = pieces[0].partition("=")
+    params = [(main.strip().lower(), val.strip()) if equals else (pieces[0].strip(), "")]
+    for piece in pieces[1:]:
+        name, equals, val = piece.partition("=")
+        name, val = name.strip().lower(), val.strip()
+        if not equals or not _PARAM_NAME.fullmatch(name) or len(val) > MAX_PARAM_CHARS:
+            continue
+        params.append((name, val))
+        if len(params) > MAX_PARAMS:
+            break
+    return params
+
+
+_CONTINUATION = re.compile(r"(.*?)\*\d+\*?")
+
+
+def _decoded_params(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`email.utils.decode_params`, with each RFC 2231 value decoded to a quoted string."""
+    try:
+        decoded: list[tuple[str, Any]] = email.utils.decode_params(params)
+    except Exception:
+        # `name*=` and `name*0=` together cannot be ordered: the whole value wins
+        whole = {name.rstrip("*") for name, _ in params[1:]}
+        kept = [p for p in params[1:] if not _decoded_apart(p[0], whole)]
+        try:
+            decoded = email.utils.decode_params(params[:1] + kept)
+        except Exception:
+            decoded = params[:1] + [p for p in kept if "*" not in p[0]]
+    out: list[tuple[str, str]] = []
+    for name, val in decoded:
+        if isinstance(val, tuple):
+            charset, _, text = val
+            raw = email.utils.unquote(text).encode("raw-unicode-escape")
+            val = f'"{email.utils.quote(decode_bytes(raw, charset or "us-ascii"))}"'
+        out.append((name, val))
+    return out
+
+
+def _decoded_apart(name: str, whole: set[str]) -> bool:
+    """`name` is a numbered RFC 2231 piece of a parameter that is also given whole."""
+    match = _CONTINUATION.fullmatch(name)
+    return match is not None and match[1] in whole
+
+
+class Part(Message):
+    """The stdlib's compat32 message with a linear parameter reader.
+
+    `get_param`, `get_params`, `get_filename`, `get_boundary` and
+    `get_content_charset` read the parameters through `split_params`; an RFC 2231
+    value comes back as a decoded string (never the stdlib's 3-tuple, which
+    `get_payload` cannot use as a charset).
+    """
+
+    def _get_params_preserve(self, failobj: Any, header: str) -> Any:
+        try:
+            value = self.get(header)
+        except Exception:
+            return failobj
+        if value is None:
+            return failobj
+        return _decoded_params(split_params(str(value)))
+
+
+class HeaderRebuilt(email.errors.MessageDefect):
+    """A Content-Type or Content-Disposition was rebuilt from its first parameters."""
+
+
+class HeaderCut(email.errors.MessageDefect):
+    """A header of a part inside the message was cut at `MAX_HEADER_CHARS`."""
+
+
+def content_type(part: Message) -> str:
+    """The part's content type (lower case), `text/plain` when it cannot be read."""
+    try:
+        return part.get_content_type()
+    except Exception:
+        return "text/plain"
+
+
+def param(part: Message, name: str, header: str = "content-type") -> str:
+    """A parameter's value (RFC 2231 decoded, stripped), `""` when absent or unreadable."""
+    try:
+        value = part.get_param(name, header=header)
+    except Exception:
+        return ""
+    if isinstance(value, tuple):
+        value = email.utils.collapse_rfc2231_value(value)
+    return str(value or "").strip()
+
+
+_SAFE_VALUE = re.compile(r"[\x20-\x7e]*")
+
+
+def _rebuilt(value: str) -> str:
+    """A parameter header rewritten from what `split_params` reads, ASCII and short."""
+    params = _decoded_params(split_params(value))
+    out = params[0][0][:200]
+    for name, quoted in params[1:]:
+        text = email.utils.unquote(quoted)
+        if _SAFE_VALUE.fullmatch(text) and ";" not in text:
+            piece = f'; {name}="{email.utils.quote(text)}"'
+        else:
+            piece = f"; {name}*=utf-8''{urllib.parse.quote(text, safe='')}"
+        if len(out) + len(piece) > MAX_PARAM_HEADER_CHARS:
+            break
+        out += piece
+    return out
+
+
+def _needs_rebuilding(value: str) -> bool:
+    """Too long, too many parameters, or RFC 2231 values the stdlib cannot decode."""
+    if len(value) > MAX_PARAM_HEADER_CHARS or value.count(";") > MAX_PARAMS:
+        return True
+    if "*" not in value:
+        return False
+    params = split_params(value)
+    try:
+        decoded = email.utils.decode_params(params)
+    except Exception:
+        return True
+    for _, val in decoded[1:]:
+        if isinstance(val, tuple) and val[0] and text_codec(val[0]) is None:
+            return True
+    return False
+
+
+def _fold(name: str, value: str) -> str:
+    """`value` folded at spaces so that no line of `name: value` is longer than
+    `MAX_LINE_CHARS` (a word longer than a line stays whole)."""
+    out: list[str] = []
+    width = max(MAX_LINE_CHARS - len(name) - 2, 78)  # the first line holds "Name: "
+    for line in re.split(r"\r?\n", value):
+        start = 0
+        while len(line) - start > width:
+            cut = line.rfind(" ", start + 1, start + width + 1)
+            if cut == -1:  # one word longer than a line: fold after it
+                cut = line.find(" ", start + width)
+                if cut == -1:
+                    break
+            out.append(line[start:cut])
+            start = cut
+            width = MAX_LINE_CHARS
+        out.append(line[start:])
+        width = MAX_LINE_CHARS
+    return "\n".join(out)
+
+
+def _bounded(part: Part) -> None:
+    """Cut the part's header values at `MAX_HEADER_CHARS` and fold their long lines.
+
+    The stdlib writes a part back (`as_bytes`, `as_string`: mail-parser does, for
+    attached messages) through `email.header.Header`, whose folding is quadratic
+    in the length of a line.
+    """
+    items: list[tuple[str, Any]] = part.__dict__.get("_headers", [])
+    if not any(_too_long(value) for _, value in items):
+        return
+    bounded: list[tuple[str, Any]] = []
+    for name, value in items:
+        if _too_long(value):
+            if len(value) > MAX_HEADER_CHARS:
+                value = clip(value, MAX_HEADER_CHARS)
+                part.defects.append(HeaderCut(name))
+            value = _fold(name, value)
+        bounded.append((name, value))
+    part.__dict__["_headers"] = bounded
+
+
+_LONG_LINE = re.compile(rf"[^\r\n]{{{MAX_LINE_CHARS + 1}}}")
+
+
+def _too_long(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) > MAX_LINE_CHARS
+        and (len(value) > MAX_HEADER_CHARS or _LONG_LINE.search(value) is not None)
+    )
+
+
+def _tame(msg: Message) -> None:
+    """Make every part safe for other readers: parameter headers rebuilt when they would
+    choke the stdlib's parameter parser, and the headers of the parts inside the message
+    bounded (`_bounded`)."""
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        for name in ("content-type", "content-disposition"):
+            values = raw_header_values(part, name)
+            if values and _needs_rebuilding(values[0]):
+                part.replace_header(name, _rebuilt(values[0]))
+                part.defects.append(HeaderRebuilt(name))
+        if part is not msg and isinstance(part, Part):
+            _bounded(part)
+        children = payload(part)
+        if isinstance(children, list):
+            stack.extend(reversed(children))
+
+
+def parse_bytes(raw: bytes) -> Message:
+    """The stdlib message (compat32, of `Part`s) of raw bytes; never raises."""
+    try:
+        msg: Message = email.message_from_bytes(raw, _class=Part)
+    except Exception as exc:  # RecursionError on absurd nesting, and the like
+        msg = Part()
+        msg.defects.append(email.errors.MessageDefect(f"unparseable: {type(exc).__name__}"))
+    try:
+        _tame(msg)
+    except Exception as exc:  # a part that cannot be rewritten keeps its header
+        msg.defects.append(email.errors.MessageDefect(f"untamed: {type(exc).__name__}"))
+    return msg
+
+
+def payload(part: Message) -> str | list[Message]:
+    """A part's payload as stored: its child parts, or its undecoded text.
+
+    The stdlib's `get_payload()` applies the declared charset to 8-bit text (lossy,
+    and raising for charsets such as `idna`); this reads what was received, 8-bit
+    bytes as surrogate escapes. Never raises.
+    """
+    stored = getattr(part, "_payload", None)
+    if isinstance(stored, list):
+        return [p for p in stored if isinstance(p, Message)]
+    if isinstance(stored, str):
+        return stored
+    if isinstance(stored, bytes | bytearray):
+        return bytes(stored).decode("ascii", "surrogateescape")
+    return ""
+
+
+def body_bytes(part: Message, limit: int | None = None) -> bytes:
+    """The transfer-decoded bytes of a leaf part; with `limit`, only about its first bytes.
+
+    Never raises: a broken transfer encoding gives the bytes as received.
+    """
+    raw = payload(part)
+    if not isinstance(raw, str):
+        return b""
+    if limit is None:
+        try:
+            data = part.get_payload(decode=True)
+        except Exception:
+            data = None
+        return data if isinstance(data, bytes) else _to_bytes(raw)
+    try:
+        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    except Exception:
+        cte = ""
+    try:
+        if cte == "base64":
+            chunk = re.sub(r"[^A-Za-z0-9+/]", "", raw[: limit * 2])
+            return base64.b64decode(chunk[: len(chunk) - len(chunk) % 4])
+        if cte == "quoted-printable":
+            return quopri.decodestring(_to_bytes(raw[: limit * 2]))
+    except (binascii.Error, ValueError):
+        pass
+    return _to_bytes(raw[:limit])
+
+
+# --------------------------------------------------------------------------- header blocks
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+
+
+def header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(lower-cased name, unfolded value) of each `Name: value` line of a header block.
+
+    Lines that are not fields (no colon, a space inside the name) are skipped.
+    """
+    fields: list[tuple[bytes, bytes]] = []
+    for line in _FOLD.sub(b" ", head).split(b"\n"):
+        name, colon, value = line.partition(b":")
+        if colon and name and b" " not in name.strip():
+            fields.append((name.strip().lower(), value.strip()))
+    return fields
+
+
+def split_message(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The header fields (see `header_fields`) and the body of a raw email.
+
+    The header ends at the first blank line within `MAX_SCANNED_HEAD` bytes; without
+    one, those bytes are the header and the body is empty.
+    """
+    end = _HEADER_END.search(raw, 0, MAX_SCANNED_HEAD)
+    head = raw[: end.start()] if end is not None else raw[:MAX_SCANNED_HEAD]
+    body = raw[end.end() :] if end is not None else b""
+    return header_fields(head), body
