@@ -57,6 +57,7 @@ __all__ = [
     "decode_raw_text",
     "decoded_headers",
     "find_addresses",
+    "header_end",
     "header_fields",
     "param",
     "parse_bytes",
@@ -694,13 +695,20 @@ def header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
     return fields
 
 
+def header_end(raw: bytes) -> tuple[int, int] | None:
+    """Where the blank line that ends the header of a raw email starts and ends, when it
+    lies within the first `MAX_SCANNED_HEAD` bytes; else None."""
+    end = _HEADER_END.search(raw, 0, MAX_SCANNED_HEAD)
+    return (end.start(), end.end()) if end is not None else None
+
+
 def split_message(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
     """The header fields (see `header_fields`) and the body of a raw email.
 
     The header ends at the first blank line within `MAX_SCANNED_HEAD` bytes; without
     one, those bytes are the header and the body is empty.
     """
-    end = _HEADER_END.search(raw, 0, MAX_SCANNED_HEAD)
-    head = raw[: end.start()] if end is not None else raw[:MAX_SCANNED_HEAD]
-    body = raw[end.end() :] if end is not None else b""
+    end = header_end(raw)
+    head = raw[: end[0]] if end is not None else raw[:MAX_SCANNED_HEAD]
+    body = raw[end[1] :] if end is not None else b""
     return header_fields(head), body

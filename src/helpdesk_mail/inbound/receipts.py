@@ -6,6 +6,15 @@ endings, header folding, trailing blank lines and trace headers (Received,
 Delivered-To, Return-Path...) do not count, so the same email fetched twice, over
 IMAP or POP3, or delivered through two aliases, has one key. Keys are stored by
 the host: the hash of a given email must never change from one version to the next.
+
+One exception, so that the hash covers the whole message: an email whose header has
+no end (no blank line) within its first `mime.MAX_SCANNED_HEAD` bytes (256 KB) used
+to be hashed on its identity headers in those bytes alone, so that two different
+such emails without Message-ID counted as one (the second was deleted as a
+duplicate). Such an email (and one without a blank line whose lines are not all
+header fields) is now hashed whole, line endings aside; for it, and only for it, a
+key computed by an older version no longer matches: one still on the server from
+before an upgrade may be processed once more.
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import hashlib
 import re
 
 from ..ports import ReceiptKey
-from .mime import split_message
+from .mime import MAX_SCANNED_HEAD, header_end, split_message
 
 __all__ = ["IDENTITY_HEADERS", "content_sha256", "message_id_of", "receipt_key"]
 
@@ -60,6 +69,12 @@ def content_sha256(raw: bytes) -> str:
     IMAP or POP3, or delivered twice through two aliases has one hash.
     """
     fields, body = split_message(raw)
+    if header_end(raw) is None and not _read_whole(raw, fields):
+        # No end of header in the scanned window, and the fields are not all of the
+        # email (it is longer than the window, or has lines that are not fields):
+        # the whole email counts, trace headers included.
+        whole = raw.replace(b"\r\n", b"\n").rstrip(b"\n")
+        return hashlib.sha256(b"whole message\n" + whole).hexdigest()
     digest = hashlib.sha256()
     for wanted in IDENTITY_HEADERS:
         for name, value in fields:
@@ -68,6 +83,17 @@ def content_sha256(raw: bytes) -> str:
     digest.update(b"\n")
     digest.update(body.replace(b"\r\n", b"\n").rstrip(b"\n"))
     return digest.hexdigest()
+
+
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+
+
+def _read_whole(raw: bytes, fields: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the header fields of a raw email without a blank line are all of it."""
+    if len(raw) > MAX_SCANNED_HEAD:
+        return False
+    lines = [line for line in _FOLD.sub(b" ", raw).split(b"\n") if line.strip()]
+    return len(lines) == len(fields)
 
 
 def receipt_key(mailbox: str, raw: bytes) -> ReceiptKey:
