@@ -639,6 +639,9 @@ class IncomingSettings:
     """Category of new tickets made from email."""
     add_recipients_as_subscribers: bool = True
     """Subscribe To and Cc addresses of a new ticket (off: only the sender)."""
+    max_subscribers_per_email: int = _setting(50, rule=_in_range(0, 1000))
+    """To and Cc addresses of one email that become subscribers of its new ticket (the
+    sender aside); the rest are named in the result's `detail`."""
     check_interval_minutes: int = _setting(5, rule=_in_range(1, 5))
     """How often the mailboxes are checked (the spec: every 1-5 minutes)."""
     max_consecutive_failures: int = _setting(5, rule=_in_range(1, 100))

@@ -151,6 +151,31 @@ def test_recipients_setting_off_subscribes_only_the_sender(storage: InMemoryStor
     assert result.subscribers == ()
 
 
+def test_subscribers_taken_from_one_email_are_capped_and_the_rest_named() -> None:
+    # Issue 13.10: a huge Cc list made every address a subscriber (and every later
+    # notification walked all of them for each of them).
+    cc = ", ".join(f"cc{i}@example.net" for i in range(60))
+    raw = mail(to=f"{SUPPORT}, jane@example.com", cc=cc, message_id="<many@x>")
+    result = run(raw, InMemoryStorage())
+    [ticket] = of_type(result, CreateTicket)
+    assert isinstance(ticket, CreateTicket)
+    # the sender in To is subscribed and does not count
+    assert result.subscribers == ("jane@example.com", *(f"cc{i}@example.net" for i in range(50)))
+    assert ticket.subscribers == result.subscribers
+    left_out = ", ".join(f"cc{i}@example.net" for i in range(50, 60))
+    assert "only the first 50 of 60 To and Cc addresses subscribed" in result.detail
+    assert result.detail.endswith(f"left out: {left_out}")
+    few = run(raw, InMemoryStorage(), settings(max_subscribers_per_email=3))
+    assert few.subscribers == (
+        "jane@example.com",
+        "cc0@example.net",
+        "cc1@example.net",
+        "cc2@example.net",
+    )
+    assert "left out: cc3@example.net, " in few.detail
+    assert run(mail(cc="a@example.net"), InMemoryStorage()).detail == "new ticket"
+
+
 def test_unregistered_sender_is_discarded_when_not_accepted() -> None:
     result = run(
         mail(sender="new@example.org"), InMemoryStorage(), settings(accept_unregistered=False)

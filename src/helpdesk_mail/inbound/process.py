@@ -299,13 +299,22 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
     email = ctx.email
     sender = email.sender.email
     own = own_addresses(ctx.settings)
-    subscribers: list[str] = []
+    subscribers: dict[str, None] = {}
     if ctx.settings.incoming.add_recipients_as_subscribers:
         for address in (*email.to, *email.cc):
             if address.email in own or is_system_address(address.email):
                 continue
-            subscribers.append(address.email)
-    from_recipients = tuple(dict.fromkeys(subscribers))
+            subscribers[address.email] = None
+    limit = ctx.settings.incoming.max_subscribers_per_email
+    others = [a for a in subscribers if a != sender]  # the sender is subscribed anyway
+    kept, left_out = set(others[:limit]), others[limit:]
+    from_recipients = tuple(a for a in subscribers if a == sender or a in kept)
+    if left_out:
+        notes = (
+            *notes,
+            f"only the first {limit} of {len(others)} To and Cc addresses subscribed"
+            f" (incoming.max_subscribers_per_email); left out: {', '.join(left_out)}",
+        )
     everyone = tuple(dict.fromkeys((sender, *from_recipients)))
     # a token of another ticket (a refused hijack, a forwarded thread) is not this ticket's
     subject = TICKET_TOKEN.sub(" ", ctx.subject)
