@@ -52,13 +52,16 @@ __all__ = [
     "clean_body",
     "clip",
     "content_type",
+    "decode_base64",
     "decode_bytes",
     "decode_header_text",
     "decode_raw_text",
     "decoded_headers",
     "find_addresses",
+    "flatten",
     "header_end",
     "header_fields",
+    "iter_parts",
     "param",
     "parse_bytes",
     "payload",
@@ -655,16 +658,18 @@ def body_bytes(part: Message, limit: int | None = None) -> bytes:
     raw = payload(part)
     if not isinstance(raw, str):
         return b""
+    try:
+        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    except Exception:
+        cte = ""
     if limit is None:
+        if cte == "base64":
+            return decode_base64(_to_bytes(raw))
         try:
             data = part.get_payload(decode=True)
         except Exception:
             data = None
         return data if isinstance(data, bytes) else _to_bytes(raw)
-    try:
-        cte = str(part.get("content-transfer-encoding", "")).strip().lower()
-    except Exception:
-        cte = ""
     try:
         if cte == "base64":
             chunk = re.sub(r"[^A-Za-z0-9+/]", "", raw[: limit * 2])
@@ -674,6 +679,113 @@ def body_bytes(part: Message, limit: int | None = None) -> bytes:
     except (binascii.Error, ValueError):
         pass
     return _to_bytes(raw[:limit])
+
+
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\r\n]")
+_BASE64_ALPHABET = re.compile(rb"[A-Za-z0-9+/]")
+_NOT_BASE64_OR_PAD = bytes(c for c in range(256) if not _BASE64_ALPHABET.fullmatch(bytes([c])))
+
+
+def decode_base64(data: bytes) -> bytes:
+    """Base64 to bytes, leniently: what decodes is kept. Never raises.
+
+    A character that is not base64 in a line whose length is a multiple of four
+    stands for one that was garbled on the way: it is read as `A` (zero bits), so
+    that only the byte or two it held are wrong and everything after it decodes. In
+    any other line it was added on the way and is dropped. Missing or broken
+    padding at the end is repaired (a last lone character is dropped).
+    """
+    try:
+        return binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        pass
+    pieces: list[bytes] = []
+    position = 0
+    for bad in _NOT_BASE64.finditer(data):
+        if bad.start() < position:
+            continue
+        start = max(data.rfind(b"\n", 0, bad.start()), data.rfind(b"\r", 0, bad.start())) + 1
+        ends = [i for i in (data.find(b"\r", bad.start()), data.find(b"\n", bad.start())) if i >= 0]
+        end = min(ends) if ends else len(data)
+        line = data[start:end]
+        fill = b"A" if len(line) % 4 == 0 else b""
+        pieces += [data[position:start], _NOT_BASE64.sub(fill, line)]
+        position = end
+    pieces.append(data[position:])
+    repaired = b"".join(pieces)
+    try:
+        return binascii.a2b_base64(repaired)
+    except (binascii.Error, ValueError):
+        pass
+    core = repaired.translate(None, _NOT_BASE64_OR_PAD)
+    core = core[: len(core) - 1] if len(core) % 4 == 1 else core
+    try:
+        return binascii.a2b_base64(core + b"=" * (-len(core) % 4))
+    except (binascii.Error, ValueError):  # pragma: no cover - only alphabet characters left
+        return b""
+
+
+def iter_parts(msg: Message, *, into_messages: bool = True) -> Iterable[Message]:
+    """`msg` and its parts depth-first, in order, without recursion (any depth);
+    with `into_messages` off, an attached message (`message/*`) is a leaf."""
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        if not into_messages and content_type(part).startswith("message/"):
+            continue
+        children = payload(part)
+        if isinstance(children, list):
+            stack.extend(reversed(children))
+
+
+_ANY_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _lf(text: str) -> str:
+    return _ANY_LINE_END.sub("\n", text) if "\r" in text else text
+
+
+def flatten(msg: Message) -> bytes:
+    """A parsed message written back as bytes, lines ending in LF, without recursion.
+
+    Headers are written as stored (as received, folding included): the stdlib's
+    writer refolds them (`email.header.Header`, quadratic in a line's length) and
+    recurses once per nesting level (a few hundred levels exhaust the stack).
+    """
+    out: list[str] = []
+    stack: list[Message | str] = [msg]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        try:
+            items = list(item.raw_items())
+        except Exception:  # a message built by hand with odd header objects
+            items = []
+        out.extend(f"{name}: {_lf(str(value))}\n" for name, value in items)
+        out.append("\n")
+        body = payload(item)
+        if isinstance(body, str):
+            out.append(_lf(body))
+            continue
+        pieces: list[Message | str] = []
+        if content_type(item).startswith("message/"):
+            for i, inner in enumerate(body):
+                pieces += ["\n"] if i else []
+                pieces.append(inner)
+        else:
+            boundary = param(item, "boundary")
+            if item.preamble is not None:
+                pieces.append(_lf(item.preamble) + "\n")
+            for i, child in enumerate(body):
+                pieces += [("\n" if i else "") + f"--{boundary}\n", child]
+            pieces.append(f"\n--{boundary}--\n")
+            if item.epilogue is not None:
+                pieces.append(_lf(item.epilogue))
+        stack.extend(reversed(pieces))
+    return "".join(out).encode("utf-8", "surrogateescape")
 
 
 # --------------------------------------------------------------------------- header blocks

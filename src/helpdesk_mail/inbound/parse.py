@@ -19,6 +19,7 @@ import contextvars
 import email.utils
 import logging
 import mimetypes
+import quopri
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -157,7 +158,7 @@ def _date(value: object) -> datetime | None:
 def _body_charsets(msg: Message) -> tuple[str, ...]:
     """Charsets declared by the body parts: the best guess for undeclared 8-bit headers."""
     found: list[str] = []
-    for part in msg.walk():
+    for part in mime.iter_parts(msg):
         charset = part.get_content_charset()
         if charset and charset.lower() not in ("us-ascii", "ascii") and charset not in found:
             found.append(charset.lower())
@@ -173,10 +174,7 @@ def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
             restored = blobs.decode(payload.encode("ascii", "replace"))
             if restored is not None:
                 return restored
-        try:
-            return base64.b64decode(payload)
-        except (binascii.Error, ValueError):
-            return b""
+        return mime.decode_base64(str(payload).encode("ascii", "replace"))
     charset = mime.text_codec(item.get("charset")) or "utf-8"
     try:
         return str(payload).encode(charset)
@@ -193,6 +191,7 @@ REPORT_PART_NAMES = {
     "text/rfc822-headers": "Returned headers.txt",
 }
 ATTACHED_MESSAGE_TYPES = ("message/rfc822", "message/global")
+_MESSAGE_FILES = frozenset((*ATTACHED_MESSAGE_TYPES, *REPORT_PART_NAMES))
 
 
 def _clean_filename(name: str) -> str:
@@ -201,14 +200,27 @@ def _clean_filename(name: str) -> str:
     return re.sub(r"\\(.)", r"\1", name).strip()
 
 
-def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
+def _attachments(parser: Any, msg: Message, view: _View, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
+    reported: set[int] = set()  # the parts mail-parser reported (by id)
     named: set[str] | None = None  # the parts' real file names, read only when needed
     for item in parser.attachments:
+        part = view.part_of(item)
+        if part is not None:
+            reported.add(id(part))
         content_id = (item.get("content-id") or "").strip().strip("<>") or None
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
         filename = _clean_filename(decode_header_text(item.get("filename") or ""))
-        if content_id and filename.strip("<>") == content_id:
+        disposition = (item.get("content-disposition") or "").lower()
+        inline = disposition.startswith("inline") or (bool(content_id) and not disposition)
+        if part is not None and mime.content_type(part).startswith("message/"):
+            # an attached message: its real file name, else named after its subject
+            if named is None:
+                named = _part_filenames(msg)
+            if filename not in named:
+                filename = _message_name(part)
+            inline = disposition.startswith("inline")
+        elif content_id and filename.strip("<>") == content_id:
             filename = _name_for(content_id, content_type)
         elif _INVENTED_NAME.fullmatch(filename):
             if named is None:
@@ -216,53 +228,93 @@ def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, 
             if filename not in named:
                 # mail-parser invents a random name for an unnamed part; ours is stable
                 filename = _unnamed(len(found) + 1, content_type)
-        disposition = (item.get("content-disposition") or "").lower()
-        content = _attachment_content(item, blobs)
+        content = _part_content(part, blobs) if part is not None else None
+        if content is None:
+            content = _attachment_content(item, blobs)
         found.append(
             Attachment(
                 filename=filename,
-                content_type=(item.get("mail_content_type") or "application/octet-stream").lower(),
+                content_type=content_type,
                 size=len(content),
                 content=content,
-                inline=disposition.startswith("inline") or (bool(content_id) and not disposition),
+                inline=inline,
                 content_id=content_id,
             )
         )
-    return (*found, *_unnamed_message_parts(msg, {a.filename for a in found}, blobs))
+    return (*found, *_unnamed_message_parts(msg, reported, blobs))
 
 
-def _unnamed_message_parts(msg: Message, known: set[str], blobs: _Blobs) -> list[Attachment]:
-    """Attached messages and delivery reports that mail-parser leaves without a name."""
+def _message_name(part: Message) -> str:
+    """The file name of an attached message or report that carries none (Zammad's)."""
+    ctype = mime.content_type(part)
+    if ctype in REPORT_PART_NAMES:
+        return REPORT_PART_NAMES[ctype]
+    inner = mime.payload(part)
+    first = inner[0] if isinstance(inner, list) and inner else None
+    subject = decode_header_text(first.get("subject")) if isinstance(first, Message) else ""
+    return f"{subject or 'message'}.eml"
+
+
+def _unnamed_message_parts(msg: Message, reported: set[int], blobs: _Blobs) -> list[Attachment]:
+    """Attached messages and delivery reports that mail-parser did not report (it takes
+    them for body text when they carry no file name).
+
+    An attached message is one attachment, its whole text: what it contains (its own
+    attachments, the messages attached to it) is not looked into.
+    """
     found: list[Attachment] = []
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if part.get_filename() or (
+    for part in mime.iter_parts(msg, into_messages=False):
+        ctype = mime.content_type(part)
+        if id(part) in reported or (
             ctype not in REPORT_PART_NAMES and ctype not in ATTACHED_MESSAGE_TYPES
         ):
             continue
-        if ctype in REPORT_PART_NAMES:
-            name = REPORT_PART_NAMES[ctype]
-        else:
-            inner = part.get_payload()
-            first = inner[0] if isinstance(inner, list) and inner else None
-            subject = decode_header_text(first.get("subject")) if isinstance(first, Message) else ""
-            name = f"{subject or 'message'}.eml"
-        if name in known:
-            continue
+        name = _message_name(part)
+        with contextlib.suppress(Exception):  # a malformed RFC 2231 parameter
+            name = _clean_filename(decode_header_text(part.get_filename() or "")) or name
         try:
-            content = (
-                blobs.restore(part.as_bytes())
-                if ctype in ATTACHED_MESSAGE_TYPES
-                else _part_bytes(part)
-            )
+            content = _part_content(part, blobs) or b""
         except Exception:  # a broken inner message: keep the attachment, empty
             content = b""
-        if ctype in ATTACHED_MESSAGE_TYPES:
-            content = content.split(b"\n\n", 1)[-1] if content else content
         found.append(
             Attachment(filename=name, content_type=ctype, size=len(content), content=content)
         )
     return found
+
+
+def _part_content(part: Message, blobs: _Blobs) -> bytes | None:
+    """The bytes of a file part: transfer-decoded (base64 leniently), an attached
+    message written back whole; None for a part that is not a leaf."""
+    ctype = mime.content_type(part)
+    stored = mime.payload(part)
+    if ctype in ATTACHED_MESSAGE_TYPES:
+        return _message_bytes(part, blobs)
+    if ctype.startswith("message/") or ctype in REPORT_PART_NAMES:
+        return _part_bytes(part)
+    if not isinstance(stored, str):
+        return None
+    if _BLOB_TOKEN.decode() in stored[:64]:
+        restored = blobs.decode(stored.encode("ascii", "replace"))
+        if restored is not None:
+            return restored
+    return mime.body_bytes(part)
+
+
+def _message_bytes(part: Message, blobs: _Blobs) -> bytes:
+    """An attached message as a file: the message it carries, written back once."""
+    inner = mime.payload(part)
+    if isinstance(inner, str):
+        data = mime.body_bytes(part)
+    else:
+        data = blobs.restore(b"\n".join(mime.flatten(m) for m in inner))
+        if len(inner) == 1 and not inner[0].keys():  # no header: the text as received
+            data = data[1:]
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64":  # not allowed for message/rfc822 (RFC 2046), but seen
+        return mime.decode_base64(data)
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
 
 
 def _part_bytes(part: Message) -> bytes:
@@ -279,7 +331,7 @@ _INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:rtf|txt)")
 def _part_filenames(msg: Message) -> set[str]:
     """The file names the parts of `msg` really carry (as mail-parser reports them)."""
     names: set[str] = set()
-    for part in msg.walk():
+    for part in mime.iter_parts(msg):
         raw_name: str | None = None
         with contextlib.suppress(Exception):  # a malformed RFC 2231 parameter
             raw_name = part.get_filename()
@@ -311,18 +363,16 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     fallbacks = _body_charsets(msg)
     quiet = _PARSING.set(True)
     try:
-        parser: Any = mailparser.MailParser(_content_view(msg))
-        attachments = _attachments(parser, msg, blobs)
+        view = _View(msg)
+        parser: Any = mailparser.MailParser(view.root)
+        attachments = _attachments(parser, msg, view, blobs)
     except Exception as exc:  # mail-parser failed on this structure: use the stdlib alone
         defects.append(f"MailParserError: {type(exc).__name__}")
-        attachments = _stdlib_attachments(msg)
+        attachments = _stdlib_attachments(msg, blobs)
     finally:
         _PARSING.reset(quiet)
     bodies = _Bodies(blobs, fallbacks)
-    try:
-        bodies.visit(msg)
-    except RecursionError:
-        defects.append("BodyTooDeep")
+    bodies.visit(msg)
     senders = next(
         (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks, defects))),
         (),
@@ -352,26 +402,94 @@ _MAILPARSER_HEADERS = frozenset(
 )
 
 
-def _content_view(msg: Message) -> Message:
-    """`msg` as mail-parser is given it: the same parts, and of its own headers only
-    the four Content-* headers mail-parser reads for attachments (each cut at
-    `mime.MAX_HEADER_CHARS`).
+MAX_VIEW_DEPTH = 32
+"""Nesting levels of multiparts mail-parser is shown; deeper parts are shown as the
+parts of the container at that level (its recursive walk would exhaust the stack)."""
 
-    mail-parser parses and decodes every header of the message it is given
-    (addresses, dates, Received, all of them twice over); only its attachments are
-    used here, which depend on the parts and those headers alone.
-    """
+_PART_MARKER = "HELPDESKMAILPART"
+_PART_MARKER_RE = re.compile(r"HELPDESKMAILPART(\d{8})")
+
+
+def _view_of(part: Message) -> Message:
+    """A part as mail-parser is shown it: of its headers only the four Content-* headers
+    mail-parser reads (each cut at `mime.MAX_HEADER_CHARS`), no payload yet."""
     view = mime.Part()
-    for key, value in msg.raw_items():
+    for key, value in part.raw_items():
         if str(key).lower() in _MAILPARSER_HEADERS:
             view[key] = mime.clip(value, mime.MAX_HEADER_CHARS) if isinstance(value, str) else value
-    stored = mime.payload(msg)
-    children: list[Message | str] = [*stored] if isinstance(stored, list) else []
-    view.set_payload(stored if isinstance(stored, str) else children)
-    view.set_default_type(msg.get_default_type())
-    view.preamble, view.epilogue = msg.preamble, msg.epilogue
-    view.defects = msg.defects
+    view.set_default_type(part.get_default_type())
+    view.preamble, view.epilogue = part.preamble, part.epilogue
+    view.defects = part.defects
     return view
+
+
+def _disposition(part: Message) -> str:
+    try:
+        return (part.get_content_disposition() or "").lower()
+    except Exception:
+        return ""
+
+
+class _View:
+    """The message as mail-parser is shown it, to find the attachments.
+
+    mail-parser parses and decodes every header of the message it is given
+    (addresses, dates, Received, all of them twice over), and copies and decodes
+    every body (twice the message in memory); only its attachments are used here,
+    which depend on the parts and their Content-* headers alone. So it is shown the
+    same tree of parts with those headers only, each leaf holding a short marker
+    instead of its body: the marker in an attachment mail-parser reports names the
+    part, whose bytes are then read from the message itself. An attached message
+    (`message/*`) is a leaf: what it carries is not looked into. A multipart
+    attached as a file is shown as it is (mail-parser writes its parts out).
+    """
+
+    def __init__(self, msg: Message) -> None:
+        self.parts: list[Message] = []
+        self.root = _view_of(msg)
+        stack: list[tuple[Message, Message, int]] = [(msg, self.root, 0)]
+        while stack:
+            part, view, depth = stack.pop()
+            body = mime.payload(part)
+            ctype = mime.content_type(part)
+            if ctype.startswith("message/") and ctype not in _MESSAGE_FILES:
+                view.set_payload([])  # message/partial, message/external-body: no file
+                continue
+            if not isinstance(body, list) or ctype.startswith("message/"):
+                view.set_payload(f"{_PART_MARKER}{len(self.parts):08d}")
+                self.parts.append(part)
+                continue
+            if _disposition(part) == "attachment":
+                view.set_payload([*body])
+                continue
+            children = body if depth < MAX_VIEW_DEPTH else _leaves(part)
+            views = [_view_of(child) for child in children]
+            view.set_payload(list[Message | str](views))
+            stack.extend((child, v, depth + 1) for child, v in zip(children, views, strict=True))
+
+    def part_of(self, item: dict[str, Any]) -> Message | None:
+        """The part an attachment mail-parser reports was read from (None: not a marker)."""
+        payload = item.get("payload")
+        if not isinstance(payload, str) or len(payload) > 64:
+            return None
+        match = _PART_MARKER_RE.fullmatch(payload.strip())
+        if match is None and item.get("binary"):
+            with contextlib.suppress(binascii.Error, ValueError, UnicodeDecodeError):
+                decoded = base64.b64decode(payload, validate=True).decode("ascii")
+                match = _PART_MARKER_RE.fullmatch(decoded)
+        if match is None or int(match[1]) >= len(self.parts):
+            return None
+        return self.parts[int(match[1])]
+
+
+def _leaves(part: Message) -> list[Message]:
+    """The parts under `part` that are not multiparts (attached messages are leaves)."""
+    return [
+        p
+        for p in mime.iter_parts(part, into_messages=False)
+        if p is not part
+        and (not isinstance(mime.payload(p), list) or mime.content_type(p).startswith("message/"))
+    ]
 
 
 class _Bodies:
@@ -389,29 +507,39 @@ class _Bodies:
         self.plain: list[str] = []
         self.html: list[str] = []
 
-    def visit(self, part: Message) -> None:
-        ctype = part.get_content_type()
-        if ctype.startswith("message/"):
-            return
-        if part.is_multipart():
-            children = [p for p in part.get_payload() if isinstance(p, Message)]
-            if ctype == "multipart/alternative":
-                self._alternative(children)
-            else:
-                for child in children:
-                    self.visit(child)
-            return
-        if ctype not in ("text/plain", "text/html") or self._is_file(part):
-            return
-        text = self._text(part)
-        if text.strip():
-            (self.plain if ctype == "text/plain" else self.html).append(text)
+    def visit(self, msg: Message) -> None:
+        """Collect the bodies of `msg`, in order, at any depth (without recursion)."""
+        # Work items: a part to visit and the bodies it adds to, or the alternatives of
+        # a multipart/alternative to choose from once they are all visited.
+        stack: list[tuple[Message, _Bodies] | tuple[list[_Bodies], _Bodies]] = [(msg, self)]
+        while stack:
+            what, into = stack.pop()
+            if isinstance(what, list):
+                into._choose(what)
+                continue
+            part = what
+            ctype = part.get_content_type()
+            if ctype.startswith("message/"):
+                continue
+            children = mime.payload(part)
+            if isinstance(children, list):
+                if ctype == "multipart/alternative":
+                    subs = [_Bodies(self.blobs, self.fallbacks) for _ in children]
+                    stack.append((subs, into))
+                    stack.extend(reversed(list(zip(children, subs, strict=True))))
+                else:
+                    stack.extend((child, into) for child in reversed(children))
+                continue
+            if ctype not in ("text/plain", "text/html") or self._is_file(part):
+                continue
+            text = self._text(part)
+            if text.strip():
+                (into.plain if ctype == "text/plain" else into.html).append(text)
 
-    def _alternative(self, children: list[Message]) -> None:
+    def _choose(self, alternatives: list[_Bodies]) -> None:
+        """The last plain and the last HTML version among the visited alternatives."""
         found: dict[str, list[str]] = {}
-        for child in children:
-            sub = _Bodies(self.blobs, self.fallbacks)
-            sub.visit(child)
+        for sub in alternatives:
             if sub.plain:
                 found["plain"] = sub.plain
             if sub.html:
@@ -439,16 +567,15 @@ class _Bodies:
         return mime.decode_bytes(data, part.get_content_charset(), self.fallbacks)
 
 
-def _stdlib_attachments(msg: Message) -> tuple[Attachment, ...]:
+def _stdlib_attachments(msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    for part in msg.walk():
-        if part.is_multipart() or not _Bodies._is_file(part):
+    for part in mime.iter_parts(msg, into_messages=False):
+        if not isinstance(mime.payload(part), str) or not _Bodies._is_file(part):
             continue
         try:
-            payload = part.get_payload(decode=True)
+            data = _part_content(part, blobs) or b""
         except Exception:
-            payload = None
-        data = payload if isinstance(payload, bytes) else b""
+            data = b""
         found.append(
             Attachment(
                 filename=_clean_filename(decode_header_text(part.get_filename() or "")),
@@ -457,7 +584,7 @@ def _stdlib_attachments(msg: Message) -> tuple[Attachment, ...]:
                 content=data,
             )
         )
-    return tuple(found)
+    return (*found, *_unnamed_message_parts(msg, set(), blobs))
 
 
 # Large base64 bodies are cut out of the raw bytes before the stdlib parser sees them:
