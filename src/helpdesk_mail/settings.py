@@ -693,6 +693,12 @@ class NotificationSettings:
     """Technicians of the category hear when someone else updates a KB article in it."""
     include_attachments: bool = True
     """Attach the ticket's files to notifications (off, e.g. for HIPAA: no files or images)."""
+    max_attached_bytes: int = _setting(10 * 1024 * 1024, rule=_in_range(0, 1024 * 1024 * 1024))
+    """Total bytes of the files (and inline images) one notification attaches, 10 MB: files
+    are attached in order while they fit; the others are only listed, with their links."""
+    max_attached_files: int = _setting(50, rule=_in_range(0, 10_000))
+    """Files (and inline images) one notification attaches at most; the others are only
+    listed, with their links."""
     autologin_links: bool = True
     """Regular users get links that log them in without a password (never staff, never CC mode)."""
     autologin_ttl_hours: int = _setting(72, rule=_in_range(1, 24 * 30))

@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import base64
 import random
+from email.message import EmailMessage
 
+from helpdesk_mail import bind_ticket, notify
 from helpdesk_mail.inbound.parse import parse_email
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import InboundResult
-from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
-from helpdesk_mail.settings import Settings
+from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
+from helpdesk_mail.model import Role, User
+from helpdesk_mail.settings import (
+    IncomingSettings,
+    NotificationSettings,
+    OutgoingSettings,
+    Settings,
+)
 
 CRLF = b"\r\n"
 
@@ -141,3 +149,99 @@ def test_deeply_nested_multiparts_are_read() -> None:
     parsed, _ = parse_email(nested_multiparts(400))
     assert parsed.text == "hello from the bottom"
     assert [a.filename for a in parsed.attachments] == ["deep.pdf"]
+
+
+# --- what notifications attach --------------------------------------------------------
+
+
+def notifications_of(raw: bytes, settings: Settings) -> list[EmailMessage]:
+    """The emails sent about `raw` made into a ticket (as the benchmark runs it)."""
+    storage = InMemoryStorage()
+    storage.add_user(
+        User("tess@acme.test", "Tess Tech", Role.TECHNICIAN, categories=frozenset({"Hardware"}))
+    )
+    clock = ManualClock()
+    result = process_email(raw, settings, storage, clock, random=SeededRandom(1))
+    outcome = storage.commit(result.actions, key=None)
+    outbox = Outbox()
+    for event in result.events:
+        event = bind_ticket(event, outcome.ticket_id)
+        notify(event, settings, storage, None, outbox, clock, SeededRandom(2))
+    assert outbox.messages
+    return outbox.messages
+
+
+def hostile_settings(**notifications: int) -> Settings:
+    return Settings(
+        incoming=IncomingSettings(
+            helpdesk_addresses=("support@acme.test",), default_category="Hardware"
+        ),
+        notifications=NotificationSettings(**notifications),  # type: ignore[arg-type]
+        outgoing=OutgoingSettings(
+            from_address="support@acme.test", helpdesk_url="https://help.acme.test"
+        ),
+    )
+
+
+def with_files(sizes: list[int]) -> bytes:
+    parts = [b"Content-Type: text/plain\r\n\r\nthe files\r\n"]
+    for i, size in enumerate(sizes):
+        data = base64.encodebytes(bytes([i % 256]) * size).replace(b"\n", CRLF)
+        parts.append(
+            b'Content-Type: application/octet-stream; name="f%d.bin"\r\n' % i
+            + b"Content-Transfer-Encoding: base64\r\n\r\n"
+            + data
+        )
+    body = b"".join(b"--b\r\n" + p + CRLF for p in parts) + b"--b--\r\n"
+    return mail(body, b"multipart/mixed; boundary=b")
+
+
+def test_a_notification_attaches_files_up_to_its_size_bound() -> None:
+    raw = with_files([400_000, 700_000, 200_000, 100_000])
+    for msg in notifications_of(raw, hostile_settings(max_attached_bytes=1_000_000)):
+        attached = [(p.get_filename(), len(p.get_content())) for p in msg.iter_attachments()]
+        # in order while they fit: f1 does not fit after f0, f2 and f3 do
+        assert attached == [("f0.bin", 400_000), ("f2.bin", 200_000), ("f3.bin", 100_000)]
+        assert "f1.bin" in str(msg.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+        assert len(msg.as_bytes()) < 2 * 1_000_000
+
+
+def test_a_notification_attaches_at_most_its_number_of_files() -> None:
+    # Issue 13: thousands of tiny files were each attached to every notification.
+    raw = with_files([10] * 300)
+    stored = run(raw).email.attachments
+    assert len(stored) == 300
+    for msg in notifications_of(raw, hostile_settings()):
+        assert [p.get_filename() for p in msg.iter_attachments()] == [
+            f"f{i}.bin" for i in range(50)
+        ]
+    for msg in notifications_of(raw, hostile_settings(max_attached_files=3)):
+        assert len(list(msg.iter_attachments())) == 3
+
+
+def test_suggested_articles_are_searched_with_the_start_of_the_ticket_only() -> None:
+    searched: list[str] = []
+
+    class Spy(InMemoryStorage):
+        def search_kb(self, text: str, limit: int) -> tuple[()]:
+            searched.append(text)
+            return ()
+
+    storage = Spy()
+    settings = hostile_settings()
+    raw = mail(b"the printer is on fire " * 50_000, b"text/plain")
+    result = process_email(raw, settings, storage, ManualClock(), random=SeededRandom(1))
+    outcome = storage.commit(result.actions, key=None)
+    [event] = result.events
+    notify(
+        bind_ticket(event, outcome.ticket_id),
+        settings,
+        storage,
+        None,
+        Outbox(),
+        ManualClock(),
+        SeededRandom(2),
+    )
+    assert searched and all(len(q) <= 2000 for q in searched)
+    assert searched[0].startswith("Hostile the printer is on fire")
+    assert searched[0].rsplit(" ", 1)[1] in {"the", "printer", "is", "on", "fire"}  # whole words

@@ -32,13 +32,16 @@ Every message has (rules other code relies on):
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
   `PlannedEmail.include_attachments` is on; otherwise ``cid:`` images are replaced by
-  their alt text.
+  their alt text. They are attached in order while they fit in
+  `NotificationSettings.max_attached_bytes` (10 MB) and `max_attached_files` (50);
+  the others are only listed, with their links (`#Recent_Attachments#`).
 - No header carries CR, LF or another control character from user data: names,
   subjects and file names are flattened to one line; invalid addresses are left out.
 """
 
 from __future__ import annotations
 
+import binascii
 import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -88,6 +91,9 @@ __all__ = [
 RATING_TTL = timedelta(days=30)
 UNSUBSCRIBE_TTL = timedelta(days=365)
 KB_SUGGESTIONS = 5
+KB_QUERY_CHARS = 2000
+"""Characters of the ticket (subject, then text) the suggested KB articles are searched
+with: a search over a megabyte of text costs the host's search as much as the email."""
 MAX_REFERENCES = 10
 _MESSAGE_ID = re.compile(r"<[^<>\s@\x00-\x1f\x7f]{1,250}@[^<>\s@\x00-\x1f\x7f]{1,250}>")
 _CID_REF = re.compile(r'src="cid:([^"]+)"')
@@ -248,7 +254,13 @@ class _Reads:
     def kb_suggestions(self, t: Ticket) -> tuple[LinkItem, ...]:
         """KB articles similar to the ticket, for `#Suggested_KB_articles#`."""
         if t.id not in self._kb:
-            query = f"{t.subject} {t.body_text or html_to_text(t.body_html or '')}"
+            text = t.body_text[:KB_QUERY_CHARS] or html_to_text(
+                (t.body_html or "")[: 8 * KB_QUERY_CHARS]
+            )
+            query = f"{t.subject} {text}"
+            if len(query) > KB_QUERY_CHARS:  # not inside a word
+                cut = query.rfind(" ", 0, KB_QUERY_CHARS)
+                query = query[: cut if cut > 0 else KB_QUERY_CHARS]
             found = self.storage.search_kb(query, KB_SUGGESTIONS)
             self._kb[t.id] = tuple(LinkItem(a.title, a.url) for a in found)
         return self._kb[t.id]
@@ -643,7 +655,7 @@ def render_message(
         _thread_headers(msg, ticket)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
-        _body(msg, rendered, planned, ticket, reads, built.files)
+        _body(msg, rendered, planned, ticket, reads, built.files, settings)
         messages.append(msg)
     return messages
 
@@ -668,28 +680,31 @@ def _body(
     ticket: Ticket | None,
     reads: _Reads,
     files: Sequence[Attachment],
+    settings: Settings,
 ) -> None:
     """The text and HTML parts; with attachments on, the inline images the HTML shows
-    and the files of the message the email shows (`files`)."""
+    and the files of the message the email shows (`files`), in order while they fit in
+    `max_attached_bytes` and `max_attached_files` (the others are only listed)."""
     html = rendered.html
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        _HTML_PAGE.format(html), subtype="html", charset="utf-8", cte="quoted-printable"
-    )
+    _set_text(msg, rendered.text, "plain")
+    msg.add_alternative("", subtype="html", charset="utf-8", cte="quoted-printable")
+    html_part = msg.get_payload()[1]  # type: ignore[index]
+    assert isinstance(html_part, EmailMessage)
+    _set_text(html_part, _HTML_PAGE.format(html), "html")
     if not planned.include_attachments or ticket is None:
         return
+    notifications = settings.notifications
+    budget = _Budget(notifications.max_attached_bytes, notifications.max_attached_files)
     wanted = dict.fromkeys(_CID_REF.findall(html))
     if wanted:
         pool = [*ticket.attachments, *(a for c in reads.comments(ticket) for a in c.attachments)]
-        html_part = msg.get_payload()[1]  # type: ignore[index]
-        assert isinstance(html_part, EmailMessage)
         done: set[str] = set()
         for a in pool:
             cid = (a.content_id or "").strip("<> ")
-            if not (a.inline and cid in wanted and cid not in done):
+            if not (a.inline and cid in wanted and cid not in done) or not budget.fits(a):
                 continue
             content = reads.content(a)
-            if content:
+            if content and budget.take(content):
                 done.add(cid)
                 maintype, subtype = _content_type(a.content_type)
                 html_part.add_related(
@@ -701,10 +716,56 @@ def _body(
                     disposition="inline",
                 )
     for a in files:
+        if not budget.fits(a):
+            continue
         content = reads.content(a)
-        if not content:  # a file the host keeps without bytes
+        if not content or not budget.take(content):  # no bytes: a file the host keeps apart
             continue
         maintype, subtype = _content_type(a.content_type)
         msg.add_attachment(
             content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
         )
+
+
+class _Budget:
+    """What one notification may still attach: bytes and files."""
+
+    def __init__(self, size: int, files: int) -> None:
+        self.bytes = size
+        self.files = files
+
+    def fits(self, attachment: Attachment) -> bool:
+        """Whether a file of this (stated) size may still be attached."""
+        return self.files > 0 and attachment.size <= self.bytes
+
+    def take(self, content: bytes) -> bool:
+        """Count these bytes as attached, if they fit."""
+        if self.files <= 0 or len(content) > self.bytes:
+            return False
+        self.files -= 1
+        self.bytes -= len(content)
+        return True
+
+
+_QP_CHUNK = 1 << 16
+
+
+def _set_text(part: EmailMessage, text: str, subtype: str) -> None:
+    """`part` as a UTF-8 text part of `text`, quoted-printable.
+
+    The stdlib's encoder (`set_content`) is pure Python and holds the text five times
+    over; `binascii.b2a_qp` encodes it a slice of lines at a time.
+    """
+    part.set_content("", subtype=subtype, charset="utf-8", cte="quoted-printable")
+    text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+    chunks: list[str] = []
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + _QP_CHUNK)
+        end = len(text) if end == -1 else end + 1
+        data = text[start:end].encode("utf-8", "replace")
+        chunks.append(binascii.b2a_qp(data, istext=True).decode("ascii"))
+        start = end
+    if chunks and not chunks[-1].endswith("\n"):
+        chunks.append("\n")
+    part.set_payload("".join(chunks) if chunks else "\n")
