@@ -73,3 +73,82 @@ def test_raw_readers_never_raise(raw: bytes) -> None:
     mime.split_message(raw)
     for charset in ("utf-8", "idna", "punycode", "undefined", "iso-2022-jp", "bogus", None):
         mime.decode_bytes(raw, charset)
+
+
+# --- cutting long bodies out before the stdlib parser reads them -------------------------
+
+LINES = st.sampled_from(
+    [
+        "",
+        "",
+        "--b",
+        "--b--",
+        "--c",
+        "--c--",
+        "--",
+        "-- ",
+        "Content-Type: multipart/mixed; boundary=c",
+        "Content-Type: multipart/digest; boundary=c",
+        "Content-Type: message/rfc822",
+        "Content-Type: message/global-delivery-status",
+        "Content-Type: text/plain",
+        "Content-Type:",
+        " message/delivery-status",
+        "From: x@example.com",
+        "From here on",
+        "Subject: s",
+        "a:b",
+        ":",
+        "\tfolded",
+        " folded",
+        "hello",
+        "hello world: x",
+        "HELPDESKMAILCUT00000000",
+        "caf\udcc3\udca9",
+    ]
+)
+ENDINGS = st.sampled_from(["\r\n", "\n", "\r"])
+
+
+@st.composite
+def line_soup(draw: st.DrawFn) -> bytes:
+    """A message of odd lines: boundaries, blank lines, header and body lines, nesting."""
+    head = "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n"
+    lines = draw(st.lists(st.tuples(LINES, ENDINGS), max_size=60))
+    body = "".join(line + end for line, end in lines)
+    if draw(st.booleans()):
+        body = body.rstrip("\r\n")
+    return (head + body).encode("ascii", "surrogateescape")
+
+
+def _tree(msg: email.message.Message) -> list[object]:
+    return [
+        (
+            list(p.raw_items()),
+            p._payload if isinstance(p._payload, str) else len(p._payload or ()),
+            p.preamble,
+            p.epilogue,
+            [type(d).__name__ for d in p.defects],
+            p.get_default_type(),
+        )
+        for p in mime.iter_parts(msg)
+    ]
+
+
+def _whole(raw: bytes) -> email.message.Message:
+    """`parse_bytes` without cutting anything out."""
+    msg = mime._parse(raw)
+    mime._tame(msg)
+    return msg
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(line_soup())
+def test_cutting_long_bodies_out_parses_the_same(raw: bytes) -> None:
+    saved = mime.CUT_MIN_MESSAGE, mime.CUT_MIN_RUN
+    mime.CUT_MIN_MESSAGE, mime.CUT_MIN_RUN = 0, 1  # cut every run, however short
+    try:
+        cut = _tree(mime.parse_bytes(raw))
+    finally:
+        mime.CUT_MIN_MESSAGE, mime.CUT_MIN_RUN = saved
+    assert cut == _tree(_whole(raw))

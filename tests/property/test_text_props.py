@@ -82,3 +82,16 @@ def test_tidy_lines_trims_and_squeezes(text: str) -> None:
     assert out == out.strip("\n")
     assert all(line == line.rstrip(" \t") for line in out.split("\n"))
     assert out.split() == text.split()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["a", "b ", " ", "\t", "\n", "\n", "\r", "\r\n"])).map("".join))
+def test_tidy_lines_reads_long_texts_a_slice_at_a_time(text: str) -> None:
+    from helpdesk_mail.text import tidy
+
+    whole = tidy.tidy_lines(text)
+    saved, tidy._CHUNK = tidy._CHUNK, 3
+    try:
+        assert tidy.tidy_lines(text) == whole
+    finally:
+        tidy._CHUNK = saved

@@ -4,6 +4,7 @@ speed and memory are measured by benchmarks/hostile.py)."""
 from __future__ import annotations
 
 import base64
+import email.policy
 import random
 from email.message import EmailMessage
 
@@ -245,3 +246,27 @@ def test_suggested_articles_are_searched_with_the_start_of_the_ticket_only() -> 
     assert searched and all(len(q) <= 2000 for q in searched)
     assert searched[0].startswith("Hostile the printer is on fire")
     assert searched[0].rsplit(" ", 1)[1] in {"the", "printer", "is", "on", "fire"}  # whole words
+
+
+def test_quoted_history_is_looked_for_in_the_first_lines_of_a_long_body() -> None:
+    from helpdesk_mail.inbound.quotes import MAX_REPLY_LINES, reply_text_from_plain
+
+    quote = "> an old line\n" * (3 * MAX_REPLY_LINES)
+    # history that starts within the lines looked at goes, however long it is
+    reply = "Thanks, fixed.\n\nOn Mon, 5 Jan 2026, Jane wrote:\n" + quote
+    assert reply_text_from_plain(reply) == "Thanks, fixed."
+    # past them, the text is kept as it is
+    long_text = "a line of new text\n" * (2 * MAX_REPLY_LINES) + quote
+    assert reply_text_from_plain(long_text) == long_text.rstrip()
+    # leading blank lines are not counted
+    assert reply_text_from_plain("\n" * (2 * MAX_REPLY_LINES) + reply) == "Thanks, fixed."
+
+
+def test_notifications_are_written_as_the_stdlib_writes_them() -> None:
+    # their writer writes bodies a slice at a time, with boundaries set beforehand
+    raw = with_files([3000, 5])
+    for msg in notifications_of(raw, hostile_settings()):
+        for wire in (email.policy.SMTP, email.policy.SMTPUTF8):
+            ours = msg.as_bytes(policy=wire)
+            assert ours == EmailMessage.as_bytes(msg, policy=wire)
+            assert b"\r\n--=_helpdesk_mail_0--\r\n" in ours

@@ -194,12 +194,14 @@ def _guess_8bit(data: bytes) -> str:
 # --------------------------------------------------------------------------- text
 
 _C0 = re.compile(r"[\x00-\x08\x0b-\x1f]+")
-_LINE_BREAK = re.compile(r"\r\n?")
+_NO_C0 = dict.fromkeys((*range(0x09), *range(0x0B, 0x20)))
 
 
 def clean_body(text: str) -> str:
     """Body text as stored: line breaks are `\\n`, and no C0 control but tab and newline."""
-    return _C0.sub("", _LINE_BREAK.sub("\n", text))
+    if "\r" in text:  # str methods: a regular expression keeps a piece per match
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.translate(_NO_C0) if _C0.search(text) else text
 
 
 def _clean_line(text: str) -> str:
@@ -619,17 +621,143 @@ def _tame(msg: Message) -> None:
             stack.extend(reversed(children))
 
 
+# Long runs of body lines are cut out of the raw bytes before the stdlib parser sees them
+# and put back into the parsed parts: its feed parser holds the whole message in a
+# StringIO (four bytes a character) and keeps every line as a separate string (a 4 MB
+# body of blank lines is 100 MB of strings). Which lines are body is decided line by
+# line, the way the feed parser reads them, without knowing the structure:
+#   - a line starting with `--` may be a boundary: never cut; after it, headers may follow;
+#   - where headers may follow, a header line (the feed parser's `headerRE`) keeps it
+#     so; a blank line may end a header block, after which the headers of an attached
+#     message may follow; a second blank line, or any other line, starts the body (the
+#     parser takes a line that is no header for the start of the body, and a message
+#     whose header is empty for a text part);
+#   - in a body, every line up to the next line starting with `--` is body.
+# A run is replaced by one placeholder line, which the parser reads as a body line as
+# well (no colon, not blank): the structure it builds is the same. The one part whose
+# body is not read that way is message/delivery-status (blocks of headers separated by
+# blank lines): nothing is cut after such a part is declared. If a placeholder is not
+# found back in a part, the message is parsed again whole.
+CUT_MIN_MESSAGE = 64 * 1024
+"""Messages shorter than this are parsed as they are."""
+CUT_MIN_RUN = 2048
+"""Runs of body lines shorter than this stay in place."""
+_CUT_TOKEN = b"HELPDESKMAILCUT"
+_CUT_PLACEHOLDER = re.compile(r"HELPDESKMAILCUT(\d{8})")
+_LINE_START = rb"(?:(?<=\n)|(?<=\r)(?!\n)|\A)"
+_HEADER_START = rb"(?:From |[\x21-\x39\x3b-\x7e]*:|[\t ])"  # the feed parser's headerRE
+_HEADER_LINE = re.compile(_HEADER_START)
+_HEADER_RUN = re.compile(rb"(?:(?!--)" + _HEADER_START + rb"[^\r\n]*(?:\r\n|\r|\n))+")
+_LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)?")
+_RUN_END = re.compile(_LINE_START + rb"--")
+_DSN = re.compile(rb"(?i)content-type:[ \t\r\n]*message/delivery-status")
+
+
+def _body_runs(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of the runs of body lines worth cutting out (see above)."""
+    runs: list[tuple[int, int]] = []
+    dsn = _DSN.search(raw)
+    position, length = 0, dsn.start() if dsn is not None else len(raw)
+    headers_may_follow, after_blank = True, False
+    while position < length:
+        if headers_may_follow and not after_blank:
+            header_lines = _HEADER_RUN.match(raw, position)
+            if header_lines is not None:
+                position = header_lines.end()
+                continue
+        line = _LINE.match(raw, position)
+        assert line is not None  # the pattern matches the empty string
+        content, end = line[1], line.end()
+        start = None
+        if content.startswith(b"--"):
+            headers_may_follow, after_blank = True, False
+        elif not content:
+            if after_blank:
+                start = end
+            after_blank = not after_blank
+        elif _HEADER_LINE.match(content):
+            headers_may_follow, after_blank = True, False
+        else:
+            start = position
+        position = max(end, position + 1)
+        if start is None:
+            continue
+        stop = _RUN_END.search(raw, start, length)
+        stop_at = stop.start() if stop is not None else length
+        if stop_at == length and length < len(raw):
+            break  # a run that reaches a message/delivery-status part is not cut
+        if stop_at - start >= CUT_MIN_RUN:
+            runs.append((start, stop_at))
+        position = max(stop_at, position)
+        headers_may_follow, after_blank = True, False
+    return runs
+
+
+class _Cut:
+    """The raw message with its long runs of body lines replaced by placeholders."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.runs: list[tuple[int, int]] = []
+        if len(raw) >= CUT_MIN_MESSAGE and _CUT_TOKEN not in raw:
+            self.runs = _body_runs(raw)
+
+    def skeleton(self) -> bytes:
+        pieces: list[bytes] = []
+        position = 0
+        for index, (start, end) in enumerate(self.runs):
+            run_end = self._text_end(start, end)
+            pieces += [self.raw[position:start], b"%s%08d" % (_CUT_TOKEN, index)]
+            position = run_end  # the run's last line end stays
+        pieces.append(self.raw[position:])
+        return b"".join(pieces)
+
+    def _text_end(self, start: int, end: int) -> int:
+        if self.raw[end - 2 : end] == b"\r\n":
+            return end - 2
+        return end - 1 if self.raw[end - 1 : end] in (b"\r", b"\n") else end
+
+    def restore(self, msg: Message) -> bool:
+        """Put the runs back into the parts; False if one was not found."""
+        found = 0
+
+        def text(match: re.Match[str]) -> str:
+            nonlocal found
+            index = int(match[1])
+            if index >= len(self.runs):
+                return match[0]
+            found += 1
+            start, end = self.runs[index]
+            return self.raw[start : self._text_end(start, end)].decode("ascii", "surrogateescape")
+
+        token = _CUT_TOKEN.decode()
+        for part in iter_parts(msg):
+            for name in ("_payload", "preamble", "epilogue"):
+                value = getattr(part, name, None)
+                if isinstance(value, str) and token in value:
+                    setattr(part, name, _CUT_PLACEHOLDER.sub(text, value))
+        return found == len(self.runs)
+
+
 def parse_bytes(raw: bytes) -> Message:
     """The stdlib message (compat32, of `Part`s) of raw bytes; never raises."""
+    cut = _Cut(raw)
+    msg = _parse(cut.skeleton() if cut.runs else raw)
+    if cut.runs and not cut.restore(msg):
+        msg = _parse(raw)
+    try:
+        _tame(msg)
+    except Exception as exc:  # a part that cannot be rewritten keeps its header
+        msg.defects.append(email.errors.MessageDefect(f"untamed: {type(exc).__name__}"))
+    return msg
+
+
+def _parse(raw: bytes) -> Message:
     try:
         msg: Message = email.message_from_bytes(raw, _class=Part)
     except Exception as exc:  # RecursionError on absurd nesting, and the like
         msg = Part()
         msg.defects.append(email.errors.MessageDefect(f"unparseable: {type(exc).__name__}"))
-    try:
-        _tame(msg)
-    except Exception as exc:  # a part that cannot be rewritten keeps its header
-        msg.defects.append(email.errors.MessageDefect(f"untamed: {type(exc).__name__}"))
     return msg
 
 

@@ -847,20 +847,46 @@ def reply_text_from_plain(text: str) -> str:
     return _reply_text(text, cut_below=False)
 
 
+MAX_REPLY_LINES = 10_000
+"""Lines of a body (after its leading blank lines) in which quoted history is looked for.
+Further lines are kept as they are when the lines looked at end in new text, dropped
+when they end in history or a quote: the rules keep several objects per line (a body
+of two million blank lines took 25 times its size)."""
+_GOES_ON = "HELPDESKMAILTEXTGOESON"  # an ordinary line standing for the lines not looked at
+_NOT_SPACE = re.compile(r"\S")
+
+
 def _reply_text(text: str, cut_below: bool) -> str:
-    original = _split_lines(text)
+    normal = text.replace("\r\n", "\n").replace("\r", "\n")
+    # Leading blank lines are set aside (kept when nothing is removed, dropped otherwise).
+    visible = _NOT_SPACE.search(normal)
+    start = normal.rfind("\n", 0, visible.start()) + 1 if visible is not None else len(normal)
+    original = normal[start:].split("\n", MAX_REPLY_LINES)
+    rest = original.pop() if len(original) > MAX_REPLY_LINES else None
+    goes_on = _GOES_ON
+    if rest is not None:  # the lines not looked at go on as the last one looked at
+        last = next((line for line in reversed(original) if line.strip()), "")
+        goes_on = "> " + _GOES_ON if _is_quoted(last) else _GOES_ON
+        original.append(goes_on)
     try:
         lines = _trim_tail(_new_lines(original, cut_below), drop_mobile=True)
     except (RecursionError, MemoryError):  # pragma: no cover - defensive
         return text.rstrip()
-    if len(lines) != len(_trim_tail(original, drop_mobile=False)):
+    if rest is not None:
+        if lines and lines[-1] == goes_on:  # new text up to the lines not looked at
+            lines[-1] = original[-1] = rest
+        else:
+            original.pop()
+    removed = len(lines) != len(_trim_tail(original, drop_mobile=False))
+    if removed:
         # something was removed: the leading blank lines go too (sliced off at once:
         # deleting them one by one from the front is quadratic)
         first = 0
         while first < len(lines) and not lines[first].strip():
             first += 1
         lines = lines[first:]
-    return "\n".join(lines).rstrip()
+    kept = "\n".join(lines).rstrip()
+    return normal[:start] + kept if kept and not removed else kept
 
 
 # ---------------------------------------------------------------------------

@@ -48,9 +48,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
+from email.generator import BytesGenerator
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
+from io import BytesIO
 from typing import Protocol, cast
 
 from ..addresses import normalize_email
@@ -637,7 +640,7 @@ def render_message(
         built = built_for(all(r.role.is_staff for r in (*to, *cc)))
         data = _recipient_data(built.data, planned, personal, settings, now)
         rendered = render_compiled_email(template, MaskValues(data))
-        msg = EmailMessage(policy=policy.SMTP)
+        msg = _Notification(policy=policy.SMTP)
         msg["From"] = sender
         if to_addrs:
             msg["To"] = to_addrs
@@ -656,6 +659,7 @@ def render_message(
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         _body(msg, rendered, planned, ticket, reads, built.files, settings)
+        _set_boundaries(msg)
         messages.append(msg)
     return messages
 
@@ -769,3 +773,48 @@ def _set_text(part: EmailMessage, text: str, subtype: str) -> None:
     if chunks and not chunks[-1].endswith("\n"):
         chunks.append("\n")
     part.set_payload("".join(chunks) if chunks else "\n")
+
+
+def _set_boundaries(msg: EmailMessage) -> None:
+    """A boundary for each multipart, so that the writer does not make one: it joins the
+    whole text of the parts to find a string they do not hold. These cannot occur in
+    the parts: their bodies are quoted-printable (where `=` is followed by two hex
+    digits or a line end) or base64 (no `=` but at the end, no `_`)."""
+    stack: list[tuple[EmailMessage, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if part.is_multipart():
+            part.set_boundary(f"=_helpdesk_mail_{depth}")
+            stack.extend(
+                (child, depth + 1) for child in part.iter_parts() if isinstance(child, EmailMessage)
+            )
+
+
+class _Generator(BytesGenerator):
+    """The stdlib's writer, that writes a body a slice at a time: its own splits the body
+    into a list of lines (50 bytes a line more than the text)."""
+
+    def _write_lines(self, lines: str) -> None:
+        start = 0
+        while start < len(lines):
+            end = lines.find("\n", start + _QP_CHUNK)
+            end = len(lines) if end == -1 else end + 1
+            piece = lines[start:end]
+            if "\r" in piece:
+                piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+            line_end: str = getattr(self, "_NL", "\n")  # the policy's, set by flatten
+            self.write(piece.replace("\n", line_end) if line_end != "\n" else piece)
+            start = end
+
+
+class _Notification(EmailMessage):
+    """A notification: written as the stdlib writes an `EmailMessage`, in less memory."""
+
+    def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
+        """The message as bytes (see `email.message.Message.as_bytes`)."""
+        out = BytesIO()
+        writer = _Generator(
+            out, mangle_from_=False, policy=self.policy if policy is None else policy
+        )
+        writer.flatten(self, unixfrom=unixfrom)
+        return out.getvalue()
