@@ -270,3 +270,23 @@ def test_notifications_are_written_as_the_stdlib_writes_them() -> None:
             ours = msg.as_bytes(policy=wire)
             assert ours == EmailMessage.as_bytes(msg, policy=wire)
             assert b"\r\n--=_helpdesk_mail_0--\r\n" in ours
+
+
+def test_mail_nested_too_deep_for_the_parser_becomes_a_ticket() -> None:
+    # Issue 13.11: 1,000 levels of multipart were discarded as malformed.
+    result = run(nested_multiparts(1000))
+    assert result.verdict.value == "create_ticket" and result.hold is None
+    assert result.body_text == "hello from the bottom"
+    assert [a.filename for a in result.email.attachments] == ["deep.pdf"]
+    assert "NestingFlattened" in result.email.defects
+
+
+def test_mail_nested_too_deep_with_nothing_readable_is_held() -> None:
+    empty = nested_multiparts(1000, text=b"").replace(
+        b'Content-Type: application/pdf; name="deep.pdf"\r\n\r\n%PDF\r\n', b""
+    )
+    result = run(empty)
+    assert result.verdict.value == "discard" and result.reason is not None
+    assert result.reason.value == "malformed"
+    assert result.hold is not None and "nothing readable" in result.hold
+    assert result.actions == ()  # nothing committed: the poller keeps the mail

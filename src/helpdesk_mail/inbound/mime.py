@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import email
 import email.errors
 import email.header
@@ -40,6 +41,7 @@ from typing import Any
 
 __all__ = [
     "ADDRESS_PATTERN",
+    "MAX_FLAT_PARTS",
     "MAX_HEADERS",
     "MAX_HEADER_CHARS",
     "MAX_LINE_CHARS",
@@ -47,7 +49,9 @@ __all__ = [
     "MAX_PARAM_CHARS",
     "MAX_PARAM_HEADER_CHARS",
     "MAX_SCANNED_HEAD",
+    "NestingFlattened",
     "Part",
+    "Unparseable",
     "body_bytes",
     "clean_body",
     "clip",
@@ -752,13 +756,92 @@ def parse_bytes(raw: bytes) -> Message:
     return msg
 
 
+class Unparseable(email.errors.MessageDefect):
+    """The stdlib parser failed on the message: it is read as an empty message."""
+
+
+class NestingFlattened(email.errors.MessageDefect):
+    """The message was nested too deep for the stdlib parser: its parts were read as the
+    parts of one multipart/mixed (`MAX_FLAT_PARTS` of them)."""
+
+
 def _parse(raw: bytes) -> Message:
     try:
         msg: Message = email.message_from_bytes(raw, _class=Part)
-    except Exception as exc:  # RecursionError on absurd nesting, and the like
+    except RecursionError:  # nested deeper than the stack: read its parts side by side
+        return _parse_flattened(raw)
+    except Exception as exc:  # the stdlib parser has raised on odd input before
         msg = Part()
-        msg.defects.append(email.errors.MessageDefect(f"unparseable: {type(exc).__name__}"))
+        msg.defects.append(Unparseable(f"unparseable: {type(exc).__name__}"))
     return msg
+
+
+def _parse_flattened(raw: bytes) -> Message:
+    flat = _flattened(raw)
+    with contextlib.suppress(Exception):  # one level of nesting left: not expected
+        if flat is not None:
+            msg: Message = email.message_from_bytes(flat, _class=Part)
+            msg.defects.append(NestingFlattened())
+            return msg
+    msg = Part()
+    msg.defects.append(Unparseable("unparseable: RecursionError"))
+    return msg
+
+
+MAX_FLAT_PARTS = 1000
+"""Parts read from a message nested too deep for the stdlib parser."""
+
+_BOUNDARY_PARAM = re.compile(rb'(?i)boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
+_DELIMITER = re.compile(_LINE_START + rb"--([^\r\n]*)")
+_MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*(?:\r?\n[ \t]+)?multipart/")
+_BYTES_LINE_END = re.compile(rb"\r\n|\r|\n")
+_CONTENT_TYPE_FIELD = re.compile(rb"(?im)^content-type:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n?")
+
+
+def _flattened(raw: bytes) -> bytes | None:
+    """`raw` with its nesting undone: the parts that are not multiparts, in order, as
+    the parts of one multipart/mixed under the message's own header; None when there
+    is no header or no boundary.
+
+    Linear, without parsing: the boundaries are every `boundary=` parameter in the
+    message; a line `--boundary` ends a part and starts the next; a part whose header
+    says multipart is a container (its preamble is dropped), a part after a closing
+    `--boundary--` an epilogue.
+    """
+    end = header_end(raw)
+    boundaries = {m[1] or m[2] for m in _BOUNDARY_PARAM.finditer(raw)}
+    if end is None or not boundaries:
+        return None
+    leaves: list[bytes] = []
+    opened: int | None = None  # where the part after the last delimiter starts
+    for delimiter in _DELIMITER.finditer(raw, end[1]):
+        name = delimiter[1].rstrip(b" \t")
+        closing = name not in boundaries and name.endswith(b"--") and name[:-2] in boundaries
+        if not closing and name not in boundaries:
+            continue
+        if opened is not None and len(leaves) < MAX_FLAT_PARTS:
+            part = _without_line_end(raw[opened : delimiter.start()])
+            part_head = _HEADER_END.search(part)
+            if not _MULTIPART.search(part, 0, part_head.start() if part_head else len(part)):
+                leaves.append(part)
+        line_end = _BYTES_LINE_END.search(raw, delimiter.end())
+        opened = None if closing or line_end is None else line_end.end()
+    fresh = b"=_helpdesk_mail_flat"
+    while fresh in raw:
+        fresh += b"_"
+    head = _CONTENT_TYPE_FIELD.sub(b"", raw[: end[0]] + b"\r\n")
+    out = [head, b'Content-Type: multipart/mixed; boundary="', fresh, b'"\r\n\r\n']
+    for part in leaves:
+        out += [b"--", fresh, b"\r\n", part, b"\r\n"]
+    out += [b"--", fresh, b"--\r\n"]
+    return b"".join(out)
+
+
+def _without_line_end(data: bytes) -> bytes:
+    """`data` without the line end before a delimiter (it belongs to the delimiter)."""
+    if data.endswith(b"\r\n"):
+        return data[:-2]
+    return data[:-1] if data[-1:] in (b"\r", b"\n") else data
 
 
 def payload(part: Message) -> str | list[Message]:

@@ -171,6 +171,10 @@ def _process(
     if not email.sender.email:
         # nobody to answer, but it may be a real request: kept for a person to look at
         return _hold(ctx, DiscardReason.MALFORMED, "no sender address: held for review")
+    if _nothing_read(email):
+        return _hold(
+            ctx, DiscardReason.MALFORMED, "structure too deep, nothing readable: held for review"
+        )
 
     user = storage.user(email.sender.email)
     match = find_ticket(email, user, storage, secret)
@@ -200,6 +204,20 @@ def _process(
     if ticket is not None:
         return _comment(ctx, ticket, user, (*notes, f"threaded by {match.how}"), inert=False)
     return _new_ticket(ctx, user, tuple(notes))
+
+
+# Defects of a message whose structure the parser could not read as it is (mime.py).
+_STRUCTURE_LOST = frozenset({"NestingFlattened", "Unparseable"})
+
+
+def _nothing_read(email: ParsedEmail) -> bool:
+    """A message whose structure could not be read, of which no text and no file was read."""
+    return (
+        not _STRUCTURE_LOST.isdisjoint(email.defects)
+        and not email.text.strip()
+        and not email.html
+        and not email.attachments
+    )
 
 
 def _on_ticket(ticket: Ticket, address: str) -> bool:
