@@ -41,15 +41,16 @@ from typing import Any
 
 __all__ = [
     "ADDRESS_PATTERN",
-    "MAX_FLAT_PARTS",
+    "MAX_DEPTH",
     "MAX_HEADERS",
     "MAX_HEADER_CHARS",
     "MAX_LINE_CHARS",
     "MAX_PARAMS",
     "MAX_PARAM_CHARS",
     "MAX_PARAM_HEADER_CHARS",
+    "MAX_PARTS",
     "MAX_SCANNED_HEAD",
-    "NestingFlattened",
+    "Flattened",
     "Part",
     "Unparseable",
     "body_bytes",
@@ -745,10 +746,18 @@ class _Cut:
 
 def parse_bytes(raw: bytes) -> Message:
     """The stdlib message (compat32, of `Part`s) of raw bytes; never raises."""
+    flattened: Flattened | None = None
+    shape = _needs_flattening(raw)
+    if shape is not None:
+        flat = _flattened(raw)
+        if flat is not None:
+            raw, flattened = flat[0], Flattened(f"{flat[1]} parts, {shape[1]} levels")
     cut = _Cut(raw)
     msg = _parse(cut.skeleton() if cut.runs else raw)
     if cut.runs and not cut.restore(msg):
         msg = _parse(raw)
+    if flattened is not None:
+        msg.defects.append(flattened)
     try:
         _tame(msg)
     except Exception as exc:  # a part that cannot be rewritten keeps its header
@@ -760,9 +769,11 @@ class Unparseable(email.errors.MessageDefect):
     """The stdlib parser failed on the message: it is read as an empty message."""
 
 
-class NestingFlattened(email.errors.MessageDefect):
-    """The message was nested too deep for the stdlib parser: its parts were read as the
-    parts of one multipart/mixed (`MAX_FLAT_PARTS` of them)."""
+class Flattened(email.errors.MessageDefect):
+    """The message was nested too deep (`MAX_DEPTH`, or deeper than the stdlib parser's
+    stack) or had too many parts (`MAX_PARTS`): its parts were read side by side, as the
+    parts of one multipart/mixed, the first `MAX_PARTS` of them. Its text says how many
+    parts and levels there were (`12000 parts, 2 levels`)."""
 
 
 def _parse(raw: bytes) -> Message:
@@ -780,28 +791,78 @@ def _parse_flattened(raw: bytes) -> Message:
     flat = _flattened(raw)
     with contextlib.suppress(Exception):  # one level of nesting left: not expected
         if flat is not None:
-            msg: Message = email.message_from_bytes(flat, _class=Part)
-            msg.defects.append(NestingFlattened())
+            msg: Message = email.message_from_bytes(flat[0], _class=Part)
+            msg.defects.append(Flattened(f"{flat[1]} parts, {_shape(raw)[1]} levels"))
             return msg
     msg = Part()
     msg.defects.append(Unparseable("unparseable: RecursionError"))
     return msg
 
 
-MAX_FLAT_PARTS = 1000
-"""Parts read from a message nested too deep for the stdlib parser."""
+MAX_PARTS = 1000
+"""Parts of one message that are read: a message with more is read flattened (see
+`Flattened`), its first `MAX_PARTS` parts. The stdlib keeps a message object for each
+part, about 1.5 KB (thirty thousand parts of 130 bytes were 11 times the message)."""
+
+MAX_DEPTH = 400
+"""Levels of nested multiparts read as they are; a message nested deeper is read
+flattened (see `Flattened`): the stdlib parser's stack ends at about 1,000 levels, and
+reaching it costs half a second."""
+
+
+def _shape(raw: bytes) -> tuple[int, int]:
+    """(parts, nesting depth) of a raw message, counted from its boundaries, linearly:
+    a `boundary=` parameter opens a multipart, a delimiter line of an open one closes
+    those opened inside it (`--boundary--` closes it too)."""
+    events = sorted(
+        [(m.start(), 0, m[1] or m[2]) for m in _BOUNDARY_PARAM.finditer(raw)]
+        + [(m.start(), 1, m[1].rstrip(b" \t")) for m in _DELIMITER.finditer(raw)]
+    )
+    stack: list[bytes] = []
+    parts = depth = 0
+    for _, kind, name in events:
+        if kind == 0:
+            stack.append(name)
+            depth = max(depth, len(stack))
+            continue
+        closing = name not in stack and name.endswith(b"--") and name[:-2] in stack
+        if closing:
+            name = name[:-2]
+        if name not in stack:
+            continue
+        while stack[-1] != name:
+            stack.pop()
+        if closing:
+            stack.pop()
+        else:
+            parts += 1
+    return parts, depth
+
+
+def _needs_flattening(raw: bytes) -> tuple[int, int] | None:
+    """(parts, depth) when `raw` has more than `MAX_PARTS` parts or is nested deeper
+    than `MAX_DEPTH`, else None (cheap counts first: most messages are not looked at)."""
+    declared = raw.count(b"oundary") + raw.count(b"OUNDARY")
+    if declared <= MAX_DEPTH and raw.count(b"\n--") + raw.count(b"\r--") <= MAX_PARTS:
+        return None
+    parts, depth = _shape(raw)
+    return (parts, depth) if parts > MAX_PARTS or depth > MAX_DEPTH else None
+
 
 _BOUNDARY_PARAM = re.compile(rb'(?i)boundary[ \t]*=[ \t]*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
 _DELIMITER = re.compile(_LINE_START + rb"--([^\r\n]*)")
-_MULTIPART = re.compile(rb"(?im)^content-type:[ \t]*(?:\r?\n[ \t]+)?multipart/")
+_MULTIPART = re.compile(
+    _LINE_START + rb"(?i:content-type:[ \t]*(?:(?:\r\n|\r|\n)[ \t]+)?multipart/)"
+)
 _BYTES_LINE_END = re.compile(rb"\r\n|\r|\n")
 _CONTENT_TYPE_FIELD = re.compile(rb"(?im)^content-type:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n?")
 
 
-def _flattened(raw: bytes) -> bytes | None:
-    """`raw` with its nesting undone: the parts that are not multiparts, in order, as
-    the parts of one multipart/mixed under the message's own header; None when there
-    is no header or no boundary.
+def _flattened(raw: bytes) -> tuple[bytes, int] | None:
+    """`raw` with its nesting undone: the parts that are not multiparts, in order (the
+    first `MAX_PARTS`), as the parts of one multipart/mixed under the message's own
+    header, and how many such parts there were; None when there is no header or no
+    boundary.
 
     Linear, without parsing: the boundaries are every `boundary=` parameter in the
     message; a line `--boundary` ends a part and starts the next; a part whose header
@@ -813,17 +874,20 @@ def _flattened(raw: bytes) -> bytes | None:
     if end is None or not boundaries:
         return None
     leaves: list[bytes] = []
+    count = 0
     opened: int | None = None  # where the part after the last delimiter starts
     for delimiter in _DELIMITER.finditer(raw, end[1]):
         name = delimiter[1].rstrip(b" \t")
         closing = name not in boundaries and name.endswith(b"--") and name[:-2] in boundaries
         if not closing and name not in boundaries:
             continue
-        if opened is not None and len(leaves) < MAX_FLAT_PARTS:
-            part = _without_line_end(raw[opened : delimiter.start()])
-            part_head = _HEADER_END.search(part)
-            if not _MULTIPART.search(part, 0, part_head.start() if part_head else len(part)):
-                leaves.append(part)
+        if opened is not None:
+            part_head = _HEADER_END.search(raw, opened, delimiter.start())
+            head_end = part_head.start() if part_head else delimiter.start()
+            if not _MULTIPART.search(raw, opened, head_end):
+                count += 1
+                if len(leaves) < MAX_PARTS:
+                    leaves.append(_without_line_end(raw[opened : delimiter.start()]))
         line_end = _BYTES_LINE_END.search(raw, delimiter.end())
         opened = None if closing or line_end is None else line_end.end()
     fresh = b"=_helpdesk_mail_flat"
@@ -834,7 +898,7 @@ def _flattened(raw: bytes) -> bytes | None:
     for part in leaves:
         out += [b"--", fresh, b"\r\n", part, b"\r\n"]
     out += [b"--", fresh, b"--\r\n"]
-    return b"".join(out)
+    return b"".join(out), count
 
 
 def _without_line_end(data: bytes) -> bytes:

@@ -34,7 +34,13 @@ from . import mime
 from .mime import decode_header_text
 from .result import Address, ParsedEmail
 
-__all__ = ["ADDRESSES_CAPPED", "MAX_ADDRESSES", "MAX_ADDRESS_HEADER_CHARS", "parse_email"]
+__all__ = [
+    "ADDRESSES_CAPPED",
+    "FLATTENED",
+    "MAX_ADDRESSES",
+    "MAX_ADDRESS_HEADER_CHARS",
+    "parse_email",
+]
 
 # mail-parser logs every unhandled part at WARNING. Its warnings about our own calls are
 # dropped (a library must not spam the host's logs); the host's own use of mail-parser, and
@@ -126,6 +132,10 @@ def _addresses(
 
 ADDRESSES_CAPPED = "AddressesCapped"
 """The defect that says an address field had more than could be read."""
+
+FLATTENED = "Flattened"
+"""The defect that says the message was read flattened, with how many parts it had
+(`mime.Flattened`: nested too deep or too many parts)."""
 
 
 def _message_id(value: object) -> str | None:
@@ -359,7 +369,10 @@ def _name_for(content_id: str, content_type: str) -> str:
 def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     """A `ParsedEmail` from a stdlib message (compat32 policy), never raising."""
     blobs = blobs or _Blobs(b"")
-    defects: list[str] = [type(d).__name__ for d in getattr(msg, "defects", ())]
+    defects: list[str] = [
+        f"{FLATTENED}: {d}" if isinstance(d, mime.Flattened) else type(d).__name__
+        for d in getattr(msg, "defects", ())
+    ]
     fallbacks = _body_charsets(msg)
     quiet = _PARSING.set(True)
     try:

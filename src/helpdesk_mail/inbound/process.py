@@ -37,7 +37,8 @@ from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
 from ..tokens import TICKET_TOKEN, check_message_id
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
-from .parse import ADDRESSES_CAPPED, parse_email
+from .mime import MAX_PARTS
+from .parse import ADDRESSES_CAPPED, FLATTENED, parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .thread import find_ticket
 
@@ -151,7 +152,8 @@ def _process(
         body_text=_new_text(email),
         notes=tuple(
             d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
-        ),
+        )
+        + tuple(_flattened_note(d) for d in email.defects if d.startswith(f"{FLATTENED}:")),
     )
     if junk.kind is not None and not _keep_auto_reply(ctx):
         actions: tuple[Action, ...] = ()
@@ -206,14 +208,17 @@ def _process(
     return _new_ticket(ctx, user, tuple(notes))
 
 
-# Defects of a message whose structure the parser could not read as it is (mime.py).
-_STRUCTURE_LOST = frozenset({"NestingFlattened", "Unparseable"})
+def _flattened_note(defect: str) -> str:
+    shape = defect.partition(": ")[2]  # "12000 parts, 2 levels"
+    parts = int(shape.split(" ", 1)[0]) if shape[:1].isdigit() else 0
+    kept = f", only the first {MAX_PARTS} kept" if parts > MAX_PARTS else ""
+    return f"{shape}: parts read side by side{kept}"
 
 
 def _nothing_read(email: ParsedEmail) -> bool:
     """A message whose structure could not be read, of which no text and no file was read."""
     return (
-        not _STRUCTURE_LOST.isdisjoint(email.defects)
+        any(d == "Unparseable" or d.startswith(f"{FLATTENED}:") for d in email.defects)
         and not email.text.strip()
         and not email.html
         and not email.attachments
