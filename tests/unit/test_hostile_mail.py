@@ -8,12 +8,23 @@ import email.policy
 import random
 from email.message import EmailMessage
 
+import pytest
+
 from helpdesk_mail import bind_ticket, notify
 from helpdesk_mail.inbound.parse import parse_email
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import InboundResult
+from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
 from helpdesk_mail.model import Role, User
+from helpdesk_mail.outbound.compose import render_message
+from helpdesk_mail.samples.preview import (
+    sample_clock,
+    sample_planned,
+    sample_random,
+    sample_settings,
+    sample_storage,
+)
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -303,3 +314,21 @@ def test_a_message_of_too_many_parts_keeps_its_first_parts() -> None:
     )
     small = run(with_files([4] * 900))
     assert len(small.email.attachments) == 900 and small.detail == "new ticket"
+
+
+@pytest.mark.parametrize("kind", list(TemplateKind), ids=str)
+def test_every_kind_of_notification_is_written_as_the_stdlib_writes_it(kind: TemplateKind) -> None:
+    messages = render_message(
+        sample_planned(kind),
+        None,
+        sample_settings(),
+        sample_storage(),
+        sample_clock(),
+        sample_random(),
+    )
+    assert messages
+    for msg in messages:
+        assert msg.as_bytes(policy=email.policy.SMTP) == EmailMessage.as_bytes(
+            msg, policy=email.policy.SMTP
+        )
+        assert bytes(msg) == EmailMessage.as_bytes(msg)

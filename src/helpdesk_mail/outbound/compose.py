@@ -54,7 +54,7 @@ from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import format_datetime
 from io import BytesIO
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from ..addresses import normalize_email
 from ..kinds import kinds_where
@@ -63,11 +63,12 @@ from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
 from ..settings import Settings
 from ..templating.render import (
-    RenderedEmail,
+    EmailTemplate,
     Templates,
     compile_email,
     header_text,
-    render_compiled_email,
+    render_compiled,
+    tidy_text,
 )
 from ..templating.sanitize import sanitize_html
 from ..templating.values import (
@@ -106,10 +107,11 @@ _HUMAN_KINDS = kinds_where(human_from=True)
 _RECENT_KINDS = kinds_where(new_message=True)
 _RATING_KINDS = kinds_where(rating=True)
 _KB_MASK = "Suggested_KB_articles"
-_HTML_PAGE = (
+_PAGE_HEAD = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
+    '<meta name="viewport" content="width=device-width"></head>\n<body>\n'
 )
+_PAGE_TAIL = "\n</body></html>\n"
 
 
 class ComposeError(ValueError):
@@ -639,7 +641,7 @@ def render_message(
             continue
         built = built_for(all(r.role.is_staff for r in (*to, *cc)))
         data = _recipient_data(built.data, planned, personal, settings, now)
-        rendered = render_compiled_email(template, MaskValues(data))
+        subject = header_text(render_compiled(template.subject, MaskValues(data)))
         msg = _Notification(policy=policy.SMTP)
         msg["From"] = sender
         if to_addrs:
@@ -650,7 +652,7 @@ def render_message(
             reply_to = _address(out.reply_to)
             if reply_to is not None:
                 msg["Reply-To"] = reply_to
-        msg["Subject"] = header_text(with_ticket_token(rendered.subject, data.ticket_id))
+        msg["Subject"] = header_text(with_ticket_token(subject, data.ticket_id))
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = new_message_id(
             data.ticket_id, domain, out.secret_key, random.token_bytes
@@ -658,7 +660,7 @@ def render_message(
         _thread_headers(msg, ticket)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
-        _body(msg, rendered, planned, ticket, reads, built.files, settings)
+        _body(msg, template, data, planned, ticket, reads, built.files, settings)
         _set_boundaries(msg)
         messages.append(msg)
     return messages
@@ -679,27 +681,40 @@ def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
 
 def _body(
     msg: EmailMessage,
-    rendered: RenderedEmail,
+    template: EmailTemplate,
+    data: TemplateData,
     planned: PlannedEmail,
     ticket: Ticket | None,
     reads: _Reads,
     files: Sequence[Attachment],
     settings: Settings,
 ) -> None:
-    """The text and HTML parts; with attachments on, the inline images the HTML shows
-    and the files of the message the email shows (`files`), in order while they fit in
-    `max_attached_bytes` and `max_attached_files` (the others are only listed)."""
-    html = rendered.html
-    _set_text(msg, rendered.text, "plain")
+    """The text and HTML parts of the template; with attachments on, the inline images
+    the HTML shows and the files of the message the email shows (`files`), in order
+    while they fit in `max_attached_bytes` and `max_attached_files` (the others are only
+    listed).
+
+    What `render_compiled_email` renders, one body at a time, each encoded as soon as
+    it is rendered (a message of megabytes is held once in each, and more while
+    rendered): the HTML, then the plain text from the template's text version.
+    """
+    msg.set_content("", subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative("", subtype="html", charset="utf-8", cte="quoted-printable")
-    html_part = msg.get_payload()[1]  # type: ignore[index]
-    assert isinstance(html_part, EmailMessage)
-    _set_text(html_part, _HTML_PAGE.format(html), "html")
+    plain, html_part = msg.get_payload()  # type: ignore[str-unpack]
+    assert isinstance(plain, EmailMessage) and isinstance(html_part, EmailMessage)
+    html = render_compiled(template.body, MaskValues(data))
+    _set_text(html_part, (_PAGE_HEAD, html, _PAGE_TAIL))
+    wanted = dict.fromkeys(_CID_REF.findall(html)) if planned.include_attachments else {}
+    del html
+    text_version = template.body.text_version
+    text = render_compiled(text_version, MaskValues(data)) if text_version else ""
+    text = tidy_text(text)
+    _set_text(plain, (text,))
+    del text
     if not planned.include_attachments or ticket is None:
         return
     notifications = settings.notifications
     budget = _Budget(notifications.max_attached_bytes, notifications.max_attached_files)
-    wanted = dict.fromkeys(_CID_REF.findall(html))
     if wanted:
         pool = [*ticket.attachments, *(a for c in reads.comments(ticket) for a in c.attachments)]
         done: set[str] = set()
@@ -754,22 +769,24 @@ class _Budget:
 _QP_CHUNK = 1 << 16
 
 
-def _set_text(part: EmailMessage, text: str, subtype: str) -> None:
-    """`part` as a UTF-8 text part of `text`, quoted-printable.
+def _set_text(part: EmailMessage, texts: Sequence[str]) -> None:
+    """The body of `part` (a UTF-8 quoted-printable text part) made of `texts` one after
+    the other (each but the last ends where a line ends, or the next starts a line).
 
     The stdlib's encoder (`set_content`) is pure Python and holds the text five times
     over; `binascii.b2a_qp` encodes it a slice of lines at a time.
     """
-    part.set_content("", subtype=subtype, charset="utf-8", cte="quoted-printable")
-    text = text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
     chunks: list[str] = []
-    start = 0
-    while start < len(text):
-        end = text.find("\n", start + _QP_CHUNK)
-        end = len(text) if end == -1 else end + 1
-        data = text[start:end].encode("utf-8", "replace")
-        chunks.append(binascii.b2a_qp(data, istext=True).decode("ascii"))
-        start = end
+    for text in texts:
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + _QP_CHUNK)
+            end = len(text) if end == -1 else end + 1
+            piece = text[start:end]
+            if "\r" in piece:
+                piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+            chunks.append(binascii.b2a_qp(piece.encode("utf-8", "replace"), istext=True).decode())
+            start = end
     if chunks and not chunks[-1].endswith("\n"):
         chunks.append("\n")
     part.set_payload("".join(chunks) if chunks else "\n")
@@ -791,8 +808,39 @@ def _set_boundaries(msg: EmailMessage) -> None:
 
 
 class _Generator(BytesGenerator):
-    """The stdlib's writer, that writes a body a slice at a time: its own splits the body
-    into a list of lines (50 bytes a line more than the text)."""
+    """The stdlib's writer, writing the same bytes in less memory: it splits a body into
+    a list of lines (50 bytes a line more than the text), and writes each part to a
+    buffer of its own before its headers (a copy of the body per level), so that it may
+    still change them (a boundary it makes, a transfer encoding it changes). A part with
+    its boundary set and an ASCII body needs neither: it is written straight out."""
+
+    def _write(self, msg: Any) -> None:
+        stored = getattr(msg, "_payload", None)
+        if (isinstance(stored, str) and not stored.isascii()) or (
+            msg.is_multipart() and not msg.get_boundary()
+        ):
+            super()._write(msg)  # type: ignore[misc]
+            return
+        self._write_headers(msg)  # type: ignore[attr-defined]
+        self._dispatch(msg)  # type: ignore[attr-defined]
+
+    def _handle_multipart(self, msg: Any) -> None:
+        boundary = msg.get_boundary()
+        parts = msg.get_payload()
+        if (
+            not boundary
+            or not isinstance(parts, list)
+            or msg.preamble is not None
+            or msg.epilogue is not None
+        ):
+            super()._handle_multipart(msg)  # type: ignore[misc]
+            return
+        line_end: str = getattr(self, "_NL", "\n")
+        out = self._fp  # type: ignore[attr-defined]
+        for i, part in enumerate(parts):
+            self.write(("" if i == 0 else line_end) + f"--{boundary}{line_end}")
+            self.clone(out).flatten(part, unixfrom=False, linesep=line_end)
+        self.write(f"{line_end}--{boundary}--{line_end}")
 
     def _write_lines(self, lines: str) -> None:
         start = 0
