@@ -128,6 +128,25 @@ _PRE = frozenset({"pre", "textarea", "xmp", "listing", "plaintext"})
 _CELLS = frozenset({"td", "th"})
 _WS_CHARS = " \t\n\r\f\v"
 _WS = re.compile(r"[ \t\n\r\f\v]+")
+_WS_TO_COLLAPSE = re.compile(r"[\t\n\r\f\v]|  ")
+_COLLAPSE_CHUNK = 1 << 16
+
+
+def _collapse(text: str) -> str:
+    """Runs of whitespace as one space, a slice at a time: a regular expression keeps a
+    piece per match (hundreds of thousands of short words: ten times the text)."""
+    if not _WS_TO_COLLAPSE.search(text):
+        return text
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + _COLLAPSE_CHUNK, len(text))
+        if end < len(text) and text[end - 1] in _WS_CHARS:
+            run = _WS.match(text, end)  # a run of whitespace is not cut
+            end = run.end() if run is not None else end
+        pieces.append(_WS.sub(" ", text[start:end]))
+        start = end
+    return "".join(pieces)
 _MAX_DEPTH = 10_000  # caps per-tag bookkeeping on absurdly nested input
 _MAX_LINKS = 64  # open links whose targets are tracked
 _MAX_QUOTE_PREFIX = 10  # deeper nesting is rendered like this depth
@@ -312,7 +331,7 @@ class _Renderer:
             return
         if data[0] in _WS_CHARS:
             self._space()
-        self._text(_WS.sub(" ", core))
+        self._text(_collapse(core))
         if data[-1] in _WS_CHARS:
             self._gap = " "
 
