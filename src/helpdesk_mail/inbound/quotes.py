@@ -979,10 +979,12 @@ def reply_text_from_html(html: str) -> str:
     job.run(lambda: judge(False))
     if state["cut"] < 0:
         judge(True)
-    raw = job.raw()
+    raw = job.take()  # the render keeps no piece of it: the text is held once less
     if state["cut"] >= 0:
         raw = raw[: state["cut"]]
-    return _reply_text(finish_text(raw), cut_below=state["cut"] >= 0)
+    text = finish_text(raw)
+    del raw
+    return _reply_text(text, cut_below=state["cut"] >= 0)
 
 
 def strip_signature(text: str) -> str:

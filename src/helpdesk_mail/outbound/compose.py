@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import binascii
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ from ..templating.render import (
     render_compiled,
     tidy_text,
 )
-from ..templating.sanitize import sanitize_html
+from ..templating.sanitize import MAX_INPUT, sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -152,6 +153,24 @@ def _files(attachments: Sequence[Attachment]) -> tuple[FileLink, ...]:
     return tuple(FileLink(a.filename, a.url or "", a.size) for a in attachments if not a.inline)
 
 
+# The emails of one event show the same messages, each email rendered on its own, and
+# reading HTML is the costly part (a tenth of a second for 250 KB of nested tags): the
+# last two results are kept. What is kept is bounded: `sanitize_html` reads at most
+# `MAX_INPUT` characters, and its result is what `html_to_text` reads.
+def _sanitized(body_html: str, allow_cid: bool) -> str:
+    return _remembered_sanitized(body_html[:MAX_INPUT], allow_cid)
+
+
+@functools.lru_cache(maxsize=2)
+def _remembered_sanitized(body_html: str, allow_cid: bool) -> str:
+    return sanitize_html(body_html, allow_cid=allow_cid)
+
+
+@functools.lru_cache(maxsize=2)
+def _text_of(html: str) -> str:
+    return html_to_text(html, ALTERNATIVE)
+
+
 def _message(
     author: str,
     date: datetime | None,
@@ -162,8 +181,8 @@ def _message(
     allow_cid: bool = True,
 ) -> Message:
     if body_html:
-        html = sanitize_html(body_html, allow_cid=allow_cid)
-        text = body_text or html_to_text(html, ALTERNATIVE)
+        html = _sanitized(body_html, allow_cid)
+        text = body_text or _text_of(html)
     else:
         html = text_to_html(body_text.strip())
         text = body_text

@@ -147,6 +147,8 @@ def _collapse(text: str) -> str:
         pieces.append(_WS.sub(" ", text[start:end]))
         start = end
     return "".join(pieces)
+
+
 _MAX_DEPTH = 10_000  # caps per-tag bookkeeping on absurdly nested input
 _MAX_LINKS = 64  # open links whose targets are tracked
 _MAX_QUOTE_PREFIX = 10  # deeper nesting is rendered like this depth
@@ -411,6 +413,12 @@ class HtmlRender:
     def raw(self) -> str:
         """All raw text rendered so far (use `finish_text` on slices of it)."""
         return self._r.result()
+
+    def take(self) -> str:
+        """All raw text rendered, taken out: the render is done and keeps none of it."""
+        text = self._r.result()
+        self._r.out.clear()
+        return text
 
 
 def html_to_text(html: str, style: TextStyle = READING) -> str:
