@@ -332,3 +332,24 @@ def test_every_kind_of_notification_is_written_as_the_stdlib_writes_it(kind: Tem
             msg, policy=email.policy.SMTP
         )
         assert bytes(msg) == EmailMessage.as_bytes(msg)
+
+
+def test_a_header_of_too_many_fields_keeps_its_first_fields() -> None:
+    # 200,000 header fields kept a name and a value each (14x the mail)
+    traces = b"".join(b"X-Trace-%d: hop\r\n" % i for i in range(3000))
+    result = run(mail(b"Hello.\r\n", b"text/plain", extra=traces))
+    assert result.verdict.value == "create_ticket" and result.body_text == "Hello."
+    names = [name for name, _ in result.email.headers]
+    assert "X-Trace-0" in names and "X-Trace-2999" not in names
+    assert "header of 3005 fields: only the first 1000 read" in result.detail
+    # a sender named only after them is not seen: the mail is held, not lost
+    late_sender = traces + b"From: late@example.com\r\n"
+    held = run(b"To: support@acme.test\r\nSubject: s\r\n" + late_sender + b"\r\nHello.\r\n")
+    assert held.hold is not None
+
+
+def test_a_header_field_longer_than_its_cap_is_cut() -> None:
+    subject = b" ".join(b"word%d" % i for i in range(40_000))  # about 300 KB
+    result = run(mail(b"Hello.\r\n", b"text/plain", subject=subject))
+    assert result.email.subject.startswith("word0 word1 word2")
+    assert "1 header fields cut at 131072 bytes" in result.detail

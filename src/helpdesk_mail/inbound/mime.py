@@ -42,8 +42,10 @@ from typing import Any
 __all__ = [
     "ADDRESS_PATTERN",
     "MAX_DEPTH",
+    "MAX_FIELD_BYTES",
     "MAX_HEADERS",
     "MAX_HEADER_CHARS",
+    "MAX_HEADER_FIELDS",
     "MAX_LINE_CHARS",
     "MAX_PARAMS",
     "MAX_PARAM_CHARS",
@@ -51,6 +53,7 @@ __all__ = [
     "MAX_PARTS",
     "MAX_SCANNED_HEAD",
     "Flattened",
+    "HeadersCapped",
     "Part",
     "Unparseable",
     "body_bytes",
@@ -744,8 +747,59 @@ class _Cut:
         return found == len(self.runs)
 
 
+MAX_HEADER_FIELDS = 1000
+"""Header fields of a message that are read, in order; the rest are left out (defect
+`HeadersCapped`). The stdlib keeps a name and a value per field, eight times their
+size: 200,000 fields were 14 times the message. A sender, say, named after them is not
+seen (the mail is then held for review, not lost)."""
+
+MAX_FIELD_BYTES = 128 * 1024
+"""Bytes of one header field of a message that are read (more than what any reader
+reads: `MAX_HEADER_CHARS`, addresses 64 KB); a longer field is cut (defect
+`HeadersCapped`)."""
+
+
+class HeadersCapped(email.errors.MessageDefect):
+    """The message's header had more fields than `MAX_HEADER_FIELDS`, or fields longer
+    than `MAX_FIELD_BYTES`: those were left out or cut. Its text says how many."""
+
+
+_TOP_HEADER = re.compile(rb"(?:" + _HEADER_START + rb"[^\r\n]*(?:\r\n|\r|\n))*")
+_FIELD_START = re.compile(_LINE_START + rb"[^ \t\r\n]")
+
+
+def _bounded_head(raw: bytes) -> tuple[bytes, HeadersCapped | None]:
+    """`raw` with at most `MAX_HEADER_FIELDS` fields in its header, each of at most
+    `MAX_FIELD_BYTES` (cut where a line ends, else inside the line); what was done."""
+    head_end = _TOP_HEADER.match(raw)
+    end = head_end.end() if head_end is not None else 0
+    if end <= MAX_FIELD_BYTES and raw.count(b"\n", 0, end) <= MAX_HEADER_FIELDS:
+        return raw, None  # cheap counts: the header is small
+    starts = [m.start() for m in _FIELD_START.finditer(raw, 0, end)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    bounds = list(zip(starts, [*starts[1:], end], strict=True))
+    long_fields = sum(1 for a, b in bounds if b - a > MAX_FIELD_BYTES)
+    if len(bounds) <= MAX_HEADER_FIELDS and not long_fields:
+        return raw, None
+    kept: list[bytes] = []
+    for a, b in bounds[:MAX_HEADER_FIELDS]:
+        if b - a <= MAX_FIELD_BYTES:
+            kept.append(raw[a:b])
+            continue
+        line_end = max(
+            raw.rfind(b"\n", a, a + MAX_FIELD_BYTES), raw.rfind(b"\r", a, a + MAX_FIELD_BYTES)
+        )
+        kept.append(
+            raw[a : line_end + 1] if line_end > a else raw[a : a + MAX_FIELD_BYTES] + b"\r\n"
+        )
+    note = f"{len(bounds)} fields, {long_fields} longer than {MAX_FIELD_BYTES} bytes"
+    return b"".join(kept) + raw[end:], HeadersCapped(note)
+
+
 def parse_bytes(raw: bytes) -> Message:
     """The stdlib message (compat32, of `Part`s) of raw bytes; never raises."""
+    raw, capped = _bounded_head(raw)
     flattened: Flattened | None = None
     shape = _needs_flattening(raw)
     if shape is not None:
@@ -756,8 +810,7 @@ def parse_bytes(raw: bytes) -> Message:
     msg = _parse(cut.skeleton() if cut.runs else raw)
     if cut.runs and not cut.restore(msg):
         msg = _parse(raw)
-    if flattened is not None:
-        msg.defects.append(flattened)
+    msg.defects.extend(d for d in (capped, flattened) if d is not None)
     try:
         _tame(msg)
     except Exception as exc:  # a part that cannot be rewritten keeps its header

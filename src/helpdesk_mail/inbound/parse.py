@@ -37,6 +37,7 @@ from .result import Address, ParsedEmail
 __all__ = [
     "ADDRESSES_CAPPED",
     "FLATTENED",
+    "HEADERS_CAPPED",
     "MAX_ADDRESSES",
     "MAX_ADDRESS_HEADER_CHARS",
     "parse_email",
@@ -136,6 +137,9 @@ ADDRESSES_CAPPED = "AddressesCapped"
 FLATTENED = "Flattened"
 """The defect that says the message was read flattened, with how many parts it had
 (`mime.Flattened`: nested too deep or too many parts)."""
+
+HEADERS_CAPPED = "HeadersCapped"
+"""The defect that says header fields were left out or cut (`mime.HeadersCapped`)."""
 
 
 def _message_id(value: object) -> str | None:
@@ -370,7 +374,9 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     """A `ParsedEmail` from a stdlib message (compat32 policy), never raising."""
     blobs = blobs or _Blobs(b"")
     defects: list[str] = [
-        f"{FLATTENED}: {d}" if isinstance(d, mime.Flattened) else type(d).__name__
+        f"{type(d).__name__}: {d}"
+        if isinstance(d, mime.Flattened | mime.HeadersCapped)
+        else type(d).__name__
         for d in getattr(msg, "defects", ())
     ]
     fallbacks = _body_charsets(msg)

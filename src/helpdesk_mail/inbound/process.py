@@ -37,8 +37,8 @@ from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
 from ..tokens import TICKET_TOKEN, check_message_id
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
-from .mime import MAX_PARTS
-from .parse import ADDRESSES_CAPPED, FLATTENED, parse_email
+from .mime import MAX_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_PARTS
+from .parse import ADDRESSES_CAPPED, FLATTENED, HEADERS_CAPPED, parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .thread import find_ticket
 
@@ -153,7 +153,8 @@ def _process(
         notes=tuple(
             d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
         )
-        + tuple(_flattened_note(d) for d in email.defects if d.startswith(f"{FLATTENED}:")),
+        + tuple(_flattened_note(d) for d in email.defects if d.startswith(f"{FLATTENED}:"))
+        + tuple(_capped_note(d) for d in email.defects if d.startswith(f"{HEADERS_CAPPED}:")),
     )
     if junk.kind is not None and not _keep_auto_reply(ctx):
         actions: tuple[Action, ...] = ()
@@ -213,6 +214,17 @@ def _flattened_note(defect: str) -> str:
     parts = int(shape.split(" ", 1)[0]) if shape[:1].isdigit() else 0
     kept = f", only the first {MAX_PARTS} kept" if parts > MAX_PARTS else ""
     return f"{shape}: parts read side by side{kept}"
+
+
+def _capped_note(defect: str) -> str:
+    numbers = [int(w) for w in defect.partition(": ")[2].split() if w.isdigit()]
+    fields, long_fields = [*numbers, 0, 0][:2]
+    notes = []
+    if fields > MAX_HEADER_FIELDS:
+        notes.append(f"header of {fields} fields: only the first {MAX_HEADER_FIELDS} read")
+    if long_fields:
+        notes.append(f"{long_fields} header fields cut at {MAX_FIELD_BYTES} bytes")
+    return "; ".join(notes)
 
 
 def _nothing_read(email: ParsedEmail) -> bool:
