@@ -655,7 +655,11 @@ _CUT_PLACEHOLDER = re.compile(r"HELPDESKMAILCUT(\d{8})")
 _LINE_START = rb"(?:(?<=\n)|(?<=\r)(?!\n)|\A)"
 _HEADER_START = rb"(?:From |[\x21-\x39\x3b-\x7e]*:|[\t ])"  # the feed parser's headerRE
 _HEADER_LINE = re.compile(_HEADER_START)
-_HEADER_RUN = re.compile(rb"(?:(?!--)" + _HEADER_START + rb"[^\r\n]*(?:\r\n|\r|\n))+")
+# Where a run of header lines ends: the first line start that begins no header line (or
+# begins `--`). A repeated group would do too, but the regular expression engine keeps
+# a frame per repetition (200,000 header lines: 14 times their size).
+_HEADER_RUN_END = re.compile(_LINE_START + rb"(?:--|(?!" + _HEADER_START + rb"))")
+_HEADER_END_LINE = re.compile(_LINE_START + rb"(?!" + _HEADER_START + rb")")
 _LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)?")
 _RUN_END = re.compile(_LINE_START + rb"--")
 _DSN = re.compile(rb"(?i)content-type:[ \t\r\n]*message/delivery-status")
@@ -669,9 +673,10 @@ def _body_runs(raw: bytes) -> list[tuple[int, int]]:
     headers_may_follow, after_blank = True, False
     while position < length:
         if headers_may_follow and not after_blank:
-            header_lines = _HEADER_RUN.match(raw, position)
-            if header_lines is not None:
-                position = header_lines.end()
+            run_end = _HEADER_RUN_END.search(raw, position)
+            run_stop = run_end.start() if run_end is not None else length
+            if run_stop > position:
+                position = run_stop
                 continue
         line = _LINE.match(raw, position)
         assert line is not None  # the pattern matches the empty string
@@ -764,36 +769,36 @@ class HeadersCapped(email.errors.MessageDefect):
     than `MAX_FIELD_BYTES`: those were left out or cut. Its text says how many."""
 
 
-_TOP_HEADER = re.compile(rb"(?:" + _HEADER_START + rb"[^\r\n]*(?:\r\n|\r|\n))*")
+_CRLF = b"\r\n"
 _FIELD_START = re.compile(_LINE_START + rb"[^ \t\r\n]")
 
 
 def _bounded_head(raw: bytes) -> tuple[bytes, HeadersCapped | None]:
     """`raw` with at most `MAX_HEADER_FIELDS` fields in its header, each of at most
     `MAX_FIELD_BYTES` (cut where a line ends, else inside the line); what was done."""
-    head_end = _TOP_HEADER.match(raw)
-    end = head_end.end() if head_end is not None else 0
+    head_end = _HEADER_END_LINE.search(raw)
+    end = head_end.start() if head_end is not None else len(raw)
     if end <= MAX_FIELD_BYTES and raw.count(b"\n", 0, end) <= MAX_HEADER_FIELDS:
         return raw, None  # cheap counts: the header is small
-    starts = [m.start() for m in _FIELD_START.finditer(raw, 0, end)]
-    if not starts or starts[0] != 0:
-        starts.insert(0, 0)
-    bounds = list(zip(starts, [*starts[1:], end], strict=True))
-    long_fields = sum(1 for a, b in bounds if b - a > MAX_FIELD_BYTES)
-    if len(bounds) <= MAX_HEADER_FIELDS and not long_fields:
-        return raw, None
     kept: list[bytes] = []
-    for a, b in bounds[:MAX_HEADER_FIELDS]:
-        if b - a <= MAX_FIELD_BYTES:
-            kept.append(raw[a:b])
-            continue
-        line_end = max(
-            raw.rfind(b"\n", a, a + MAX_FIELD_BYTES), raw.rfind(b"\r", a, a + MAX_FIELD_BYTES)
-        )
-        kept.append(
-            raw[a : line_end + 1] if line_end > a else raw[a : a + MAX_FIELD_BYTES] + b"\r\n"
-        )
-    note = f"{len(bounds)} fields, {long_fields} longer than {MAX_FIELD_BYTES} bytes"
+    fields = long_fields = start = 0
+    stops = itertools.chain((m.start() for m in _FIELD_START.finditer(raw, 1, end)), (end,))
+    for stop in stops:
+        fields += 1
+        if stop - start > MAX_FIELD_BYTES:
+            long_fields += 1
+            if fields <= MAX_HEADER_FIELDS:
+                cut = start + MAX_FIELD_BYTES
+                line_end = max(raw.rfind(b"\n", start, cut), raw.rfind(b"\r", start, cut))
+                kept.append(
+                    raw[start : line_end + 1] if line_end > start else raw[start:cut] + _CRLF
+                )
+        elif fields <= MAX_HEADER_FIELDS:
+            kept.append(raw[start:stop])
+        start = stop
+    if fields <= MAX_HEADER_FIELDS and not long_fields:
+        return raw, None
+    note = f"{fields} fields, {long_fields} longer than {MAX_FIELD_BYTES} bytes"
     return b"".join(kept) + raw[end:], HeadersCapped(note)
 
 
