@@ -45,7 +45,7 @@ import binascii
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
@@ -69,7 +69,6 @@ from ..templating.render import (
     compile_email,
     header_text,
     render_compiled,
-    tidy_text,
 )
 from ..templating.sanitize import MAX_INPUT, sanitize_html
 from ..templating.values import (
@@ -82,7 +81,7 @@ from ..templating.values import (
     TemplateData,
     text_to_html,
 )
-from ..text import ALTERNATIVE, html_to_text
+from ..text import ALTERNATIVE, html_to_text, tidy_pieces
 from ..tokens import new_message_id, with_ticket_token
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
@@ -727,9 +726,9 @@ def _body(
     del html
     text_version = template.body.text_version
     text = render_compiled(text_version, MaskValues(data)) if text_version else ""
-    text = tidy_text(text)
-    _set_text(plain, (text,))
+    pieces = tidy_pieces(text)  # `tidy_text`, written out piece by piece
     del text
+    _set_text(plain, _drained(pieces))
     if not planned.include_attachments or ticket is None:
         return
     notifications = settings.notifications
@@ -788,7 +787,16 @@ class _Budget:
 _QP_CHUNK = 1 << 16
 
 
-def _set_text(part: EmailMessage, texts: Sequence[str]) -> None:
+def _drained(pieces: list[str]) -> Iterator[str]:
+    """The pieces of `tidy_pieces`, each with its line end, each let go once taken."""
+    for i, piece in enumerate(pieces):
+        pieces[i] = ""
+        yield piece + "\n"
+    if not pieces:
+        yield "\n"
+
+
+def _set_text(part: EmailMessage, texts: Iterable[str]) -> None:
     """The body of `part` (a UTF-8 quoted-printable text part) made of `texts` one after
     the other (each but the last ends where a line ends, or the next starts a line).
 

@@ -25,7 +25,7 @@ from .render import (
     html_to_text,
 )
 from .scan import RAW_TEXT, Attrs, HtmlSink, scan_html
-from .tidy import tidy_lines
+from .tidy import tidy_lines, tidy_pieces
 
 __all__ = [
     "ALTERNATIVE",
@@ -45,4 +45,5 @@ __all__ = [
     "html_to_text",
     "scan_html",
     "tidy_lines",
+    "tidy_pieces",
 ]
