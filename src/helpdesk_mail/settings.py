@@ -40,6 +40,7 @@ __all__ = [
     "OAuth2Settings",
     "OutgoingSettings",
     "RateLimit",
+    "SenderAuthentication",
     "Settings",
     "SettingsError",
     "TlsMode",
@@ -98,6 +99,17 @@ class ClosedTicketReply(StrEnum):
     NEW_TICKET = "new_ticket"
 
 
+class SenderAuthentication(StrEnum):
+    """What needs a sender authenticated by the helpdesk's own receiving server."""
+
+    OFF = "off"
+    """Nothing: the From header is trusted (the spec's behaviour)."""
+    COMMANDS = "commands"
+    """`#close#`, `#tech#` and acting as a technician need it."""
+    ALL = "all"
+    """Also new tickets and replies: mail from unauthenticated senders is held for review."""
+
+
 class OAuth2Provider(StrEnum):
     """Whose token endpoint hands out the OAuth2 access tokens."""
 
@@ -152,6 +164,10 @@ EMAIL_LIST = Rule(
 )
 PORT = Rule("must be a TCP port between 1 and 65535", lambda v: 1 <= v <= 65535)
 HOST = Rule("must be a host name or IP address", lambda v: bool(_HOST_RE.fullmatch(v)))
+HOST_LIST = Rule(
+    "must be a list of host names like mx.acme.test",
+    lambda v: all(bool(_HOST_RE.fullmatch(h.strip())) for h in v),
+)
 NOT_EMPTY = Rule("must not be empty", lambda v: bool(str(v).strip()))
 NO_NEWLINES = Rule("must not contain line breaks or control characters", _single_line)
 URL = Rule(
@@ -651,10 +667,27 @@ class IncomingSettings:
     """`discard` auto-replies (the spec) or keep them as a `comment` that notifies nobody."""
     reply_to_closed: ClosedTicketReply = ClosedTicketReply.REOPEN
     """A reply to a closed ticket `reopen`s it, or starts a `new_ticket`."""
+    authserv_ids: tuple[str, ...] = _setting((), rule=HOST_LIST)
+    """The authserv-id(s) your own receiving server writes in `Authentication-Results`
+    (e.g. `mx.acme.test`): only its results are read, anyone else's are ignored."""
+    sender_authentication: SenderAuthentication | None = None
+    """`off`, `commands` or `all` (see docs/inbound.md); unset: `commands` once
+    `authserv_ids` is set, else `off`."""
 
     def __post_init__(self) -> None:
         _coerce_enums(self)
         _check_types(self)
+        object.__setattr__(
+            self, "authserv_ids", tuple(a.strip().lower() for a in self.authserv_ids)
+        )
+        if self.sender_authentication not in (None, SenderAuthentication.OFF) and not (
+            self.authserv_ids
+        ):
+            raise SettingsError(
+                "sender_authentication",
+                self.sender_authentication.value,
+                "needs incoming.authserv_ids: the authserv-id of your receiving server",
+            )
         object.__setattr__(
             self, "helpdesk_addresses", tuple(normalize_email(a) for a in self.helpdesk_addresses)
         )
@@ -666,6 +699,13 @@ class IncomingSettings:
                     f"accounts[{i}].name", account.name, "account names must be unique"
                 )
             seen.add(account.name)
+
+    @property
+    def authentication(self) -> SenderAuthentication:
+        """The sender authentication in force (`sender_authentication`, or its default)."""
+        if self.sender_authentication is not None:
+            return self.sender_authentication
+        return SenderAuthentication.COMMANDS if self.authserv_ids else SenderAuthentication.OFF
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from ..addresses import is_system_address, own_addresses
 from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
 from ..ports import Clock, DomainReader, RandomSource, TransientStorageError
-from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
+from ..settings import AutoReplyHandling, ClosedTicketReply, SenderAuthentication, Settings
 from ..tokens import TICKET_TOKEN, check_message_id
+from .authentication import AuthVerdict, authenticate
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
 from .parse import ADDRESSES_CAPPED, parse_email
@@ -50,15 +51,23 @@ class RandomSourceRequired(ValueError):
 
 PASSWORD_BYTES = 12
 
-# Who may use each subject command on an existing ticket, given (ticket, sender, user).
+# Who may use each subject command on an existing ticket, given (ticket, sender, user), and
+# whether it also needs the sender authenticated (`incoming.sender_authentication` not
+# `off`: see inbound/authentication.py). Invariant: a command that changes what others see
+# or closes a ticket never rests on a From header alone once authentication is on.
 CommandCheck = Callable[[Ticket, str, User | None], bool]
-COMMAND_PERMISSIONS: dict[str, tuple[str, CommandCheck]] = {
-    "tech": ("technicians and administrators", lambda t, s, u: u is not None and u.is_staff),
+COMMAND_PERMISSIONS: dict[str, tuple[str, CommandCheck, bool]] = {
+    "tech": (
+        "technicians and administrators",
+        lambda t, s, u: u is not None and u.is_staff,
+        True,
+    ),
     "close": (
         "technicians, administrators and the ticket's submitter",
         lambda t, s, u: (u is not None and u.is_staff) or s == t.submitter,
+        True,
     ),
-    "unsubscribe": ("anyone", lambda t, s, u: True),
+    "unsubscribe": ("anyone", lambda t, s, u: True, False),
 }
 
 # Junk kind -> discard reason of the inspect contract.
@@ -80,6 +89,8 @@ class _Context:
     subject: str
     commands: tuple[str, ...]
     body_text: str
+    auth: AuthVerdict | None = None
+    """The sender's authentication, when `incoming.sender_authentication` is not `off`."""
     notes: tuple[str, ...] = ()
     """What the result's detail must say whatever the verdict (addresses left unread)."""
 
@@ -149,6 +160,7 @@ def _process(
         subject=parsed_subject.subject,
         commands=parsed_subject.commands,
         body_text=_new_text(email),
+        auth=_authenticate(email, settings),
         notes=tuple(
             d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
         ),
@@ -171,6 +183,11 @@ def _process(
     if not email.sender.email:
         # nobody to answer, but it may be a real request: kept for a person to look at
         return _hold(ctx, DiscardReason.MALFORMED, "no sender address: held for review")
+
+    held_unverified = settings.incoming.authentication is SenderAuthentication.ALL
+    if held_unverified and ctx.auth is not None and not ctx.auth.authenticated:
+        why = f"held for review: the sender is not authenticated ({ctx.auth.evidence})"
+        return _hold(ctx, DiscardReason.UNREGISTERED, why)
 
     user = storage.user(email.sender.email)
     match = find_ticket(email, user, storage, secret)
@@ -200,6 +217,14 @@ def _process(
     if ticket is not None:
         return _comment(ctx, ticket, user, (*notes, f"threaded by {match.how}"), inert=False)
     return _new_ticket(ctx, user, tuple(notes))
+
+
+def _authenticate(email: ParsedEmail, settings: Settings) -> AuthVerdict | None:
+    """The sender's authentication, or None when `sender_authentication` is off."""
+    incoming = settings.incoming
+    if incoming.authentication is SenderAuthentication.OFF:
+        return None
+    return authenticate(email.headers, email.sender.email, incoming.authserv_ids)
 
 
 def _on_ticket(ticket: Ticket, address: str) -> bool:
@@ -348,11 +373,17 @@ def _comment(
     sender = email.sender.email
     allowed: dict[str, bool] = {}
     notes_list = list(notes)
+    unverified = ctx.auth is not None and not ctx.auth.authenticated
     for command in ctx.commands:
-        who, check = COMMAND_PERMISSIONS[command]
+        who, check, needs_auth = COMMAND_PERMISSIONS[command]
         allowed[command] = not inert and check(ticket, sender, user)
         if not allowed[command]:
             notes_list.append(f"#{command}# ignored: only {who} may use it")
+        elif needs_auth and unverified:
+            allowed[command] = False
+            evidence = ctx.auth.evidence if ctx.auth is not None else ""
+            notes_list.append(f"#{command}# ignored: the sender is not authenticated ({evidence})")
+    staff_unverified = unverified and user is not None and user.is_staff
     actions: list[Action] = [
         RequireTicket(ticket.id, ticket.status, ticket.version),
         _require_user(ctx, user),
@@ -361,13 +392,16 @@ def _comment(
     events: list[Event] = []
     if ticket.is_closed and not allowed.get("close") and not inert:
         actions.append(ReopenTicket(ticket_id=ticket.id, by=sender))
-    techs_only = allowed.get("tech", False)
+    techs_only = allowed.get("tech", False) or staff_unverified
+    if staff_unverified:
+        # a technician's address that nothing authenticated does not speak to customers
+        notes_list.append("kept techs-only: a staff address, but the sender is not authenticated")
     # a bare command (`#close#`, `#unsubscribe#` and nothing else) stores no comment
     bare = not ctx.body_text.strip() and not email.attachments
     command_only = bare and (allowed.get("close", False) or allowed.get("unsubscribe", False))
     effective: set[str] = set()
     if not command_only:
-        if techs_only:
+        if allowed.get("tech", False):
             effective.add("tech")
         actions.append(
             AddComment(
