@@ -41,7 +41,14 @@ PLAIN_REPLIES = [
         "ios-mail-quoted-attribution-and-mobile-boilerplate",
         "Got it, will do.\n\nSent from my iPhone\n\n"
         "> On 5 Mar 2024, at 09:41, Help Desk <help@shop.example> wrote:\n>\n> Restart it.\n",
-        "Got it, will do.",
+        # the device line is the message's only sign-off: part of the message (issue 12)
+        "Got it, will do.\n\nSent from my iPhone",
+    ),
+    (
+        "ios-mail-mobile-boilerplate-after-a-closing",
+        "Got it, will do.\n\nThanks,\nDana\n\nSent from my iPhone\n\n"
+        "> On 5 Mar 2024, at 09:41, Help Desk <help@shop.example> wrote:\n>\n> Restart it.\n",
+        "Got it, will do.\n\nThanks,\nDana",
     ),
     (
         "outlook-classic-original-message",
@@ -227,14 +234,35 @@ PLAIN_REPLIES = [
         "german-mobile-boilerplate",
         "Bin unterwegs, melde mich.\n\nVon meinem iPhone gesendet\n\n"
         "> Am 05.03.2024 um 09:41 schrieb Help <help@shop.example>:\n> Hallo\n",
-        "Bin unterwegs, melde mich.",
+        "Bin unterwegs, melde mich.\n\nVon meinem iPhone gesendet",
+    ),
+    (
+        "german-mobile-boilerplate-after-a-closing",
+        "Bin unterwegs, melde mich.\n\nViele Grüße\nJens\n\nVon meinem iPhone gesendet\n\n"
+        "> Am 05.03.2024 um 09:41 schrieb Help <help@shop.example>:\n> Hallo\n",
+        "Bin unterwegs, melde mich.\n\nViele Grüße\nJens",
     ),
     (
         "get-outlook-for-android",
         "Confirmed.\n\nGet Outlook for Android<https://aka.ms/ghei36>\n"
         "________________________________\nFrom: Help <help@shop.example>\n"
         "Sent: Tuesday, March 5, 2024 9:41 AM\nTo: Dana\nSubject: Order\n\nOld\n",
-        "Confirmed.",
+        "Confirmed.\n\nGet Outlook for Android<https://aka.ms/ghei36>",
+    ),
+    (
+        "rfc3676-signature-dropped",
+        "Hi,\n\nthe screen stays black.\n\n-- \nDana Lee\n+1 555 0100",
+        "Hi,\n\nthe screen stays black.",
+    ),
+    (
+        "double-dash-without-space-is-not-a-delimiter",
+        "Hi,\n\nthe screen stays black.\n\n--\nDana Lee",
+        "Hi,\n\nthe screen stays black.\n\n--\nDana Lee",
+    ),
+    (
+        "rfc3676-delimiter-first-line-is-text",
+        "-- \nDana Lee\n+1 555 0100",
+        "-- \nDana Lee\n+1 555 0100",
     ),
 ]
 
@@ -248,7 +276,7 @@ PLAIN_UNCHANGED = [
     ("sent-from-my-in-a-sentence", "Hi\n\nSent from my desk, which is far easier than my phone."),
     ("timestamps-in-content", "Log:\n2024-03-05 09:41:00 started\n05.03.2024 09:42 done"),
     ("from-in-prose", "The data comes From: our database, not From: the web form."),
-    ("ordinary-signature-kept", "Hi,\n\nthe screen stays black.\n\n-- \nDana Lee\n+1 555 0100"),
+    ("ordinary-closing-kept", "Hi,\n\nthe screen stays black.\n\nBest regards,\nDana Lee"),
     ("leading-blank-lines-untouched", "\n\nIndented start\nsecond line"),
     ("single-header-line-is-not-a-block", "Please reply to\nFrom: the address on file"),
 ]
@@ -288,9 +316,11 @@ def test_outlook_header_block_at_top_is_kept_but_later_quote_removed() -> None:
     assert "Shipped" not in out
 
 
-def test_lone_mobile_boilerplate_is_an_empty_reply() -> None:
-    assert reply_text_from_plain("Sent from my iPhone") == ""
-    assert reply_text_from_plain("\n\nEnviado desde mi iPhone\n") == ""
+def test_a_lone_device_line_is_the_message() -> None:
+    # the only sign-off of the message: part of it (issue 12); an attachment-only reply
+    # from a phone keeps the line rather than becoming an empty comment
+    assert reply_text_from_plain("Sent from my iPhone") == "Sent from my iPhone"
+    assert reply_text_from_plain("\n\nEnviado desde mi iPhone\n") == "\n\nEnviado desde mi iPhone"
 
 
 def test_only_quote_gives_empty_text() -> None:
@@ -491,9 +521,25 @@ def test_html_without_quote_is_kept(html: str, expected: str) -> None:
     assert reply_text_from_html(html) == expected
 
 
-def test_html_user_blockquote_is_treated_as_quote_but_text_after_survives() -> None:
+def test_html_formatting_blockquote_without_history_is_content() -> None:
     html = "<p>As the manual says:</p><blockquote>Never open it.</blockquote><p>So I did not.</p>"
-    assert reply_text_from_html(html) == "As the manual says:\n\nSo I did not."
+    assert reply_text_from_html(html) == "As the manual says:\n\nNever open it.\n\nSo I did not."
+
+
+def test_html_bare_blockquote_after_an_attribution_is_history() -> None:
+    html = "<div>Thanks</div><div>Help Desk wrote:</div><blockquote>old</blockquote>"
+    assert reply_text_from_html(html) == "Thanks"
+
+
+def test_html_quote_button_blockquote_stays_a_quote_without_attribution() -> None:
+    html = '<div>See</div><blockquote class="gmail_quote" style="border-left:1px solid #ccc">'
+    html += "bit</blockquote><div>and my answer</div>"
+    assert reply_text_from_html(html) == "See\n\nand my answer"
+
+
+def test_html_signature_delimiter_ends_the_text() -> None:
+    html = "<div>Done.</div><div>-- <br>Dana Lee<br>ACME</div>"
+    assert reply_text_from_html(html) == "Done."
 
 
 # --------------------------------------------------------------------------
