@@ -9,7 +9,8 @@ leaks into the output.  Entries marked ``signature_stripped=true`` come from
 reply parsers that also drop ordinary signatures; our policy keeps them, so for
 those entries the output is compared after :func:`strip_signature` (the
 "allowance"); the other entries keep their RFC 3676 signature block, which our
-policy drops, so it is dropped from their expected text.  Both numbers, with and without the allowance, are printed by::
+policy drops, so it is dropped from their expected text.  Both numbers, with and
+without the allowance, are printed by::
 
     .venv/bin/python tests/corpus/test_reply_text.py
 """
