@@ -111,6 +111,20 @@ class MailboxAccountDisabled:
     last_error: str
 
 
+@dataclass(frozen=True)
+class MessageTooLarge:
+    """A message larger than `incoming.max_message_bytes` was not processed: it is kept
+    for the admins (quarantined like held mail) and its sender is told (`sender`)."""
+
+    account: str
+    sender: str
+    size: int
+    """The message's size in bytes."""
+    limit: int
+    """The limit it is over, in bytes."""
+    subject: str = ""
+
+
 Event = (
     TicketCreated
     | TicketUpdated
@@ -120,6 +134,7 @@ Event = (
     | KBArticleUpdated
     | UserCreated
     | MailboxAccountDisabled
+    | MessageTooLarge
 )
 
 _PENDING_TICKET = (TicketCreated, TicketUpdated)

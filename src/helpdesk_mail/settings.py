@@ -629,6 +629,8 @@ class MailboxAccount:
     """Messages fetched per round trip (and held in memory at once)."""
     timeout_seconds: int = _setting(60, rule=_in_range(1, 3600))
     """Network time-out of each server operation."""
+    max_message_bytes: int | None = _setting(None, rule=_in_range(1024))
+    """None: the incoming settings' `max_message_bytes`."""
 
     def __post_init__(self) -> None:
         _check(self)
@@ -659,6 +661,9 @@ class IncomingSettings:
     """How often the mailboxes are checked (the spec: every 1-5 minutes)."""
     max_consecutive_failures: int = _setting(5, rule=_in_range(1, 100))
     """Connection or login failures in a row before an account is disabled."""
+    max_message_bytes: int = _setting(25 * 1024 * 1024, rule=_in_range(1024))
+    """Larger messages are not processed: kept for review (quarantined on IMAP) and their
+    sender is told (`message_too_large`). 25 MB (26 214 400 bytes) by default."""
     helpdesk_addresses: tuple[str, ...] = _setting((), rule=EMAIL_LIST)
     """The helpdesk's own addresses: never subscribers; mail from them is a loop."""
     accounts: tuple[MailboxAccount, ...] = ()

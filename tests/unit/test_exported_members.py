@@ -57,6 +57,7 @@ EXPORTED = [
     "ManualClock",
     "MessageReport",
     "MessageStatus",
+    "MessageTooLarge",
     "NotificationPlan",
     "NotificationSettings",
     "NotifyReport",

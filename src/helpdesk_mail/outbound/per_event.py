@@ -42,6 +42,7 @@ from ..events import (
     Event,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    MessageTooLarge,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -73,7 +74,8 @@ class About(StrEnum):
     ARTICLE = "article"
     """A knowledge-base article (`article_id`): its title, category and link."""
     ACCOUNT = "account"
-    """An incoming mailbox account: only the sentence and the helpdesk's link."""
+    """An incoming mailbox account, or a message it did not accept: only the sentence and
+    the helpdesk's link."""
     NEW_USER = "new_user"
     """A new user's account (`email`, `password`): the welcome email's masks."""
 
@@ -109,6 +111,7 @@ EVENTS: Mapping[type[object], EventFacts] = {
     KBArticleUpdated:       EventFacts(_A),
     UserCreated:            EventFacts(_U),
     MailboxAccountDisabled: EventFacts(_C),
+    MessageTooLarge:        EventFacts(_C),
 }
 
 # The headline of each email (`TemplateData.what_happened`), per event type; a row with
@@ -133,6 +136,9 @@ WHAT_HAPPENED: Mapping[tuple[type[object], TemplateKind | None], str] = {
     (MailboxAccountDisabled, None):
         'The incoming mailbox account "{account}" has been disabled after {failures} '
         "failed attempts in a row. Last error: {last_error}",
+    (MessageTooLarge, None):
+        'Your message "{subject}" was not accepted: it is {size}, and messages to this '
+        "helpdesk may be at most {limit}.",
 }
 # fmt: on
 
@@ -146,6 +152,13 @@ class SentenceFacts:
     """The actor's name (full name, else username, else address); empty if none."""
     article: str = ""
     """The KB article's title (`#<id>` when it is gone)."""
+
+
+def _megabytes(size: int) -> str:
+    """A size in bytes for people: `25.0 MB` (of 1024 x 1024 bytes), `512 KB` below 1 MB."""
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _event_field(name: str, empty: str = "") -> Callable[[SentenceFacts], str]:
@@ -166,6 +179,9 @@ NAMES: Mapping[str, Callable[[SentenceFacts], str]] = {
     "account": _event_field("account"),
     "failures": _event_field("failures"),
     "last_error": _event_field("last_error"),
+    "subject": _event_field("subject", "(no subject)"),
+    "size": lambda f: _megabytes(getattr(f.event, "size", 0)),
+    "limit": lambda f: _megabytes(getattr(f.event, "limit", 0)),
 }
 """Every name a sentence may use, and how to read it."""
 

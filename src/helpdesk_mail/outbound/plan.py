@@ -25,6 +25,7 @@ from ..events import (
     Event,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    MessageTooLarge,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -74,6 +75,8 @@ class Group(StrEnum):
     """Every administrator."""
     NEW_USER = "new_user"
     """The user whose account was created."""
+    SENDER = "sender"
+    """The sender of a message the helpdesk did not accept (too large)."""
 
 
 class When(StrEnum):
@@ -221,6 +224,9 @@ RULES: Mapping[type[object], tuple[Rule, ...]] = {
   ),
   MailboxAccountDisabled: _rules(
     (K.MAILBOX_DISABLED,    G.ADMINS,         W.ALWAYS,      None),
+  ),
+  MessageTooLarge: _rules(
+    (K.MESSAGE_TOO_LARGE,   G.SENDER,         W.ALWAYS,      None),
   ),
 }
 
@@ -427,6 +433,9 @@ class _Context:
             case Group.NEW_USER:
                 if isinstance(event, UserCreated):
                     yield normalize_email(event.email), None
+            case Group.SENDER:
+                if isinstance(event, MessageTooLarge):
+                    yield normalize_email(event.sender), None
 
     def _techs_serving(self, category: str | None) -> Iterable[tuple[str, User | None]]:
         return (

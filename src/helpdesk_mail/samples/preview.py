@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from ..events import (
     KBArticleUpdated,
     MailboxAccountDisabled,
+    MessageTooLarge,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -219,6 +220,10 @@ SAMPLES: Mapping[TemplateKind, PlannedEmail] = {
         K.MAILBOX_DISABLED,
         MailboxAccountDisabled("support-imap", 5, "[AUTHENTICATIONFAILED] Invalid credentials"),
         (_ADMIN,), include_attachments=False),
+    K.MESSAGE_TOO_LARGE: PlannedEmail(
+        K.MESSAGE_TOO_LARGE,
+        MessageTooLarge("support-imap", CUSTOMER, 41_943_040, 26_214_400, "Scans of the invoices"),
+        (Recipient(CUSTOMER, "Jane Doe", Role.USER),), include_attachments=False),
 }
 # fmt: on
 

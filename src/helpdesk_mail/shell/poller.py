@@ -38,6 +38,14 @@ Rules (this file owns them):
 8. Errors from the storage itself (not the mail), and unexpected errors (bugs), end
    that account's poll without touching its health record: the mail stays on the
    server for the next poll, and the other accounts are polled as usual.
+9. Size: a message longer than `incoming.max_message_bytes` (or the account's own
+   `max_message_bytes`) is not processed. It is kept like held mail (recorded like
+   poison with the error `too large: ...`, quarantined on IMAP, left and skipped on
+   POP3) and counted in the report's `too_large`; in the same transaction a
+   `MessageTooLarge` event goes to the outbox, so that its sender is told (not a
+   machine, nor our own address, nor mail that asks for no automatic answer: see
+   `inbound.oversized`; the planner's protection and flood limits apply too).
+   `replay` processes such a record whatever its size: an admin's choice.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ from typing import Protocol, TypeVar
 from ..actions import CommitOutcome, StaleCommit
 from ..commit import commit
 from ..events import Event, MailboxAccountDisabled
+from ..inbound.oversized import max_message_bytes, too_large
 from ..inbound.process import process_email
 from ..inbound.receipts import receipt_key
 from ..inbound.result import InboundResult
@@ -118,6 +127,9 @@ class MessageStatus(StrEnum):
     DEFERRED = "deferred"
     """The storage could not commit it for now (a transient error, or the data kept
     changing under it): left on the server and tried again by a later poll."""
+    TOO_LARGE = "too_large"
+    """Over `incoming.max_message_bytes`: not processed, kept like held mail, and its
+    sender told (a `MessageTooLarge` event, in `events`, unless nobody should be)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +163,8 @@ class AccountReport:
     """Known poison messages left on the server."""
     held: int = 0
     """Messages kept for review (recorded like poison), e.g. without a sender address."""
+    too_large: int = 0
+    """Messages over `max_message_bytes`, not processed and kept for review like held mail."""
     deferred: int = 0
     """Messages left on the server because the storage could not take them now."""
     removed: int = 0
@@ -193,6 +207,11 @@ class PollReport:
         return sum(a.held for a in self.accounts)
 
     @property
+    def too_large(self) -> int:
+        """Messages over the size limit, kept for review, over all accounts."""
+        return sum(a.too_large for a in self.accounts)
+
+    @property
     def deferred(self) -> int:
         """Messages waiting for the storage, over all accounts."""
         return sum(a.deferred for a in self.accounts)
@@ -221,6 +240,7 @@ class _Tally:
     failed: int = 0
     skipped: int = 0
     held: int = 0
+    too_large: int = 0
     deferred: int = 0
     removed: int = 0
     quarantined: int = 0
@@ -447,6 +467,7 @@ class Poller:
             failed=t.failed,
             skipped=t.skipped,
             held=t.held,
+            too_large=t.too_large,
             deferred=t.deferred,
             removed=t.removed,
             quarantined=t.quarantined,
@@ -456,13 +477,14 @@ class Poller:
         )
         log.info(
             "%s: polled: %d processed, %d duplicates, %d failed, %d skipped, %d held, "
-            "%d deferred, %d removed, %d quarantined%s",
+            "%d too large, %d deferred, %d removed, %d quarantined%s",
             account.name,
             t.processed,
             t.duplicates,
             t.failed,
             t.skipped,
             t.held,
+            t.too_large,
             t.deferred,
             t.removed,
             t.quarantined,
@@ -554,6 +576,7 @@ class Poller:
         done: list[str] = []
         bad: list[str] = []
         stopped: BaseException | None = None
+        limit = max_message_bytes(self.settings, account)
         try:
             for uid, raw in session.fetch(batch):
                 key = receipt_key(account.name, raw)
@@ -566,8 +589,17 @@ class Poller:
                 if self._waiting(key):
                     tally.deferred += 1
                     continue
-                report = self._process(account.name, uid, raw, key)
-                if report.status in (MessageStatus.FAILED, MessageStatus.HELD):
+                if len(raw) > limit:
+                    report = self._too_large(account, uid, raw, key, limit)
+                else:
+                    report = self._process(account.name, uid, raw, key)
+                if report.status is MessageStatus.TOO_LARGE:
+                    stuck_keys.add(key.as_string())
+                    tally.too_large += 1
+                    tally.events.extend(report.events)
+                    if quarantine:
+                        bad.append(uid)
+                elif report.status in (MessageStatus.FAILED, MessageStatus.HELD):
                     self._record_poison(account, uid, raw, key, report.error or "")
                     stuck_keys.add(key.as_string())
                     if report.status is MessageStatus.HELD:
@@ -648,6 +680,40 @@ class Poller:
         log.warning("%s: message %s failed and was set aside: %s", account.name, uid, error)
 
     # --- one message ---
+
+    def _too_large(
+        self, account: MailboxAccount, uid: str, raw: bytes, key: ReceiptKey, limit: int
+    ) -> MessageReport:
+        """Keep a message over the size limit for review, and tell its sender, at once."""
+        error = f"too large: {len(raw)} bytes, over the limit of {limit}"
+        try:
+            event = too_large(raw, self.settings, account, limit)
+        except Exception:  # a bug in reading the header: keep the mail, tell nobody
+            log.exception("%s: cannot read the header of message %s", account.name, uid)
+            event = None
+        events = (event,) if event is not None else ()
+        record = PoisonRecord(
+            key=key, account=account.name, uid=uid, raw=raw, error=error, at=self.clock.now()
+        )
+        try:
+            with self.storage.transaction() as unit:
+                if unit.books.is_processed(key):  # replayed earlier: a duplicate now
+                    return MessageReport(account.name, uid, key, MessageStatus.DUPLICATE)
+                unit.books.record_poison(record)
+                if events:
+                    unit.books.add_events(events, self.clock.now())
+        except Exception as exc:
+            log.exception("%s: cannot record a message that is too large", account.name)
+            raise _StorageFailure(f"storage: {exc}") from exc
+        log.warning(
+            "%s: message %s was set aside: %s; its sender %s",
+            account.name,
+            uid,
+            error,
+            f"is told ({event.sender})" if event is not None else "is not told",
+        )
+        status = MessageStatus.TOO_LARGE
+        return MessageReport(account.name, uid, key, status, events=events, error=error)
 
     def _process(self, account: str, uid: str, raw: bytes, key: ReceiptKey) -> MessageReport:
         """Process and commit one message in one transaction (again if the data changed)."""
