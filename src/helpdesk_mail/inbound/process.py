@@ -11,6 +11,7 @@ set, which the poller treats as a poison message (kept on the server, never lost
 from __future__ import annotations
 
 import base64
+import dataclasses
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
 from ..ports import Clock, DomainReader, RandomSource, TransientStorageError
 from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
-from ..tokens import TICKET_TOKEN, check_message_id
+from ..tokens import TICKET_TOKEN, check_message_id, clean_subject
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
 from .parse import ADDRESSES_CAPPED, parse_email
@@ -131,6 +132,9 @@ def _process(
     rng: RandomSource | None,
 ) -> InboundResult:
     email, message = parse_email(raw)
+    # what staff will see is what commands, threading and storage read (no control,
+    # zero-width or bidi characters hiding a command)
+    email = dataclasses.replace(email, subject=clean_subject(email.subject))
     secret = settings.outgoing.secret_key
     junk = classify(
         message,

@@ -27,7 +27,9 @@ Every message has (rules other code relies on):
 - ``In-Reply-To`` (the ticket's latest stored Message-ID) and ``References`` (its first
   and up to nine latest), when the ticket has any.
 - A subject that starts with the ticket token ``[#1234]`` (added if the template left
-  it out), so that replies thread even without Message-IDs.
+  it out), so that replies thread even without Message-IDs, and carries no email-API
+  command (`tokens.without_commands`): a technician's plain reply must not close a
+  ticket because a customer's subject said ``#close#``.
 - ``multipart/alternative``: the plain text derived from the HTML, then the HTML.
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
@@ -75,7 +77,7 @@ from ..templating.values import (
     text_to_html,
 )
 from ..text import ALTERNATIVE, html_to_text
-from ..tokens import new_message_id, with_ticket_token
+from ..tokens import new_message_id, with_ticket_token, without_commands
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
 
@@ -635,7 +637,8 @@ def render_message(
             reply_to = _address(out.reply_to)
             if reply_to is not None:
                 msg["Reply-To"] = reply_to
-        msg["Subject"] = header_text(with_ticket_token(rendered.subject, data.ticket_id))
+        subject = without_commands(rendered.subject)  # a reply runs only what its sender typed
+        msg["Subject"] = header_text(with_ticket_token(subject, data.ticket_id))
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = new_message_id(
             data.ticket_id, domain, out.secret_key, random.token_bytes

@@ -1,0 +1,198 @@
+"""Issue 13, items 3-9: what someone who can send email may not do (docs/security.md).
+
+Each test drives the library the way a host does: `process_email`, `commit` in one
+transaction, then `notify` for the committed events, against `InMemoryStorage`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpdesk_mail import commit, process_email
+from helpdesk_mail.actions import CreateTicket
+from helpdesk_mail.events import Event, TicketUpdated
+from helpdesk_mail.inbound.result import InboundResult
+from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
+from helpdesk_mail.model import Role, Ticket, User
+from helpdesk_mail.settings import (
+    IncomingSettings,
+    NotificationSettings,
+    OutgoingSettings,
+    Settings,
+)
+from helpdesk_mail.shell.delivery import NotifyReport, notify
+from helpdesk_mail.tokens import SUBJECT_COMMAND, clean_subject, without_commands
+
+SUPPORT = "support@acme.test"
+URL = "https://helpdesk.acme.test"
+SECRET = "secret"
+ADA = "ada@acme.test"
+TESS = "tess@acme.test"
+JANE = "jane@example.com"
+BOB = "bob@example.com"
+
+
+def make_settings(incoming: dict[str, Any] | None = None, **notifications: Any) -> Settings:
+    return Settings(
+        incoming=IncomingSettings(helpdesk_addresses=(SUPPORT,), **(incoming or {})),
+        notifications=NotificationSettings(**notifications),
+        outgoing=OutgoingSettings(
+            from_address=SUPPORT,
+            from_name="Acme Support",
+            reply_to=SUPPORT,
+            helpdesk_url=URL,
+            secret_key=SECRET,
+        ),
+    )
+
+
+def make_storage() -> InMemoryStorage:
+    storage = InMemoryStorage()
+    storage.add_user(User(ADA, name="Ada Admin", role=Role.ADMIN))
+    storage.add_user(
+        User(TESS, name="Tess Tech", role=Role.TECHNICIAN, categories=frozenset({"Hardware"}))
+    )
+    storage.add_user(User(JANE, name="Jane Doe"))
+    storage.add_user(User(BOB, name="Bob"))
+    return storage
+
+
+def mail(
+    sender: str = f"Jane Doe <{JANE}>",
+    subject: str = "Printer on fire",
+    body: str = "It is really on fire.\n",
+    *,
+    to: str = SUPPORT,
+    cc: str | None = None,
+    message_id: str = "<m1@example.com>",
+    in_reply_to: str | None = None,
+    html: str | None = None,
+    headers: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = in_reply_to
+    for name, value in headers:
+        msg[name] = value
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return bytes(msg)
+
+
+class Helpdesk:
+    """A host in a test: storage, settings, a clock, and the mail it sent."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or make_settings()
+        self.storage = make_storage()
+        self.clock = ManualClock()
+        self.outbox = Outbox()
+        self.random = SeededRandom(7)
+
+    def receive(self, raw: bytes) -> tuple[InboundResult, tuple[Event, ...]]:
+        """Process and commit one email; returns the result and the bound events."""
+        with self.storage.transaction() as unit:
+            result = process_email(raw, self.settings, unit.domain, self.clock, random=self.random)
+            outcome = commit(unit, result.actions, events=result.events, at=self.clock.now())
+        return result, outcome.events
+
+    def notify(self, events: Sequence[Event]) -> list[NotifyReport]:
+        return [
+            notify(e, self.settings, self.storage, None, self.outbox, self.clock, self.random)
+            for e in events
+        ]
+
+    def deliver(self, raw: bytes) -> tuple[InboundResult, list[EmailMessage]]:
+        """Receive `raw` and send its notifications; returns the messages it sent."""
+        before = len(self.outbox.messages)
+        result, events = self.receive(raw)
+        self.notify(events)
+        return result, self.outbox.messages[before:]
+
+
+def to_of(message: EmailMessage) -> str:
+    return str(message["To"])
+
+
+def text_of(message: EmailMessage) -> str:
+    parts = [p for p in message.walk() if p.get_content_type() in ("text/plain", "text/html")]
+    return "\n".join(str(p.get_content()) for p in parts)  # type: ignore[attr-defined]
+
+
+def actions_of(result: InboundResult, kind: type) -> list[Any]:
+    return [a for a in result.actions if isinstance(a, kind)]
+
+
+# --- item 6: commands smuggled through control, zero-width and bidi characters ------
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Printer broken #cl\x7fose#",
+        "Printer broken #clo\u200bse#",
+        "Printer broken #\u202eclose#",
+        "Printer broken #cl\u2066ose\u2069#",
+        "Printer broken #te\u00adch#",
+        "Printer broken #un\ufeffsub#",
+    ],
+)
+def test_a_hidden_command_is_read_as_one_and_never_stored(subject: str) -> None:
+    desk = Helpdesk()
+    result, sent = desk.deliver(mail(sender="Carl <carl@example.org>", subject=subject))
+    [create] = actions_of(result, CreateTicket)
+    assert create.subject == "Printer broken"
+    assert "commands ignored on a new ticket" in result.detail
+    staff = [m for m in sent if to_of(m).endswith(f"<{ADA}>")]
+    assert staff
+    for message in staff:
+        assert str(message["Subject"]).endswith(": Printer broken"), message["Subject"]
+
+
+def test_a_plain_staff_reply_runs_no_command_from_a_customer_subject() -> None:
+    desk = Helpdesk()
+    # a ticket whose stored subject carries a command (made on the web, or stored by an
+    # older version with the control character in it)
+    desk.storage.add_ticket(
+        Ticket(id=5, subject="Printer broken #cl\x7fose#", submitter=JANE, subscribers=(JANE,))
+    )
+    [report] = desk.notify([TicketUpdated(ticket_id=5, actor=JANE)])
+    [message] = [m for m in desk.outbox.messages if to_of(m).endswith(f"<{ADA}>")]
+    subject = str(message["Subject"])
+    assert subject == "[#5] Printer broken"
+    # the admin's plain reply to that notification adds a comment and closes nothing
+    reply = mail(
+        sender=f"Ada Admin <{ADA}>",
+        subject=f"Re: {subject}",
+        body="Looking into it.\n",
+        message_id="<reply@acme.test>",
+        in_reply_to=str(message["Message-ID"]),
+    )
+    result, _ = desk.receive(reply)
+    assert result.verdict.value == "add_comment" and result.commands == ()
+    ticket = desk.storage.ticket(5)
+    assert ticket is not None and not ticket.is_closed
+    assert report.sent
+
+
+@given(st.text(max_size=200))
+def test_a_cleaned_subject_has_nothing_invisible_and_no_command_survives(text: str) -> None:
+    cleaned = clean_subject(text)
+    assert clean_subject(cleaned) == cleaned
+    assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in cleaned)
+    assert SUBJECT_COMMAND.search(without_commands(text)) is None
