@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from helpdesk_mail import commit, process_email
 from helpdesk_mail.actions import CreateTicket
-from helpdesk_mail.events import Event, TicketUpdated
+from helpdesk_mail.events import Event, TicketCreated, TicketUpdated
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
 from helpdesk_mail.model import Role, Ticket, User
@@ -28,7 +28,12 @@ from helpdesk_mail.settings import (
     Settings,
 )
 from helpdesk_mail.shell.delivery import NotifyReport, notify
-from helpdesk_mail.tokens import SUBJECT_COMMAND, clean_subject, without_commands
+from helpdesk_mail.tokens import (
+    SUBJECT_COMMAND,
+    clean_subject,
+    make_message_id,
+    without_commands,
+)
 
 SUPPORT = "support@acme.test"
 URL = "https://helpdesk.acme.test"
@@ -196,3 +201,67 @@ def test_a_cleaned_subject_has_nothing_invisible_and_no_command_survives(text: s
     assert clean_subject(cleaned) == cleaned
     assert not any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in cleaned)
     assert SUBJECT_COMMAND.search(without_commands(text)) is None
+
+
+# --- item 7: a Message-ID already stored belongs to its first ticket ------------------
+
+
+def test_a_reused_message_id_does_not_hijack_the_thread() -> None:
+    desk = Helpdesk()
+    original = mail(cc=f"Bob <{BOB}>", message_id="<orig@example.com>")
+    first, _ = desk.receive(original)
+    [create] = actions_of(first, CreateTicket)
+    ticket_one = desk.storage.ticket_for_message_id("<orig@example.com>")
+    assert ticket_one is not None
+    # the attacker's new email claims the original's Message-ID
+    attack = mail(
+        sender="Mallory <mallory@evil.example>",
+        subject="Hello",
+        body="Please reply to me.\n",
+        message_id="<orig@example.com>",
+    )
+    result, events = desk.receive(attack)
+    assert result.verdict.value == "create_ticket"
+    [created] = [e for e in events if isinstance(e, TicketCreated)]
+    assert created.ticket_id is not None and created.ticket_id != ticket_one
+    ticket_two = desk.storage.ticket(created.ticket_id)
+    assert ticket_two is not None and "<orig@example.com>" not in ticket_two.message_ids
+    assert desk.storage.ticket_for_message_id("<orig@example.com>") == ticket_one
+    # the attacker's ticket's notifications never name the original thread
+    desk.notify(events)
+    for message in desk.outbox.messages:
+        threading = f"{message['In-Reply-To'] or ''} {message['References'] or ''}"
+        assert "orig@example.com" not in threading
+    # a later reply-all to the original thread lands on the original ticket
+    desk.outbox.clear()
+    reply_all = mail(
+        sender=f"Bob <{BOB}>",
+        subject="Re: Printer on fire",
+        body="Same here.\n",
+        cc=JANE,
+        message_id="<bob-reply@example.com>",
+        in_reply_to="<orig@example.com>",
+    )
+    result, sent = desk.deliver(reply_all)
+    assert result.verdict.value == "add_comment" and result.ticket_id == ticket_one
+    assert sent and all("mallory" not in to_of(m) for m in sent)
+    assert create.message_id == "<orig@example.com>"
+
+
+def test_notifications_never_reference_another_tickets_signed_message_id() -> None:
+    desk = Helpdesk()
+    foreign = make_message_id(1, "acme.test", SECRET, SeededRandom(3).token_bytes)
+    desk.storage.add_ticket(
+        Ticket(
+            id=2,
+            subject="Mine",
+            submitter=JANE,
+            subscribers=(JANE,),
+            message_ids=("<own@example.com>", foreign),
+        )
+    )
+    desk.notify([TicketUpdated(ticket_id=2, actor=BOB)])
+    assert desk.outbox.messages
+    for message in desk.outbox.messages:
+        assert message["In-Reply-To"] == "<own@example.com>"
+        assert str(message["References"]) == "<own@example.com>"

@@ -25,7 +25,9 @@ Every message has (rules other code relies on):
   reply finds its ticket; an unsigned random one for other emails or without a secret.
   Domain: `message_id_domain`, else the From address's domain.
 - ``In-Reply-To`` (the ticket's latest stored Message-ID) and ``References`` (its first
-  and up to nine latest), when the ticket has any.
+  and up to nine latest), when the ticket has any; never a Message-ID of another ticket
+  (a signed one naming another ticket is left out; the storage keeps a Message-ID with
+  the first ticket that stored it).
 - A subject that starts with the ticket token ``[#1234]`` (added if the template left
   it out), so that replies thread even without Message-IDs, and carries no email-API
   command (`tokens.without_commands`): a technician's plain reply must not close a
@@ -77,7 +79,7 @@ from ..templating.values import (
     text_to_html,
 )
 from ..text import ALTERNATIVE, html_to_text
-from ..tokens import new_message_id, with_ticket_token, without_commands
+from ..tokens import check_message_id, new_message_id, with_ticket_token, without_commands
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
 
@@ -643,7 +645,7 @@ def render_message(
         msg["Message-ID"] = new_message_id(
             data.ticket_id, domain, out.secret_key, random.token_bytes
         )
-        _thread_headers(msg, ticket)
+        _thread_headers(msg, ticket, out.secret_key)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         _body(msg, rendered, planned, ticket, reads, built.files)
@@ -651,11 +653,19 @@ def render_message(
     return messages
 
 
-def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
+def _thread_headers(msg: EmailMessage, ticket: Ticket | None, secret: str) -> None:
+    """In-Reply-To and References from the ticket's stored Message-IDs, never one that
+    names another ticket: a signed one of ours for another ticket is left out (a host
+    that stored it anyway must not route this ticket's replies there)."""
     if ticket is None:
         return
     ids = list(
-        dict.fromkeys(m.strip() for m in ticket.message_ids if _MESSAGE_ID.fullmatch(m.strip()))
+        dict.fromkeys(
+            m.strip()
+            for m in ticket.message_ids
+            if _MESSAGE_ID.fullmatch(m.strip())
+            and check_message_id(m, secret).ticket_id in (None, ticket.id)
+        )
     )
     if not ids:
         return
