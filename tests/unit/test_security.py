@@ -20,7 +20,7 @@ from helpdesk_mail.actions import CreateTicket
 from helpdesk_mail.events import Event, TicketCreated, TicketUpdated
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
-from helpdesk_mail.model import Role, Ticket, User
+from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -265,3 +265,69 @@ def test_notifications_never_reference_another_tickets_signed_message_id() -> No
     for message in desk.outbox.messages:
         assert message["In-Reply-To"] == "<own@example.com>"
         assert str(message["References"]) == "<own@example.com>"
+
+
+# --- item 9: cid: references resolve only to the parts of the same message ------------
+
+SECRET_PNG = b"\x89PNG\r\n\x1a\nTECHS-ONLY-DIAGRAM"
+OWN_PNG = b"\x89PNG\r\n\x1a\nJANES-PHOTO"
+
+
+def _image_parts(message: EmailMessage) -> list[bytes]:
+    return [
+        p.get_payload(decode=True)  # type: ignore[misc]
+        for p in message.walk()
+        if p.get_content_maintype() == "image"
+    ]
+
+
+def test_a_customer_cannot_pull_a_techs_only_inline_image_into_their_notification() -> None:
+    desk = Helpdesk()
+    desk.storage.add_ticket(
+        Ticket(id=3, subject="Network", submitter=JANE, subscribers=(JANE, BOB)),
+        [
+            Comment(
+                ticket_id=3,
+                author=TESS,
+                body_text="Internal diagram",
+                body_html='<p>Internal diagram <img src="cid:diagram@acme" alt="diagram"></p>',
+                created_at=desk.clock.now(),
+                id=1,
+                techs_only=True,
+                attachments=(
+                    Attachment(
+                        "diagram.png",
+                        "image/png",
+                        len(SECRET_PNG),
+                        SECRET_PNG,
+                        True,
+                        "diagram@acme",
+                    ),
+                ),
+            ),
+            Comment(
+                ticket_id=3,
+                author=JANE,
+                body_text="See this",
+                body_html=(
+                    '<p>See this <img src="cid:diagram@acme" alt="their diagram">'
+                    '<img src="cid:photo@jane" alt="my photo"></p>'
+                ),
+                created_at=desk.clock.now(),
+                id=2,
+                attachments=(
+                    Attachment("photo.png", "image/png", len(OWN_PNG), OWN_PNG, True, "photo@jane"),
+                ),
+            ),
+        ],
+    )
+    desk.notify([TicketUpdated(ticket_id=3, actor=JANE, comment_id=2)])
+    [to_bob] = [m for m in desk.outbox.messages if to_of(m).endswith(f"<{BOB}>")]
+    images = _image_parts(to_bob)
+    assert SECRET_PNG not in images
+    assert OWN_PNG in images
+    assert "their diagram" in text_of(to_bob)  # the alt text stands in for it
+    # staff see the techs-only comment with its own image, resolved to its own part
+    [to_ada] = [m for m in desk.outbox.messages if to_of(m).endswith(f"<{ADA}>")]
+    staff_images = _image_parts(to_ada)
+    assert OWN_PNG in staff_images and SECRET_PNG in staff_images

@@ -36,7 +36,9 @@ Every message has (rules other code relies on):
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
   `PlannedEmail.include_attachments` is on; otherwise ``cid:`` images are replaced by
-  their alt text.
+  their alt text. A ``cid:`` reference resolves only to the parts of the message that
+  makes it (never another message's, so never a techs-only comment's for a customer):
+  it is rewritten to ``cid:<message>.<Content-ID>``, and anything else shows its alt text.
 - No header carries CR, LF or another control character from user data: names,
   subjects and file names are flattened to one line; invalid addresses are left out.
 """
@@ -44,6 +46,7 @@ Every message has (rules other code relies on):
 from __future__ import annotations
 
 import dataclasses
+import html as html_lib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -145,6 +148,11 @@ def _files(attachments: Sequence[Attachment]) -> tuple[FileLink, ...]:
     return tuple(FileLink(a.filename, a.url or "", a.size) for a in attachments if not a.inline)
 
 
+def _content_id(attachment: Attachment) -> str:
+    """An attachment's Content-ID without angle brackets ("" when it has none)."""
+    return (attachment.content_id or "").strip().strip("<>").strip()
+
+
 def _message(
     author: str,
     date: datetime | None,
@@ -153,9 +161,27 @@ def _message(
     attachments: tuple[FileLink, ...] = (),
     techs_only: bool = False,
     allow_cid: bool = True,
+    *,
+    parts: Sequence[Attachment] = (),
+    scope: str = "",
+    inline: dict[str, Attachment] | None = None,
 ) -> Message:
+    """One message of the log as templates show it. Its ``cid:`` images resolve only to
+    its own inline `parts`: each becomes ``cid:<scope>.<Content-ID>`` and is registered in
+    `inline` for the composer to attach; any other ``cid:`` reference (another message's
+    image, a techs-only comment's) is replaced by its alt text."""
     if body_html:
-        html = sanitize_html(body_html, allow_cid=allow_cid)
+        own = {cid: a for a in parts if a.inline and (cid := _content_id(a))}
+
+        def resolve(cid: str) -> str | None:
+            part = own.get(cid)
+            if part is None or inline is None:
+                return None
+            scoped = f"{scope}.{cid}"
+            inline[scoped] = part
+            return scoped
+
+        html = sanitize_html(body_html, allow_cid=allow_cid, resolve_cid=resolve)
         text = body_text or html_to_text(html, ALTERNATIVE)
     else:
         html = text_to_html(body_text.strip())
@@ -175,6 +201,8 @@ class _Reads:
         self._messages: dict[tuple[int, int], Message] = {}
         self._kb: dict[int, tuple[LinkItem, ...]] = {}
         self._files: dict[tuple[str | None, str, int, str | None], bytes] = {}
+        self.inline: dict[str, Attachment] = {}
+        """The inline images the shown messages refer to, by their scoped Content-ID."""
 
     def user(self, email: str) -> User | None:
         if email not in self._users:
@@ -230,6 +258,9 @@ class _Reads:
                 t.body_text,
                 attachments=_files(t.attachments),
                 allow_cid=self.allow_cid,
+                parts=t.attachments,
+                scope=f"t{t.id}",
+                inline=self.inline,
             )
         return self._messages[key]
 
@@ -246,6 +277,9 @@ class _Reads:
                 attachments=_files(c.attachments),
                 techs_only=c.techs_only,
                 allow_cid=self.allow_cid,
+                parts=c.attachments,
+                scope=f"c{t.id}.{index}",
+                inline=self.inline,
             )
         return self._messages[key]
 
@@ -691,19 +725,17 @@ def _body(
     )
     if not planned.include_attachments or ticket is None:
         return
-    wanted = dict.fromkeys(_CID_REF.findall(html))
+    wanted = dict.fromkeys(html_lib.unescape(cid) for cid in _CID_REF.findall(html))
     if wanted:
-        pool = [*ticket.attachments, *(a for c in reads.comments(ticket) for a in c.attachments)]
         html_part = msg.get_payload()[1]  # type: ignore[index]
         assert isinstance(html_part, EmailMessage)
-        done: set[str] = set()
-        for a in pool:
-            cid = (a.content_id or "").strip("<> ")
-            if not (a.inline and cid in wanted and cid not in done):
+        for cid in wanted:
+            # only the parts of the message that refers to them (see `_message`)
+            a = reads.inline.get(cid)
+            if a is None:
                 continue
             content = reads.content(a)
             if content:
-                done.add(cid)
                 maintype, subtype = _content_type(a.content_type)
                 html_part.add_related(
                     content,
