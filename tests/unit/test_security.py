@@ -16,11 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helpdesk_mail import commit, process_email
-from helpdesk_mail.actions import CreateTicket
+from helpdesk_mail.actions import AddComment, CreateTicket
 from helpdesk_mail.events import Event, TicketCreated, TicketUpdated
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
 from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
+from helpdesk_mail.outbound.autologin import verify_autologin_token
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -29,6 +30,7 @@ from helpdesk_mail.settings import (
 )
 from helpdesk_mail.shell.delivery import NotifyReport, notify
 from helpdesk_mail.tokens import (
+    LINK_TOKEN,
     SUBJECT_COMMAND,
     clean_subject,
     make_message_id,
@@ -331,3 +333,101 @@ def test_a_customer_cannot_pull_a_techs_only_inline_image_into_their_notificatio
     [to_ada] = [m for m in desk.outbox.messages if to_of(m).endswith(f"<{ADA}>")]
     staff_images = _image_parts(to_ada)
     assert OWN_PNG in staff_images and SECRET_PNG in staff_images
+
+
+# --- item 8: quoted sign-in links and quoted threads are not stored -------------------
+
+
+def _parts(message: EmailMessage) -> tuple[str, str]:
+    plain = html = ""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain" and not plain:
+            plain = str(part.get_content())  # type: ignore[attr-defined]
+        elif part.get_content_type() == "text/html" and not html:
+            html = str(part.get_content())  # type: ignore[attr-defined]
+    return plain, html
+
+
+def _quoting_reply(notification: EmailMessage, new: str, message_id: str) -> bytes:
+    """Jane's reply to `notification`, quoting it whole the way Gmail does."""
+    plain, html = _parts(notification)
+    quoted = "\n".join(f"> {line}" for line in plain.splitlines())
+    return mail(
+        subject=f"Re: {notification['Subject']}",
+        body=f"{new}\n\nOn Mon, 1 Jun 2026 at 10:00, Acme Support <{SUPPORT}> wrote:\n{quoted}\n",
+        html=(
+            f"<div dir=ltr>{new}</div><br><div class=gmail_quote><div dir=ltr class=gmail_attr>"
+            f"On Mon, 1 Jun 2026 at 10:00, Acme Support &lt;{SUPPORT}&gt; wrote:<br></div>"
+            f'<blockquote class="gmail_quote" style="margin:0 0 0 .8ex">{html}</blockquote>'
+            "</div>"
+        ),
+        message_id=message_id,
+        in_reply_to=str(notification["Message-ID"]),
+    )
+
+
+def _autologin_for(text: str) -> set[str]:
+    """The addresses whose valid autologin tokens `text` carries."""
+    found = set()
+    for match in LINK_TOKEN.finditer(text):
+        claims = verify_autologin_token(match.group(0), ManualClock().now(), SECRET)
+        if claims is not None:
+            found.add(claims.email)
+    return found
+
+
+def test_a_quoted_autologin_link_is_neither_stored_nor_passed_on() -> None:
+    desk = Helpdesk()
+    _, events = desk.receive(mail(cc=f"Bob <{BOB}>", message_id="<start@example.com>"))
+    [created] = [e for e in events if isinstance(e, TicketCreated)]
+    ticket_id = created.ticket_id
+    assert ticket_id is not None
+    # Tess answers; Jane's copy carries her own autologin link
+    desk.outbox.clear()
+    tess = mail(
+        sender=f"Tess Tech <{TESS}>",
+        subject=f"Re: [#{ticket_id}] Printer on fire",
+        body="Did you try turning it off?\n",
+        message_id="<tess@acme.test>",
+        in_reply_to="<start@example.com>",
+    )
+    _, sent = desk.deliver(tess)
+    [to_jane] = [m for m in sent if to_of(m).endswith(f"<{JANE}>")]
+    assert _autologin_for(text_of(to_jane)) == {JANE}
+    # Jane replies, quoting the whole notification
+    desk.outbox.clear()
+    result, sent = desk.deliver(_quoting_reply(to_jane, "Yes, twice.", "<jane-2@example.com>"))
+    [comment] = actions_of(result, AddComment)
+    stored = f"{comment.body_text}\n{comment.body_html}\n{comment.full_text}"
+    assert _autologin_for(stored) == set()
+    assert "turning it off" not in (comment.body_html or "")
+    assert "Yes, twice." in (comment.body_html or "")
+    assert sent
+    for message in sent:
+        assert JANE not in _autologin_for(text_of(message)), to_of(message)
+
+
+def test_the_stored_html_is_the_reply_not_the_thread() -> None:
+    desk = Helpdesk()
+    _, events = desk.receive(mail(message_id="<start@example.com>"))
+    desk.notify(events)
+    previous = "<start@example.com>"
+    sizes = []
+    for round_ in range(10):
+        desk.clock.advance(hours=3)  # a conversation, not a flood
+        desk.outbox.clear()
+        tess = mail(
+            sender=f"Tess Tech <{TESS}>",
+            subject="Re: [#1] Printer on fire",
+            body=f"Round {round_}: try again.\n",
+            message_id=f"<tess-{round_}@acme.test>",
+            in_reply_to=previous,
+        )
+        _, sent = desk.deliver(tess)
+        [to_jane] = [m for m in sent if to_of(m).endswith(f"<{JANE}>")]
+        reply = _quoting_reply(to_jane, f"Still broken ({round_}).", f"<jane-{round_}@x.test>")
+        result, _ = desk.deliver(reply)
+        [comment] = actions_of(result, AddComment)
+        sizes.append(len(comment.body_html or ""))
+        previous = f"<jane-{round_}@x.test>"
+    assert max(sizes) < 500, sizes

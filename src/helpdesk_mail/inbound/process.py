@@ -35,7 +35,7 @@ from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
 from ..ports import Clock, DomainReader, RandomSource, TransientStorageError
 from ..settings import AutoReplyHandling, ClosedTicketReply, Settings
-from ..tokens import TICKET_TOKEN, check_message_id, clean_subject
+from ..tokens import TICKET_TOKEN, check_message_id, clean_subject, neutralize_link_tokens
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
 from .parse import ADDRESSES_CAPPED, parse_email
@@ -81,6 +81,9 @@ class _Context:
     subject: str
     commands: tuple[str, ...]
     body_text: str
+    """The new text, links carrying our tokens neutralised (what is stored)."""
+    body_html: str | None
+    """The new message's HTML (cut where its text is cut), links neutralised likewise."""
     notes: tuple[str, ...] = ()
     """What the result's detail must say whatever the verdict (addresses left unread)."""
 
@@ -144,6 +147,7 @@ def _process(
         parsed=email,
     )
     parsed_subject = parse_subject(email.subject)
+    body_text, body_html = _new_message(email)
     ctx = _Context(
         email=email,
         settings=settings,
@@ -152,7 +156,8 @@ def _process(
         junk=junk,
         subject=parsed_subject.subject,
         commands=parsed_subject.commands,
-        body_text=_new_text(email),
+        body_text=body_text,
+        body_html=body_html,
         notes=tuple(
             d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
         ),
@@ -218,18 +223,30 @@ def _keep_auto_reply(ctx: _Context) -> bool:
     )
 
 
-def _new_text(email: ParsedEmail) -> str:
-    """The new text of the message; its whole visible text when reply extraction leaves
-    nothing of a message that had text (a reply written below the quote, say): an email
-    with words in it never becomes an empty comment."""
-    from .quotes import reply_text_from_html, reply_text_from_plain
+def _new_message(email: ParsedEmail) -> tuple[str, str | None]:
+    """The new text and HTML of the message, as stored: quoted history cut off, and any
+    link carrying one of our signed tokens (a quoted notification's autologin, rating or
+    unsubscribe link) neutralised, so that the next notifications never pass a customer's
+    sign-in on to other subscribers and staff.
+
+    The text is the whole visible text when reply extraction leaves nothing of a message
+    that had text (a reply written below the quote, say): an email with words in it never
+    becomes an empty comment; its HTML is then kept whole as well. The HTML is cut where
+    the text is (`quotes.reply_html`): a ten-round conversation stores one reply, not
+    the thread quoted ten times over."""
+    from .quotes import reply_html, reply_text_from_html, reply_text_from_plain
 
     new = ""
     if email.text.strip():
         new = reply_text_from_plain(email.text)
     elif email.html:
         new = reply_text_from_html(email.html)
-    return new if new.strip() else email.text.strip()
+    whole = not new.strip()
+    text = email.text.strip() if whole else new
+    html: str | None = None
+    if email.html:
+        html = neutralize_link_tokens(email.html if whole else reply_html(email.html))
+    return neutralize_link_tokens(text), html
 
 
 def _result(
@@ -318,7 +335,7 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
         subject=subject,
         submitter=sender,
         body_text=ctx.body_text,
-        body_html=email.html,
+        body_html=ctx.body_html,
         category=ctx.settings.incoming.default_category,
         subscribers=everyone,
         attachments=email.attachments,
@@ -378,11 +395,11 @@ def _comment(
                 ticket_id=ticket.id,
                 author=sender,
                 body_text=ctx.body_text,
-                body_html=email.html,
+                body_html=ctx.body_html,
                 techs_only=techs_only,
                 attachments=email.attachments,
                 message_id=email.message_id,
-                full_text=email.text,
+                full_text=neutralize_link_tokens(email.text),
             )
         )
         if not inert:

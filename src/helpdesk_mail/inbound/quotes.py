@@ -86,6 +86,7 @@ __all__ = [
     "SIGNATURE_VALEDICTIONS",
     "HtmlMarker",
     "html_to_text",
+    "reply_html",
     "reply_text_from_html",
     "reply_text_from_plain",
     "strip_signature",
@@ -927,8 +928,30 @@ def reply_text_from_html(html: str) -> str:
     """
     if not isinstance(html, str) or not html:
         return ""
+    job, cut, _ = _html_cut(html)
+    raw = job.raw()
+    if cut >= 0:
+        raw = raw[:cut]
+    return _reply_text(finish_text(raw), cut_below=cut >= 0)
+
+
+def reply_html(html: str) -> str:
+    """The HTML of the new message: `html` cut where `reply_text_from_html` cuts its text
+    (the first quote marker that starts the quoted history), or all of it when nothing is
+    cut or nothing visible would be left above the cut. Never raises."""
+    if not isinstance(html, str) or not html:
+        return ""
+    job, cut, source = _html_cut(html)
+    if cut < 0 or source <= 0 or not finish_text(job.raw()[:cut]).strip():
+        return html
+    return html[:source]
+
+
+def _html_cut(html: str) -> tuple[HtmlRender, int, int]:
+    """The rendering of `html` and where its quoted history starts: the offset in the
+    rendered text and in the HTML (both -1 when nothing is cut)."""
     job = HtmlRender(html, _html_marker, style=REPLY)
-    state = {"judged": 0, "cut": -1}
+    state = {"judged": 0, "cut": -1, "source": -1}
 
     def judge(final: bool) -> bool:
         marks = job.marks
@@ -946,6 +969,7 @@ def reply_text_from_html(html: str) -> str:
                 continue
             if name in _ALWAYS_CUT_HTML or not history or job.visible_before(index):
                 state["cut"] = off
+                state["source"] = job.source_offset(index)
                 return True
             # a forward / history block with nothing above it: it is the content
         return False
@@ -953,10 +977,7 @@ def reply_text_from_html(html: str) -> str:
     job.run(lambda: judge(False))
     if state["cut"] < 0:
         judge(True)
-    raw = job.raw()
-    if state["cut"] >= 0:
-        raw = raw[: state["cut"]]
-    return _reply_text(finish_text(raw), cut_below=state["cut"] >= 0)
+    return job, state["cut"], state["source"]
 
 
 def strip_signature(text: str) -> str:
