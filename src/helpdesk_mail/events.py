@@ -103,6 +103,17 @@ class UserCreated:
 
 
 @dataclass(frozen=True)
+class StaffAddressSuppressed:
+    """A delivery report proved that mail to a technician's or administrator's address
+    bounced: notifications to it are suppressed until `until` (for the admins)."""
+
+    email: str
+    reason: str
+    until: str
+    """When the suppression ends (ISO 8601), as the admins are told it."""
+
+
+@dataclass(frozen=True)
 class MailboxAccountDisabled:
     """A mailbox account was disabled after too many failures in a row (for the admins)."""
 
@@ -120,6 +131,7 @@ Event = (
     | KBArticleUpdated
     | UserCreated
     | MailboxAccountDisabled
+    | StaffAddressSuppressed
 )
 
 _PENDING_TICKET = (TicketCreated, TicketUpdated)

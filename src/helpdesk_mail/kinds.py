@@ -51,6 +51,8 @@ class TemplateKind(StrEnum):
     """To a new user: the username, password and URL."""
     MAILBOX_DISABLED = "mailbox_disabled"
     """To the administrators: an incoming mailbox was disabled after repeated failures."""
+    STAFF_ADDRESS_SUPPRESSED = "staff_address_suppressed"
+    """To the administrators: a staff address bounced and gets no notifications for a while."""
 
 
 class MaskGroup(StrEnum):
@@ -88,6 +90,7 @@ KINDS: Mapping[TemplateKind, KindFacts] = {
     K.KB_ARTICLE_UPDATED:  KindFacts(False,       False,      False,     _A,   False),
     K.WELCOME:             KindFacts(False,       False,      False,     _W,   False),
     K.MAILBOX_DISABLED:    KindFacts(False,       False,      False,     _C,   False),
+    K.STAFF_ADDRESS_SUPPRESSED: KindFacts(False,  False,      False,     _C,   False),
 }
 # fmt: on
 

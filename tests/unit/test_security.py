@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from helpdesk_mail import commit, process_email
 from helpdesk_mail.actions import AddComment, CreateTicket
-from helpdesk_mail.events import Event, TicketCreated, TicketUpdated
+from helpdesk_mail.events import Event, StaffAddressSuppressed, TicketCreated, TicketUpdated
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
 from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
@@ -431,3 +431,88 @@ def test_the_stored_html_is_the_reply_not_the_thread() -> None:
         sizes.append(len(comment.body_html or ""))
         previous = f"<jane-{round_}@x.test>"
     assert max(sizes) < 500, sizes
+
+
+# --- item 5: a bounce suppresses only an address it proves answers our mail ----------
+
+
+def _dsn(failed: Sequence[str], returned: bytes | None) -> bytes:
+    """A delivery status notification for `failed`, returning `returned` whole."""
+    blocks = b"".join(
+        f"\r\nFinal-Recipient: rfc822; {a}\r\nAction: failed\r\nStatus: 5.1.1\r\n".encode()
+        for a in failed
+    )
+    attached = b"\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\n" + returned if returned else b""
+    return (
+        b"From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
+        b"To: support@acme.test\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <dsn-" + str(len(failed)).encode() + b"@mx.example.org>\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="b1"\r\n'
+        b"\r\n--b1\r\nContent-Type: text/plain\r\n\r\n"
+        b"This is the mail system at host mx.example.org.\r\n"
+        b"\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.example.org\r\n" + blocks + attached + b"\r\n--b1--\r\n"
+    )
+
+
+def _conversation(desk: Helpdesk) -> dict[str, EmailMessage]:
+    """Jane's new ticket (Bob in CC, in Tess's category), then Tess's answer: the
+    notifications each person got, by address."""
+    desk.settings = make_settings({"default_category": "Hardware"})
+    got: dict[str, EmailMessage] = {}
+    _, sent = desk.deliver(mail(cc=f"Bob <{BOB}>", message_id="<start@example.com>"))
+    got.update({m["To"].addresses[0].addr_spec: m for m in sent})
+    tess = mail(
+        sender=f"Tess Tech <{TESS}>",
+        subject="Re: [#1] Printer on fire",
+        body="On my way.\n",
+        message_id="<tess@acme.test>",
+        in_reply_to="<start@example.com>",
+    )
+    _, sent = desk.deliver(tess)
+    got.update({m["To"].addresses[0].addr_spec: m for m in sent})
+    return got
+
+
+def test_a_forged_bounce_suppresses_nobody() -> None:
+    desk = Helpdesk()
+    _conversation(desk)
+    result, events = desk.receive(_dsn([TESS, ADA, BOB], None))
+    assert result.reason is not None and result.reason.value == "bounce"
+    now = desk.clock.now()
+    assert not any(desk.storage.is_suppressed(a, now) for a in (TESS, ADA, BOB))
+    assert events == ()
+
+
+def test_a_customer_cannot_suppress_others_with_their_own_notification() -> None:
+    desk = Helpdesk()
+    got = _conversation(desk)
+    # Jane returns a notification she did receive, signed by us, but names others
+    _, events = desk.receive(_dsn([TESS, ADA, BOB], bytes(got[JANE])))
+    now = desk.clock.now()
+    assert not any(desk.storage.is_suppressed(a, now) for a in (TESS, ADA, BOB))
+    assert events == ()
+
+
+def test_a_real_bounce_suppresses_its_recipient() -> None:
+    desk = Helpdesk()
+    got = _conversation(desk)
+    desk.receive(_dsn([BOB], bytes(got[BOB])))
+    assert desk.storage.is_suppressed(BOB, desk.clock.now())
+    assert not desk.storage.is_suppressed(JANE, desk.clock.now())
+
+
+def test_a_staff_address_is_never_suppressed_without_telling_the_admins() -> None:
+    desk = Helpdesk()
+    got = _conversation(desk)
+    desk.outbox.clear()
+    _, events = desk.receive(_dsn([TESS], bytes(got[TESS])))
+    assert desk.storage.is_suppressed(TESS, desk.clock.now())
+    [notice] = events
+    assert isinstance(notice, StaffAddressSuppressed) and notice.email == TESS
+    desk.notify(events)
+    [to_ada] = desk.outbox.messages
+    assert to_of(to_ada).endswith(f"<{ADA}>")
+    assert TESS in text_of(to_ada) and "suspended" in text_of(to_ada)

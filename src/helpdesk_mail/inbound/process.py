@@ -164,17 +164,26 @@ def _process(
     )
     if junk.kind is not None and not _keep_auto_reply(ctx):
         actions: tuple[Action, ...] = ()
-        if junk.kind == "bounce" and junk.bounced_recipients:
-            days = settings.notifications.bounce_suppression_days
-            actions = (
-                SuppressRecipients(
-                    emails=junk.bounced_recipients,
-                    temporary=junk.temporary,
-                    reason=f"bounce ({junk.rule})",
-                    until=clock.now() + timedelta(days=days),
-                ),
-            )
         detail = f"{junk.rule}: {junk.evidence}" if junk.evidence else str(junk.rule)
+        if junk.kind == "bounce" and junk.bounced_recipients:
+            # only a report that returns one of our Message-IDs may suppress anyone, and
+            # `commit` checks the sent ledger: was that message sent to that address?
+            proof = tuple(
+                m for m in junk.returned_message_ids if not check_message_id(m, secret).forged
+            )
+            if proof:
+                days = settings.notifications.bounce_suppression_days
+                actions = (
+                    SuppressRecipients(
+                        emails=junk.bounced_recipients,
+                        temporary=junk.temporary,
+                        reason=f"bounce ({junk.rule})",
+                        until=clock.now() + timedelta(days=days),
+                        proof=proof,
+                    ),
+                )
+            else:
+                detail += "; nobody suppressed: the report returns no Message-ID of ours"
         return _discard(ctx, JUNK_REASONS[junk.kind], detail, actions)
 
     if not email.sender.email:

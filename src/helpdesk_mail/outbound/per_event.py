@@ -42,6 +42,7 @@ from ..events import (
     Event,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -109,6 +110,7 @@ EVENTS: Mapping[type[object], EventFacts] = {
     KBArticleUpdated:       EventFacts(_A),
     UserCreated:            EventFacts(_U),
     MailboxAccountDisabled: EventFacts(_C),
+    StaffAddressSuppressed: EventFacts(_C),
 }
 
 # The headline of each email (`TemplateData.what_happened`), per event type; a row with
@@ -133,6 +135,9 @@ WHAT_HAPPENED: Mapping[tuple[type[object], TemplateKind | None], str] = {
     (MailboxAccountDisabled, None):
         'The incoming mailbox account "{account}" has been disabled after {failures} '
         "failed attempts in a row. Last error: {last_error}",
+    (StaffAddressSuppressed, None):
+        "Notifications to the staff address {email} are suspended until {until} UTC: "
+        "a delivery report proved that mail sent to it bounced ({reason}).",
 }
 # fmt: on
 
@@ -166,6 +171,9 @@ NAMES: Mapping[str, Callable[[SentenceFacts], str]] = {
     "account": _event_field("account"),
     "failures": _event_field("failures"),
     "last_error": _event_field("last_error"),
+    "email": _event_field("email"),
+    "until": lambda f: _event_field("until")(f).replace("T", " ").removesuffix("+00:00"),
+    "reason": _event_field("reason"),
 }
 """Every name a sentence may use, and how to read it."""
 

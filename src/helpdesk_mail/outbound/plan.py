@@ -25,6 +25,7 @@ from ..events import (
     Event,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -222,6 +223,9 @@ RULES: Mapping[type[object], tuple[Rule, ...]] = {
   MailboxAccountDisabled: _rules(
     (K.MAILBOX_DISABLED,    G.ADMINS,         W.ALWAYS,      None),
   ),
+  StaffAddressSuppressed: _rules(
+    (K.STAFF_ADDRESS_SUPPRESSED, G.ADMINS,    W.ALWAYS,      None),
+  ),
 }
 
 # fmt: on
@@ -263,7 +267,9 @@ STAFF_FALLBACK: Mapping[type[object], tuple[TemplateKind, tuple[Group, ...]] | N
     TicketCreated: None,
 }
 
-ACCOUNT_MAIL: frozenset[type[object]] = frozenset({UserCreated, MailboxAccountDisabled})
+ACCOUNT_MAIL: frozenset[type[object]] = frozenset(
+    {UserCreated, MailboxAccountDisabled, StaffAddressSuppressed}
+)
 """Events whose mail is sent even with the master switch off."""
 RECEIPTS: frozenset[TemplateKind] = frozenset({K.TICKET_CONFIRMATION, K.WELCOME})
 """Templates that acknowledge the actor's own action: the actor rule does not apply."""

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from ..events import (
     KBArticleUpdated,
     MailboxAccountDisabled,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -218,6 +219,10 @@ SAMPLES: Mapping[TemplateKind, PlannedEmail] = {
     K.MAILBOX_DISABLED: PlannedEmail(
         K.MAILBOX_DISABLED,
         MailboxAccountDisabled("support-imap", 5, "[AUTHENTICATIONFAILED] Invalid credentials"),
+        (_ADMIN,), include_attachments=False),
+    K.STAFF_ADDRESS_SUPPRESSED: PlannedEmail(
+        K.STAFF_ADDRESS_SUPPRESSED,
+        StaffAddressSuppressed(TECH, "bounce (dsn_report)", "2026-01-12T09:30+00:00"),
         (_ADMIN,), include_attachments=False),
 }
 # fmt: on
