@@ -22,6 +22,7 @@ from .actions import (
 from .commit import commit
 from .events import (
     Event,
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
     StaffAddressSuppressed,
@@ -87,6 +88,7 @@ __all__ = [
     "Discard",
     "DiscardReason",
     "Event",
+    "InboundFlood",
     "InboundResult",
     "IncomingSettings",
     "KBArticle",

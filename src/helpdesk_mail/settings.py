@@ -27,7 +27,9 @@ from .addresses import normalize_email
 __all__ = [
     "DEFAULT_DKIM_HEADERS",
     "DEFAULT_DKIM_OVERSIGN_HEADERS",
+    "DEFAULT_DOMAIN_RATE_LIMITS",
     "DEFAULT_RECIPIENT_RATE_LIMITS",
+    "DEFAULT_SENDER_RATE_LIMITS",
     "DEFAULT_TICKET_RATE_LIMITS",
     "AutoReplyHandling",
     "ClosedTicketReply",
@@ -374,6 +376,11 @@ DEFAULT_TICKET_RATE_LIMITS = (
     RateLimit(100, 600),
 )
 DEFAULT_RECIPIENT_RATE_LIMITS = (RateLimit(20, 10), RateLimit(40, 60), RateLimit(150, 600))
+# Inbound flood limits: a customer writes a few emails an hour, a busy technician
+# answering by email a few dozen; a domain is shared by many senders (a company, a
+# free-mail provider), so its limits are wider.
+DEFAULT_SENDER_RATE_LIMITS = (RateLimit(20, 10), RateLimit(60, 60))
+DEFAULT_DOMAIN_RATE_LIMITS = (RateLimit(100, 10), RateLimit(300, 60))
 
 
 # --- OAuth2 (SASL XOAUTH2): where the access tokens come from ---
@@ -651,6 +658,11 @@ class IncomingSettings:
     """`discard` auto-replies (the spec) or keep them as a `comment` that notifies nobody."""
     reply_to_closed: ClosedTicketReply = ClosedTicketReply.REOPEN
     """A reply to a closed ticket `reopen`s it, or starts a `new_ticket`."""
+    sender_rate_limits: tuple[RateLimit, ...] = DEFAULT_SENDER_RATE_LIMITS
+    """Flood limits per sender address over a sliding window: mail over one is kept for
+    review (quarantined, not ticketed) and the admins get one summary per window."""
+    domain_rate_limits: tuple[RateLimit, ...] = DEFAULT_DOMAIN_RATE_LIMITS
+    """Flood limits per sender domain, likewise (forged senders at one domain)."""
 
     def __post_init__(self) -> None:
         _coerce_enums(self)

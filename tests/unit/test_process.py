@@ -127,7 +127,9 @@ def test_unknown_sender_becomes_user_and_ticket_with_recipients_subscribed() -> 
     assert ticket.category == "Hardware"
     assert ticket.subscribers == ("new@example.org", "colleague@example.org", "boss@example.org")
     assert result.subscribers == ("colleague@example.org", "boss@example.org")
-    assert result.events == (TicketCreated(ticket_id=None, actor="new@example.org"),)
+    assert result.events == (
+        TicketCreated(ticket_id=None, actor="new@example.org", sender_known=False),
+    )
 
 
 def test_generated_password_comes_from_the_injected_random_source() -> None:
@@ -431,7 +433,7 @@ def test_events_bind_to_the_committed_ticket() -> None:
     outcome = storage.commit(result.actions, key=None)
     assert outcome.ticket_id == 77
     assert [bind_ticket(e, 77) for e in result.events] == [
-        TicketCreated(ticket_id=77, actor="jane@example.com")
+        TicketCreated(ticket_id=77, actor="jane@example.com", sender_known=False)
     ]
 
 

@@ -19,16 +19,25 @@ from helpdesk_mail import commit, process_email
 from helpdesk_mail.actions import AddComment, CreateTicket
 from helpdesk_mail.events import Event, StaffAddressSuppressed, TicketCreated, TicketUpdated
 from helpdesk_mail.inbound.result import InboundResult
-from helpdesk_mail.memory import InMemoryStorage, ManualClock, Outbox, SeededRandom
+from helpdesk_mail.memory import (
+    InMemoryMailbox,
+    InMemoryStorage,
+    ManualClock,
+    Outbox,
+    SeededRandom,
+)
 from helpdesk_mail.model import Attachment, Comment, Role, Ticket, User
 from helpdesk_mail.outbound.autologin import verify_autologin_token
 from helpdesk_mail.settings import (
     IncomingSettings,
+    MailboxAccount,
     NotificationSettings,
     OutgoingSettings,
+    RateLimit,
     Settings,
 )
-from helpdesk_mail.shell.delivery import NotifyReport, notify
+from helpdesk_mail.shell.delivery import Deliverer, NotifyReport, notify
+from helpdesk_mail.shell.poller import Poller, PollReport
 from helpdesk_mail.tokens import (
     LINK_TOKEN,
     SUBJECT_COMMAND,
@@ -516,3 +525,103 @@ def test_a_staff_address_is_never_suppressed_without_telling_the_admins() -> Non
     [to_ada] = desk.outbox.messages
     assert to_of(to_ada).endswith(f"<{ADA}>")
     assert TESS in text_of(to_ada) and "suspended" in text_of(to_ada)
+
+
+# --- item 3: inbound flood control ---------------------------------------------------
+
+ACCOUNT = MailboxAccount(name="support", host="mail.acme.test", batch_size=50)
+
+
+def _flooded(raws: Sequence[bytes], **incoming: Any) -> tuple[Helpdesk, PollReport]:
+    desk = Helpdesk(make_settings({"accounts": (ACCOUNT,), **incoming}))
+    mailbox = InMemoryMailbox()
+    for raw in raws:
+        mailbox.deliver(raw, account=ACCOUNT.name)
+    poller = Poller(desk.settings, desk.storage, mailbox, desk.clock, desk.random)
+    report = poller.run_once(force=True)
+    deliverer = Deliverer(desk.settings, desk.storage, desk.outbox, desk.clock, desk.random)
+    while deliverer.run_once().events:
+        pass
+    return desk, report
+
+
+def test_a_flood_from_one_sender_is_held_and_staff_get_one_summary() -> None:
+    raws = [
+        mail(sender="Spam <bulk@spam.example>", subject=f"Buy {n}", message_id=f"<s{n}@x>")
+        for n in range(60)
+    ]
+    desk, report = _flooded(raws)
+    assert (report.processed, report.held) == (20, 40)
+    assert len(desk.storage.tickets) == 20
+    assert len(desk.storage.poison_records()) == 40  # kept for review, not deleted
+    to_ada = [m for m in desk.outbox.messages if to_of(m).endswith(f"<{ADA}>")]
+    summaries = [m for m in to_ada if "kept for review" in str(m["Subject"])]
+    assert len(summaries) == 1 and "bulk@spam.example" in text_of(summaries[0])
+    assert len(to_ada) == 21  # 20 new tickets, then one summary instead of 40 more
+    # the flood still going on an hour later is still held, with one more summary
+    assert len(desk.outbox.messages) < 100
+
+
+def test_a_flood_of_forged_senders_at_one_domain_is_held() -> None:
+    raws = [
+        mail(sender=f"x{n}@victim.example", subject=f"Hi {n}", message_id=f"<d{n}@x>")
+        for n in range(30)
+    ]
+    limits = (RateLimit(10, 10),)
+    desk, report = _flooded(raws, domain_rate_limits=limits)
+    assert (report.processed, report.held) == (10, 20)
+    summaries = [m for m in desk.outbox.messages if "kept for review" in str(m["Subject"])]
+    assert len(summaries) == 1 and "the domain victim.example" in text_of(summaries[0])
+
+
+def test_a_held_flood_email_can_be_replayed() -> None:
+    raws = [mail(sender="a@b.example", subject=f"S{n}", message_id=f"<r{n}@x>") for n in range(3)]
+    desk, report = _flooded(raws, sender_rate_limits=(RateLimit(2, 10),))
+    assert report.held == 1
+    [held] = desk.storage.poison_records()
+    poller = Poller(desk.settings, desk.storage, InMemoryMailbox(), desk.clock, desk.random)
+    assert poller.replay(held).status.value == "processed"
+
+
+# --- item 4: backscatter -------------------------------------------------------------
+
+
+def _confirmation(sent: Sequence[EmailMessage], to: str) -> EmailMessage:
+    [message] = [m for m in sent if to_of(m).endswith(f"<{to}>") or to_of(m) == to]
+    return message
+
+
+def test_a_confirmation_to_an_unknown_sender_echoes_nothing_they_wrote() -> None:
+    desk = Helpdesk()
+    raw = mail(
+        sender="Visit evil.example now <victim@stranger.example>",
+        subject="CHEAP PILLS at evil.example",
+        body="Buy now at http://evil.example/pills\n",
+    )
+    _, sent = desk.deliver(raw)
+    confirmation = _confirmation(sent, "victim@stranger.example")
+    everything = f"{confirmation['Subject']}\n{text_of(confirmation)}"
+    assert "evil.example" not in everything and "PILLS" not in everything
+    assert "[#1]" in str(confirmation["Subject"])
+    # the staff notification shows it all
+    assert "CHEAP PILLS" in str(_confirmation(sent, ADA)["Subject"])
+
+
+def test_a_confirmation_to_a_known_sender_quotes_their_ticket() -> None:
+    desk = Helpdesk()
+    _, sent = desk.deliver(mail(subject="Printer on fire", body="Smoke everywhere.\n"))
+    confirmation = _confirmation(sent, JANE)
+    assert "Printer on fire" in str(confirmation["Subject"])
+    assert "Smoke everywhere." in text_of(confirmation)
+
+
+def test_no_confirmations_while_a_sender_floods() -> None:
+    raws = [
+        mail(sender=f"c{n % 3}@many.example", subject=f"Q{n}", message_id=f"<q{n}@x>")
+        for n in range(12)
+    ]
+    desk, report = _flooded(raws, domain_rate_limits=(RateLimit(8, 10),))
+    assert report.processed == 8
+    confirmations = [m for m in desk.outbox.messages if "many.example" in to_of(m)]
+    # the confirmations planned once the domain's mail went over the limit are skipped
+    assert len(confirmations) < 8

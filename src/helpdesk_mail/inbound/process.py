@@ -365,6 +365,7 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
                 actor=sender,
                 via=Via.EMAIL,
                 auto_response_allowed=not ctx.junk.no_auto_response,
+                sender_known=user is not None,
             ),
         ),
         detail="; ".join(notes) if notes else "new ticket",

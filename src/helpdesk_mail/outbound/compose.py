@@ -58,7 +58,7 @@ from email.utils import format_datetime
 from typing import Protocol, cast
 
 from ..addresses import normalize_email
-from ..kinds import kinds_where
+from ..kinds import TemplateKind, kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
@@ -466,7 +466,35 @@ def _about_ticket(b: _Build) -> _Built:
             _username(u, e) for e, u in subscriber_users if u is None or not u.is_staff
         ),
     )
+    if kind is K_CONFIRMATION and not getattr(planned.event, "sender_known", True):
+        return _Built(_without_content(data))
     return _Built(data, [a for a in shown_files if not a.inline])
+
+
+K_CONFIRMATION = TemplateKind.TICKET_CONFIRMATION
+
+
+def _without_content(data: TemplateData) -> TemplateData:
+    """A confirmation to a sender nobody knows: nothing they wrote is echoed back (not
+    the subject, the text, the files, the names they gave), since the From address
+    may be forged and the confirmation would carry an attacker's words to a stranger."""
+    return dataclasses.replace(
+        data,
+        what_happened_message=None,
+        subject="",
+        body_html="",
+        body_text="",
+        messages=(),
+        custom_fields=(),
+        attachments=(),
+        recent_attachments=(),
+        kb_articles=(),
+        submitter=Person(name=data.submitter.email, email=data.submitter.email),
+        originator=Person(name=data.originator.email, email=data.originator.email),
+        recipients=(),
+        subscribers=(),
+        non_tech_subscribers=(),
+    )
 
 
 def _shows_nothing(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:

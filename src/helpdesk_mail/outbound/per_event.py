@@ -40,6 +40,7 @@ from enum import StrEnum
 
 from ..events import (
     Event,
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
     StaffAddressSuppressed,
@@ -111,6 +112,7 @@ EVENTS: Mapping[type[object], EventFacts] = {
     UserCreated:            EventFacts(_U),
     MailboxAccountDisabled: EventFacts(_C),
     StaffAddressSuppressed: EventFacts(_C),
+    InboundFlood:           EventFacts(_C),
 }
 
 # The headline of each email (`TemplateData.what_happened`), per event type; a row with
@@ -138,6 +140,11 @@ WHAT_HAPPENED: Mapping[tuple[type[object], TemplateKind | None], str] = {
     (StaffAddressSuppressed, None):
         "Notifications to the staff address {email} are suspended until {until} UTC: "
         "a delivery report proved that mail sent to it bounced ({reason}).",
+    (InboundFlood, None):
+        "Mail from {flood_source} went over the limit of {count} emails in {minutes} "
+        'minutes (mailbox account "{account}"). Until it stays under the limit, its mail '
+        "is kept for review in the account's quarantine instead of becoming tickets, "
+        "and this is the only notice about it for {minutes} minutes.",
 }
 # fmt: on
 
@@ -174,8 +181,16 @@ NAMES: Mapping[str, Callable[[SentenceFacts], str]] = {
     "email": _event_field("email"),
     "until": lambda f: _event_field("until")(f).replace("T", " ").removesuffix("+00:00"),
     "reason": _event_field("reason"),
+    "count": _event_field("count"),
+    "minutes": _event_field("minutes"),
+    "flood_source": lambda f: _flood_source(str(getattr(f.event, "scope", ""))),
 }
 """Every name a sentence may use, and how to read it."""
+
+
+def _flood_source(scope: str) -> str:
+    kind, _, value = scope.partition(":")
+    return f"the domain {value}" if kind == "domain" else value
 
 
 def sentence_names(sentence: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from ..events import (
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
     StaffAddressSuppressed,
@@ -223,6 +224,9 @@ SAMPLES: Mapping[TemplateKind, PlannedEmail] = {
     K.STAFF_ADDRESS_SUPPRESSED: PlannedEmail(
         K.STAFF_ADDRESS_SUPPRESSED,
         StaffAddressSuppressed(TECH, "bounce (dsn_report)", "2026-01-12T09:30+00:00"),
+        (_ADMIN,), include_attachments=False),
+    K.INBOUND_FLOOD: PlannedEmail(
+        K.INBOUND_FLOOD, InboundFlood("from:bulk@spam.example", 20, 10, "support-imap"),
         (_ADMIN,), include_attachments=False),
 }
 # fmt: on
