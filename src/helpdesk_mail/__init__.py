@@ -39,9 +39,11 @@ from .codec import CodecError, from_dict, from_json, to_dict, to_json
 from .commit import commit
 from .events import (
     Event,
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
     MessageTooLarge,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -166,6 +168,7 @@ __all__ = [
     "InMemoryMailbox",
     "InMemoryResolver",
     "InMemoryStorage",
+    "InboundFlood",
     "InboundResult",
     "IncomingSettings",
     "KBArticle",
@@ -218,6 +221,7 @@ __all__ = [
     "SkippedRecipient",
     "SmtpSendError",
     "SmtpTransport",
+    "StaffAddressSuppressed",
     "StaleCommit",
     "Storage",
     "SuppressRecipients",

@@ -54,6 +54,10 @@ class TemplateKind(StrEnum):
     """To the administrators: an incoming mailbox was disabled after repeated failures."""
     MESSAGE_TOO_LARGE = "message_too_large"
     """To the sender of a message over `incoming.max_message_bytes`: it was not accepted."""
+    STAFF_ADDRESS_SUPPRESSED = "staff_address_suppressed"
+    """To the administrators: a staff address bounced and gets no notifications for a while."""
+    INBOUND_FLOOD = "inbound_flood"
+    """To the administrators: a sender or domain went over the inbound flood limits."""
 
 
 class MaskGroup(StrEnum):
@@ -92,6 +96,8 @@ KINDS: Mapping[TemplateKind, KindFacts] = {
     K.WELCOME:             KindFacts(False,       False,      False,     _W,   False),
     K.MAILBOX_DISABLED:    KindFacts(False,       False,      False,     _C,   False),
     K.MESSAGE_TOO_LARGE:   KindFacts(False,       False,      False,     _C,   False),
+    K.STAFF_ADDRESS_SUPPRESSED: KindFacts(False,  False,      False,     _C,   False),
+    K.INBOUND_FLOOD:       KindFacts(False,       False,      False,     _C,   False),
 }
 # fmt: on
 

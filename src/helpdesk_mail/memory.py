@@ -56,6 +56,7 @@ from .records import (
     PoisonRecord,
     ReceiptKey,
     SentRecord,
+    sent_from_state,
 )
 from .settings import MailboxAccount, MailProtocol
 
@@ -301,7 +302,10 @@ class InMemoryStorage:
         """Load a JSON-like snapshot: `{"users": [...], "tickets": [...], "kb_articles": [...]}`.
 
         The format is the one of `helpdesk-mail inspect --state` (see docs/cli.md);
-        unknown keys are ignored, missing optional keys take defaults.
+        unknown keys are ignored, missing optional keys take defaults. `"sent"` lists
+        notifications sent earlier, as the sent ledger keeps them
+        (`{"message_id": ..., "to": [...], "template": ..., "event_id": ...}`): what a
+        bounce must return to suppress anyone.
         """
         for u in state.get("users", ()):
             self.add_user(
@@ -333,6 +337,8 @@ class InMemoryStorage:
                     body_text=t.get("body", ""),
                 )
             )
+        for record in sent_from_state(state.get("sent", ()), self._now()):
+            self.sent_ledger[record.key] = record
         for a in state.get("kb_articles", ()):
             self.add_kb_article(
                 KBArticle(
@@ -682,6 +688,11 @@ class InMemoryStorage:
     def sent_records(self, event_id: int | None = None) -> Sequence[SentRecord]:
         """The ledger's lines (of one event), in the order recorded."""
         return tuple(r for r in self.sent_ledger.values() if event_id in (None, r.event_id))
+
+    def sent_with_message_id(self, message_id: str) -> Sequence[SentRecord]:
+        """The ledger's lines with this Message-ID, in the order recorded."""
+        self.calls["sent_with_message_id"] += 1
+        return tuple(r for r in self.sent_ledger.values() if r.message_id == message_id)
 
 
 class Outbox:

@@ -27,7 +27,9 @@ from .addresses import normalize_email
 __all__ = [
     "DEFAULT_DKIM_HEADERS",
     "DEFAULT_DKIM_OVERSIGN_HEADERS",
+    "DEFAULT_DOMAIN_RATE_LIMITS",
     "DEFAULT_RECIPIENT_RATE_LIMITS",
+    "DEFAULT_SENDER_RATE_LIMITS",
     "DEFAULT_TICKET_RATE_LIMITS",
     "AutoReplyHandling",
     "ClosedTicketReply",
@@ -390,6 +392,13 @@ DEFAULT_TICKET_RATE_LIMITS = (
     RateLimit(100, 600),
 )
 DEFAULT_RECIPIENT_RATE_LIMITS = (RateLimit(20, 10), RateLimit(40, 60), RateLimit(150, 600))
+# Inbound flood limits: a customer writes a few emails an hour, a busy technician
+# answering by email a few dozen; a domain is shared by many senders (a company, a
+# free-mail provider), so its limits are wider.
+DEFAULT_SENDER_RATE_LIMITS = (RateLimit(20, 10), RateLimit(60, 60))
+# A domain's limits leave room for a busy helpdesk's many customers at one public
+# provider (gmail.com): hundreds of forged senders at one domain are what they stop.
+DEFAULT_DOMAIN_RATE_LIMITS = (RateLimit(300, 10), RateLimit(1000, 60))
 
 
 # --- OAuth2 (SASL XOAUTH2): where the access tokens come from ---
@@ -678,6 +687,11 @@ class IncomingSettings:
     sender_authentication: SenderAuthentication | None = None
     """`off`, `commands` or `all` (see docs/inbound.md); unset: `commands` once
     `authserv_ids` is set, else `off`."""
+    sender_rate_limits: tuple[RateLimit, ...] = DEFAULT_SENDER_RATE_LIMITS
+    """Flood limits per sender address over a sliding window: mail over one is kept for
+    review (quarantined, not ticketed) and the admins get one summary per window."""
+    domain_rate_limits: tuple[RateLimit, ...] = DEFAULT_DOMAIN_RATE_LIMITS
+    """Flood limits per sender domain, likewise (forged senders at one domain)."""
 
     def __post_init__(self) -> None:
         _coerce_enums(self)

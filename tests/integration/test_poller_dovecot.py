@@ -50,7 +50,11 @@ class Helpdesk:
         self.account = account
         self.settings = Settings(
             incoming=IncomingSettings(
-                helpdesk_addresses=("support@acme.test",), accounts=(account,)
+                helpdesk_addresses=("support@acme.test",),
+                accounts=(account,),
+                # a thousand customers of one domain in one poll: not a flood here
+                sender_rate_limits=(),
+                domain_rate_limits=(),
             )
         )
         self.storage = InMemoryStorage()

@@ -235,9 +235,10 @@ def test_attachments_and_inline_images_when_included() -> None:
     assert files == [("error-log.txt", "text/plain")]
     related = [p for p in msg.walk() if p.get_content_type() == "multipart/related"]
     assert len(related) == 1
-    image = [p for p in msg.walk() if p.get("Content-ID") == "<photo1@example.com>"]
+    # scoped to the message that shows it (`_message`): another message cannot name it
+    image = [p for p in msg.walk() if p.get("Content-ID") == "<t1234.photo1@example.com>"]
     assert len(image) == 1 and image[0].get_content_type() == "image/png"
-    assert 'src="cid:photo1@example.com"' in html_of(msg)
+    assert 'src="cid:t1234.photo1@example.com"' in html_of(msg)
 
 
 def test_reply_attachments_go_with_ticket_updated() -> None:

@@ -50,6 +50,11 @@ MAX_PARTS = 200
 MAX_RECIPIENTS = 100
 """Bounced recipients reported per message."""
 
+MAX_RETURNED_IDS = 10
+"""Message-IDs of returned messages reported per report (a bounce returns one)."""
+
+_MESSAGE_ID_RE = re.compile(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
+
 _MAX_TEXT_PARTS = 4
 _ADDR = mime.ADDRESS_PATTERN
 _ADDR_RE = re.compile(_ADDR)
@@ -68,10 +73,15 @@ _ATTACHED_MESSAGES = ("message/rfc822", "message/global")
 @dataclass(frozen=True)
 class Bounce:
     """Who a delivery report says failed (lower-cased, at most `MAX_RECIPIENTS`), and
-    whether the failure is only a delay (`None` when the report does not say)."""
+    whether the failure is only a delay (`None` when the report does not say).
+
+    `message_ids` are the Message-IDs of the message it returns (attached, its headers,
+    or quoted inline; at most `MAX_RETURNED_IDS`): what says which mail of ours, if
+    any, the report answers."""
 
     recipients: tuple[str, ...]
     temporary: bool | None
+    message_ids: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading parts
@@ -795,6 +805,15 @@ def _returned_header_lines(text: str) -> list[tuple[str, str]]:
     ]
 
 
+def _message_ids_in(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The Message-IDs of the returned message's header fields."""
+    found: list[str] = []
+    for name, value in headers:
+        if name.strip().lower() == "message-id":
+            found.extend(_MESSAGE_ID_RE.findall(value[:1000]))
+    return found
+
+
 def _returned_text(text: str) -> str:
     """The returned message of a plain-text report (what follows its start marker), if any."""
     cut = _RETURNED_START.search(text)
@@ -953,6 +972,23 @@ class Report:
         inline = self.returned_text
         return _sole_recipient(_returned_header_lines(inline)) if inline else None
 
+    @cached_property
+    def returned_message_ids(self) -> tuple[str, ...]:
+        """The Message-IDs of the returned message (attached, its headers, or inline)."""
+        found: dict[str, None] = {}
+        for part in self.parts:
+            ctype = mime.content_type(part)
+            if ctype in _ATTACHED_MESSAGES:
+                for sub in _messages_in(part):
+                    fields = [(str(n), mime.decode_header_text(v)) for n, v in sub.raw_items()]
+                    found.update(dict.fromkeys(_message_ids_in(fields)))
+            elif ctype == "text/rfc822-headers":
+                lines = _returned_header_lines(_part_text(part))
+                found.update(dict.fromkeys(_message_ids_in(lines)))
+        if not found and self.returned_text:
+            found.update(dict.fromkeys(_message_ids_in(_returned_header_lines(self.returned_text))))
+        return tuple(found)[:MAX_RETURNED_IDS]
+
     def bounce(
         self,
         rule: str,
@@ -970,6 +1006,22 @@ class Report:
         failed recipient; `reporter` the reporting host's domain, which completes a
         recipient named without one; `ses` whether the message comes from Amazon SES.
         """
+        found = self._failed(rule, subject, failed, excluded, reporter, ses)
+        try:
+            returned = self.returned_message_ids
+        except Exception:  # never raise: a report whose returned message cannot be read
+            returned = ()
+        return Bounce(found.recipients, found.temporary, returned)
+
+    def _failed(
+        self,
+        rule: str,
+        subject: str,
+        failed: Iterable[str],
+        excluded: frozenset[str],
+        reporter: str,
+        ses: bool,
+    ) -> Bounce:
         recipients: dict[str, None] = {}
         dsn_recips, temporary = self.dsn
         for r in dsn_recips:

@@ -80,6 +80,8 @@ class JunkVerdict:
     evidence: str | None
     bounced_recipients: tuple[str, ...] = ()
     temporary: bool | None = None
+    returned_message_ids: tuple[str, ...] = ()
+    """A bounce's returned Message-IDs (`bounce.Bounce.message_ids`)."""
     no_auto_response: bool = False
     no_auto_response_reason: str | None = None
 
@@ -757,6 +759,7 @@ def classify(
                 evidence=evidence,
                 bounced_recipients=bounce.recipients,
                 temporary=bounce.temporary,
+                returned_message_ids=bounce.message_ids,
                 no_auto_response=True,
                 no_auto_response_reason=f"{rule.kind}: {rule.name}",
             )

@@ -11,6 +11,7 @@ set, which the poller treats as a poison message (kept on the server, never lost
 from __future__ import annotations
 
 import base64
+import dataclasses
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from ..events import Event, TicketClosed, TicketCreated, TicketUpdated, Via
 from ..model import Ticket, User
 from ..ports import Clock, DomainReader, RandomSource, TransientStorageError
 from ..settings import AutoReplyHandling, ClosedTicketReply, SenderAuthentication, Settings
-from ..tokens import TICKET_TOKEN, check_message_id
+from ..tokens import TICKET_TOKEN, check_message_id, clean_subject, neutralize_link_tokens
 from .authentication import AuthVerdict, authenticate
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
@@ -89,6 +90,9 @@ class _Context:
     subject: str
     commands: tuple[str, ...]
     body_text: str
+    """The new text, links carrying our tokens neutralised (what is stored)."""
+    body_html: str | None
+    """The new message's HTML (cut where its text is cut), links neutralised likewise."""
     auth: AuthVerdict | None = None
     """The sender's authentication, when `incoming.sender_authentication` is not `off`."""
     notes: tuple[str, ...] = ()
@@ -142,6 +146,9 @@ def _process(
     rng: RandomSource | None,
 ) -> InboundResult:
     email, message = parse_email(raw)
+    # what staff will see is what commands, threading and storage read (no control,
+    # zero-width or bidi characters hiding a command)
+    email = dataclasses.replace(email, subject=clean_subject(email.subject))
     secret = settings.outgoing.secret_key
     junk = classify(
         message,
@@ -151,6 +158,7 @@ def _process(
         parsed=email,
     )
     parsed_subject = parse_subject(email.subject)
+    body_text, body_html = _new_message(email)
     ctx = _Context(
         email=email,
         settings=settings,
@@ -159,7 +167,8 @@ def _process(
         junk=junk,
         subject=parsed_subject.subject,
         commands=parsed_subject.commands,
-        body_text=_new_text(email),
+        body_text=body_text,
+        body_html=body_html,
         auth=_authenticate(email, settings),
         notes=tuple(
             d.partition(": ")[2] for d in email.defects if d.startswith(f"{ADDRESSES_CAPPED}:")
@@ -167,17 +176,26 @@ def _process(
     )
     if junk.kind is not None and not _keep_auto_reply(ctx):
         actions: tuple[Action, ...] = ()
-        if junk.kind == "bounce" and junk.bounced_recipients:
-            days = settings.notifications.bounce_suppression_days
-            actions = (
-                SuppressRecipients(
-                    emails=junk.bounced_recipients,
-                    temporary=junk.temporary,
-                    reason=f"bounce ({junk.rule})",
-                    until=clock.now() + timedelta(days=days),
-                ),
-            )
         detail = f"{junk.rule}: {junk.evidence}" if junk.evidence else str(junk.rule)
+        if junk.kind == "bounce" and junk.bounced_recipients:
+            # only a report that returns one of our Message-IDs may suppress anyone, and
+            # `commit` checks the sent ledger: was that message sent to that address?
+            proof = tuple(
+                m for m in junk.returned_message_ids if not check_message_id(m, secret).forged
+            )
+            if proof:
+                days = settings.notifications.bounce_suppression_days
+                actions = (
+                    SuppressRecipients(
+                        emails=junk.bounced_recipients,
+                        temporary=junk.temporary,
+                        reason=f"bounce ({junk.rule})",
+                        until=clock.now() + timedelta(days=days),
+                        proof=proof,
+                    ),
+                )
+            else:
+                detail += "; nobody suppressed: the report returns no Message-ID of ours"
         return _discard(ctx, JUNK_REASONS[junk.kind], detail, actions)
 
     if not email.sender.email:
@@ -239,18 +257,30 @@ def _keep_auto_reply(ctx: _Context) -> bool:
     )
 
 
-def _new_text(email: ParsedEmail) -> str:
-    """The new text of the message; its whole visible text when reply extraction leaves
-    nothing of a message that had text (a reply written below the quote, say): an email
-    with words in it never becomes an empty comment."""
-    from .quotes import reply_text_from_html, reply_text_from_plain
+def _new_message(email: ParsedEmail) -> tuple[str, str | None]:
+    """The new text and HTML of the message, as stored: quoted history cut off, and any
+    link carrying one of our signed tokens (a quoted notification's autologin, rating or
+    unsubscribe link) neutralised, so that the next notifications never pass a customer's
+    sign-in on to other subscribers and staff.
+
+    The text is the whole visible text when reply extraction leaves nothing of a message
+    that had text (a reply written below the quote, say): an email with words in it never
+    becomes an empty comment; its HTML is then kept whole as well. The HTML is cut where
+    the text is (`quotes.reply_html`): a ten-round conversation stores one reply, not
+    the thread quoted ten times over."""
+    from .quotes import reply_html, reply_text_from_html, reply_text_from_plain
 
     new = ""
     if email.text.strip():
         new = reply_text_from_plain(email.text)
     elif email.html:
         new = reply_text_from_html(email.html)
-    return new if new.strip() else email.text.strip()
+    whole = not new.strip()
+    text = email.text.strip() if whole else new
+    html: str | None = None
+    if email.html:
+        html = neutralize_link_tokens(email.html if whole else reply_html(email.html))
+    return neutralize_link_tokens(text), html
 
 
 def _result(
@@ -339,7 +369,7 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
         subject=subject,
         submitter=sender,
         body_text=ctx.body_text,
-        body_html=email.html,
+        body_html=ctx.body_html,
         category=ctx.settings.incoming.default_category,
         subscribers=everyone,
         attachments=email.attachments,
@@ -360,6 +390,7 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
                 actor=sender,
                 via=Via.EMAIL,
                 auto_response_allowed=not ctx.junk.no_auto_response,
+                sender_known=user is not None,
             ),
         ),
         detail="; ".join(notes) if notes else "new ticket",
@@ -408,11 +439,11 @@ def _comment(
                 ticket_id=ticket.id,
                 author=sender,
                 body_text=ctx.body_text,
-                body_html=email.html,
+                body_html=ctx.body_html,
                 techs_only=techs_only,
                 attachments=email.attachments,
                 message_id=email.message_id,
-                full_text=email.text,
+                full_text=neutralize_link_tokens(email.text),
             )
         )
         if not inert:

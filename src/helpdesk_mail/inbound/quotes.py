@@ -92,6 +92,7 @@ __all__ = [
     "SIGNATURE_VALEDICTIONS",
     "HtmlMarker",
     "html_to_text",
+    "reply_html",
     "reply_text_from_html",
     "reply_text_from_plain",
     "strip_signature",
@@ -972,8 +973,35 @@ def reply_text_from_html(html: str) -> str:
     """
     if not isinstance(html, str) or not html:
         return ""
+    job, cut, _ = _html_cut(html)
+    raw = job.raw()
+    if cut >= 0:
+        raw = raw[:cut]
+    text = finish_text(raw)
+    if cut < 0 and "\n>" in "\n" + text and not _introduces_history(text):
+        # no quote marker and no attribution: the blockquotes were the writer's own
+        # formatting (an indented passage), only quote-marked ones are judged as quotes
+        text = html_to_text(html, REPLY_MARKED)
+    return _reply_text(text, cut_below=cut >= 0, html=True)
+
+
+def reply_html(html: str) -> str:
+    """The HTML of the new message: `html` cut where `reply_text_from_html` cuts its text
+    (the first quote marker that starts the quoted history), or all of it when nothing is
+    cut or nothing visible would be left above the cut. Never raises."""
+    if not isinstance(html, str) or not html:
+        return ""
+    job, cut, source = _html_cut(html)
+    if cut < 0 or source <= 0 or not finish_text(job.raw()[:cut]).strip():
+        return html
+    return html[:source]
+
+
+def _html_cut(html: str) -> tuple[HtmlRender, int, int]:
+    """The rendering of `html` and where its quoted history starts: the offset in the
+    rendered text and in the HTML (both -1 when nothing is cut)."""
     job = HtmlRender(html, _html_marker, style=REPLY)
-    state = {"judged": 0, "cut": -1}
+    state = {"judged": 0, "cut": -1, "source": -1}
 
     def judge(final: bool) -> bool:
         marks = job.marks
@@ -991,6 +1019,7 @@ def reply_text_from_html(html: str) -> str:
                 continue
             if name in _ALWAYS_CUT_HTML or not history or job.visible_before(index):
                 state["cut"] = off
+                state["source"] = job.source_offset(index)
                 return True
             # a forward / history block with nothing above it: it is the content
         return False
@@ -998,15 +1027,7 @@ def reply_text_from_html(html: str) -> str:
     job.run(lambda: judge(False))
     if state["cut"] < 0:
         judge(True)
-    raw = job.raw()
-    if state["cut"] >= 0:
-        raw = raw[: state["cut"]]
-    text = finish_text(raw)
-    if state["cut"] < 0 and "\n>" in "\n" + text and not _introduces_history(text):
-        # no quote marker and no attribution: the blockquotes were the writer's own
-        # formatting (an indented passage), only quote-marked ones are judged as quotes
-        text = html_to_text(html, REPLY_MARKED)
-    return _reply_text(text, cut_below=state["cut"] >= 0, html=True)
+    return job, state["cut"], state["source"]
 
 
 def _introduces_history(text: str) -> bool:

@@ -25,14 +25,20 @@ Every message has (rules other code relies on):
   reply finds its ticket; an unsigned random one for other emails or without a secret.
   Domain: `message_id_domain`, else the From address's domain.
 - ``In-Reply-To`` (the ticket's latest stored Message-ID) and ``References`` (its first
-  and up to nine latest), when the ticket has any.
+  and up to nine latest), when the ticket has any; never a Message-ID of another ticket
+  (a signed one naming another ticket is left out; the storage keeps a Message-ID with
+  the first ticket that stored it).
 - A subject that starts with the ticket token ``[#1234]`` (added if the template left
-  it out), so that replies thread even without Message-IDs.
+  it out), so that replies thread even without Message-IDs, and carries no email-API
+  command (`tokens.without_commands`): a technician's plain reply must not close a
+  ticket because a customer's subject said ``#close#``.
 - ``multipart/alternative``: the plain text derived from the HTML, then the HTML.
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
   `PlannedEmail.include_attachments` is on; otherwise ``cid:`` images are replaced by
-  their alt text.
+  their alt text. A ``cid:`` reference resolves only to the parts of the message that
+  makes it (never another message's, so never a techs-only comment's for a customer):
+  it is rewritten to ``cid:<message>.<Content-ID>``, and anything else shows its alt text.
 - No header carries CR, LF or another control character from user data: names,
   subjects and file names are flattened to one line; invalid addresses are left out.
 """
@@ -40,6 +46,7 @@ Every message has (rules other code relies on):
 from __future__ import annotations
 
 import dataclasses
+import html as html_lib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,7 +58,7 @@ from email.utils import format_datetime
 from typing import Protocol, cast
 
 from ..addresses import normalize_email
-from ..kinds import kinds_where
+from ..kinds import TemplateKind, kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
@@ -75,7 +82,7 @@ from ..templating.values import (
     text_to_html,
 )
 from ..text import ALTERNATIVE, html_to_text
-from ..tokens import new_message_id, with_ticket_token
+from ..tokens import check_message_id, new_message_id, with_ticket_token, without_commands
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
 
@@ -141,6 +148,11 @@ def _files(attachments: Sequence[Attachment]) -> tuple[FileLink, ...]:
     return tuple(FileLink(a.filename, a.url or "", a.size) for a in attachments if not a.inline)
 
 
+def _content_id(attachment: Attachment) -> str:
+    """An attachment's Content-ID without angle brackets ("" when it has none)."""
+    return (attachment.content_id or "").strip().strip("<>").strip()
+
+
 def _message(
     author: str,
     date: datetime | None,
@@ -149,9 +161,27 @@ def _message(
     attachments: tuple[FileLink, ...] = (),
     techs_only: bool = False,
     allow_cid: bool = True,
+    *,
+    parts: Sequence[Attachment] = (),
+    scope: str = "",
+    inline: dict[str, Attachment] | None = None,
 ) -> Message:
+    """One message of the log as templates show it. Its ``cid:`` images resolve only to
+    its own inline `parts`: each becomes ``cid:<scope>.<Content-ID>`` and is registered in
+    `inline` for the composer to attach; any other ``cid:`` reference (another message's
+    image, a techs-only comment's) is replaced by its alt text."""
     if body_html:
-        html = sanitize_html(body_html, allow_cid=allow_cid)
+        own = {cid: a for a in parts if a.inline and (cid := _content_id(a))}
+
+        def resolve(cid: str) -> str | None:
+            part = own.get(cid)
+            if part is None or inline is None:
+                return None
+            scoped = f"{scope}.{cid}"
+            inline[scoped] = part
+            return scoped
+
+        html = sanitize_html(body_html, allow_cid=allow_cid, resolve_cid=resolve)
         text = body_text or html_to_text(html, ALTERNATIVE)
     else:
         html = text_to_html(body_text.strip())
@@ -171,6 +201,8 @@ class _Reads:
         self._messages: dict[tuple[int, int], Message] = {}
         self._kb: dict[int, tuple[LinkItem, ...]] = {}
         self._files: dict[tuple[str | None, str, int, str | None], bytes] = {}
+        self.inline: dict[str, Attachment] = {}
+        """The inline images the shown messages refer to, by their scoped Content-ID."""
 
     def user(self, email: str) -> User | None:
         if email not in self._users:
@@ -226,6 +258,9 @@ class _Reads:
                 t.body_text,
                 attachments=_files(t.attachments),
                 allow_cid=self.allow_cid,
+                parts=t.attachments,
+                scope=f"t{t.id}",
+                inline=self.inline,
             )
         return self._messages[key]
 
@@ -242,6 +277,9 @@ class _Reads:
                 attachments=_files(c.attachments),
                 techs_only=c.techs_only,
                 allow_cid=self.allow_cid,
+                parts=c.attachments,
+                scope=f"c{t.id}.{index}",
+                inline=self.inline,
             )
         return self._messages[key]
 
@@ -428,7 +466,35 @@ def _about_ticket(b: _Build) -> _Built:
             _username(u, e) for e, u in subscriber_users if u is None or not u.is_staff
         ),
     )
+    if kind is K_CONFIRMATION and not getattr(planned.event, "sender_known", True):
+        return _Built(_without_content(data))
     return _Built(data, [a for a in shown_files if not a.inline])
+
+
+K_CONFIRMATION = TemplateKind.TICKET_CONFIRMATION
+
+
+def _without_content(data: TemplateData) -> TemplateData:
+    """A confirmation to a sender nobody knows: nothing they wrote is echoed back (not
+    the subject, the text, the files, the names they gave), since the From address
+    may be forged and the confirmation would carry an attacker's words to a stranger."""
+    return dataclasses.replace(
+        data,
+        what_happened_message=None,
+        subject="",
+        body_html="",
+        body_text="",
+        messages=(),
+        custom_fields=(),
+        attachments=(),
+        recent_attachments=(),
+        kb_articles=(),
+        submitter=Person(name=data.submitter.email, email=data.submitter.email),
+        originator=Person(name=data.originator.email, email=data.originator.email),
+        recipients=(),
+        subscribers=(),
+        non_tech_subscribers=(),
+    )
 
 
 def _shows_nothing(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:
@@ -635,12 +701,13 @@ def render_message(
             reply_to = _address(out.reply_to)
             if reply_to is not None:
                 msg["Reply-To"] = reply_to
-        msg["Subject"] = header_text(with_ticket_token(rendered.subject, data.ticket_id))
+        subject = without_commands(rendered.subject)  # a reply runs only what its sender typed
+        msg["Subject"] = header_text(with_ticket_token(subject, data.ticket_id))
         msg["Date"] = format_datetime(now)
         msg["Message-ID"] = new_message_id(
             data.ticket_id, domain, out.secret_key, random.token_bytes
         )
-        _thread_headers(msg, ticket)
+        _thread_headers(msg, ticket, out.secret_key)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
         _body(msg, rendered, planned, ticket, reads, built.files)
@@ -648,11 +715,19 @@ def render_message(
     return messages
 
 
-def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
+def _thread_headers(msg: EmailMessage, ticket: Ticket | None, secret: str) -> None:
+    """In-Reply-To and References from the ticket's stored Message-IDs, never one that
+    names another ticket: a signed one of ours for another ticket is left out (a host
+    that stored it anyway must not route this ticket's replies there)."""
     if ticket is None:
         return
     ids = list(
-        dict.fromkeys(m.strip() for m in ticket.message_ids if _MESSAGE_ID.fullmatch(m.strip()))
+        dict.fromkeys(
+            m.strip()
+            for m in ticket.message_ids
+            if _MESSAGE_ID.fullmatch(m.strip())
+            and check_message_id(m, secret).ticket_id in (None, ticket.id)
+        )
     )
     if not ids:
         return
@@ -678,19 +753,17 @@ def _body(
     )
     if not planned.include_attachments or ticket is None:
         return
-    wanted = dict.fromkeys(_CID_REF.findall(html))
+    wanted = dict.fromkeys(html_lib.unescape(cid) for cid in _CID_REF.findall(html))
     if wanted:
-        pool = [*ticket.attachments, *(a for c in reads.comments(ticket) for a in c.attachments)]
         html_part = msg.get_payload()[1]  # type: ignore[index]
         assert isinstance(html_part, EmailMessage)
-        done: set[str] = set()
-        for a in pool:
-            cid = (a.content_id or "").strip("<> ")
-            if not (a.inline and cid in wanted and cid not in done):
+        for cid in wanted:
+            # only the parts of the message that refers to them (see `_message`)
+            a = reads.inline.get(cid)
+            if a is None:
                 continue
             content = reads.content(a)
             if content:
-                done.add(cid)
                 maintype, subtype = _content_type(a.content_type)
                 html_part.add_related(
                     content,

@@ -40,9 +40,11 @@ from enum import StrEnum
 
 from ..events import (
     Event,
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
     MessageTooLarge,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -112,6 +114,8 @@ EVENTS: Mapping[type[object], EventFacts] = {
     UserCreated:            EventFacts(_U),
     MailboxAccountDisabled: EventFacts(_C),
     MessageTooLarge:        EventFacts(_C),
+    StaffAddressSuppressed: EventFacts(_C),
+    InboundFlood:           EventFacts(_C),
 }
 
 # The headline of each email (`TemplateData.what_happened`), per event type; a row with
@@ -139,6 +143,14 @@ WHAT_HAPPENED: Mapping[tuple[type[object], TemplateKind | None], str] = {
     (MessageTooLarge, None):
         'Your message "{subject}" was not accepted: it is {size}, and messages to this '
         "helpdesk may be at most {limit}.",
+    (StaffAddressSuppressed, None):
+        "Notifications to the staff address {email} are suspended until {until} UTC: "
+        "a delivery report proved that mail sent to it bounced ({reason}).",
+    (InboundFlood, None):
+        "Mail from {flood_source} went over the limit of {count} emails in {minutes} "
+        'minutes (mailbox account "{account}"). Until it stays under the limit, its mail '
+        "is kept for review in the account's quarantine instead of becoming tickets, "
+        "and this is the only notice about it for {minutes} minutes.",
 }
 # fmt: on
 
@@ -182,8 +194,19 @@ NAMES: Mapping[str, Callable[[SentenceFacts], str]] = {
     "subject": _event_field("subject", "(no subject)"),
     "size": lambda f: _megabytes(getattr(f.event, "size", 0)),
     "limit": lambda f: _megabytes(getattr(f.event, "limit", 0)),
+    "email": _event_field("email"),
+    "until": lambda f: _event_field("until")(f).replace("T", " ").removesuffix("+00:00"),
+    "reason": _event_field("reason"),
+    "count": _event_field("count"),
+    "minutes": _event_field("minutes"),
+    "flood_source": lambda f: _flood_source(str(getattr(f.event, "scope", ""))),
 }
 """Every name a sentence may use, and how to read it."""
+
+
+def _flood_source(scope: str) -> str:
+    kind, _, value = scope.partition(":")
+    return f"the domain {value}" if kind == "domain" else value
 
 
 def sentence_names(sentence: str) -> tuple[str, ...]:

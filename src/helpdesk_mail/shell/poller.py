@@ -46,6 +46,14 @@ Rules (this file owns them):
    machine, nor our own address, nor mail that asks for no automatic answer: see
    `inbound.oversized`; the planner's protection and flood limits apply too).
    `replay` processes such a record whatever its size: an admin's choice.
+10. Flood control: every email that would become a ticket or a comment is counted
+   under `from:<sender>` and `domain:<sender's domain>` (`NotificationCounts`, in its
+   own transaction). One that finds its sender at `incoming.sender_rate_limits`, or its
+   domain at `incoming.domain_rate_limits`, over a sliding window, is HELD (kept for
+   review like poison, not ticketed, not deleted) and counted too, so a flood stays
+   held while it goes on. The first held email of a window records one `InboundFlood`
+   event for the admins (counted under `flood:<scope>`), instead of one notification
+   per email. `replay` takes a held email in whatever the counts say.
 """
 
 from __future__ import annotations
@@ -62,11 +70,11 @@ from typing import Protocol, TypeVar
 
 from ..actions import CommitOutcome, StaleCommit
 from ..commit import commit
-from ..events import Event, MailboxAccountDisabled
+from ..events import Event, InboundFlood, MailboxAccountDisabled
 from ..inbound.oversized import max_message_bytes, too_large
 from ..inbound.process import process_email
 from ..inbound.receipts import receipt_key
-from ..inbound.result import InboundResult
+from ..inbound.result import InboundResult, Verdict
 from ..ports import (
     Bookkeeping,
     Clock,
@@ -79,7 +87,7 @@ from ..ports import (
     TransientStorageError,
 )
 from ..records import MailboxState, PoisonRecord, ReceiptKey
-from ..settings import MailboxAccount, Settings
+from ..settings import MailboxAccount, RateLimit, Settings
 
 __all__ = [
     "AccountReport",
@@ -397,7 +405,7 @@ class Poller:
         Once it commits, the copy still on the server (POP3) is removed by the next poll
         as a duplicate; an IMAP copy stays in the quarantine folder for the admin.
         """
-        report = self._process(record.account, record.uid, record.raw, record.key)
+        report = self._process(record.account, record.uid, record.raw, record.key, flood=False)
         self._deliver(report)
         return report
 
@@ -715,8 +723,11 @@ class Poller:
         status = MessageStatus.TOO_LARGE
         return MessageReport(account.name, uid, key, status, events=events, error=error)
 
-    def _process(self, account: str, uid: str, raw: bytes, key: ReceiptKey) -> MessageReport:
-        """Process and commit one message in one transaction (again if the data changed)."""
+    def _process(
+        self, account: str, uid: str, raw: bytes, key: ReceiptKey, *, flood: bool = True
+    ) -> MessageReport:
+        """Process and commit one message in one transaction (again if the data changed);
+        with `flood`, mail over the inbound flood limits is held (rule 9)."""
         error = ""
         for _ in range(STALE_RETRIES):
             result: InboundResult | None = None
@@ -735,6 +746,10 @@ class Poller:
                         error = f"held: {result.hold}"
                         status = MessageStatus.HELD
                         return MessageReport(account, uid, key, status, result, error=error)
+                    over = self._flood(unit.books, account, result) if flood else None
+                    if over is not None:  # kept for review; the counts are committed
+                        status = MessageStatus.HELD
+                        return MessageReport(account, uid, key, status, result, error=over)
                     outcome = commit(
                         unit, result.actions, key=key, events=result.events, at=self.clock.now()
                     )
@@ -760,6 +775,42 @@ class Poller:
         self._defer(key)
         return MessageReport(account, uid, key, MessageStatus.DEFERRED, error=error)
 
+    def _flood(self, books: Bookkeeping, account: str, result: InboundResult) -> str | None:
+        """Count `result`'s sender and domain; why it is held when one is over its flood
+        limits (recording the admins' one summary of the window), else None (rule 9)."""
+        sender = result.email.sender.email
+        if result.verdict is Verdict.DISCARD or "@" not in sender:
+            return None
+        incoming = self.settings.incoming
+        now = self.clock.now()
+        scopes = (
+            (f"from:{sender}", incoming.sender_rate_limits),
+            (f"domain:{sender.rpartition('@')[2]}", incoming.domain_rate_limits),
+        )
+        hit: tuple[str, RateLimit] | None = None
+        for scope, limits in scopes:
+            limit = _over(books, scope, limits, now)
+            if limit is not None:
+                hit = (scope, limit)
+                break
+        books.record_notification([scope for scope, _ in scopes], now)
+        if hit is None:
+            return None
+        scope, limit = hit
+        window = max(x.minutes for x in dict(scopes)[scope])
+        notice = f"flood:{scope}"
+        if books.notifications_since(notice, now - timedelta(minutes=window)) == 0:
+            books.record_notification([notice], now)
+            books.add_events((InboundFlood(scope, limit.count, limit.minutes, account),), now)
+            log.warning(
+                "%s: %s over %d emails in %d minutes: its mail is held for review",
+                account,
+                scope,
+                limit.count,
+                limit.minutes,
+            )
+        return f"held: flood: {scope} over {limit.count} emails in {limit.minutes} minutes"
+
     def _deliver(self, report: MessageReport) -> None:
         for event in report.events:
             self._emit(event)
@@ -776,3 +827,13 @@ class Poller:
             self.on_event(event)
         except Exception:
             log.exception("on_event callback failed for %r", event)
+
+
+def _over(
+    books: Bookkeeping, scope: str, limits: Sequence[RateLimit], now: datetime
+) -> RateLimit | None:
+    """The first of `limits` that `scope` has already reached at `now`, if any."""
+    for limit in limits:
+        if books.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count:
+            return limit
+    return None

@@ -149,6 +149,7 @@ class _Renderer:
         self.marks: list[tuple[str, int]] = []
         self.mark_pieces: list[int] = []  # index into ``out`` where each mark starts
         self.mark_visible: list[bool] = []  # visible text already emitted at each mark?
+        self.mark_sources: list[int] = []  # offset in the HTML where each mark's tag starts
         self.visible = False  # visible (non-space) characters emitted so far
         self._style = style
         self._marker = marker
@@ -216,6 +217,7 @@ class _Renderer:
                 self.marks.append((name, self.size))
                 self.mark_pieces.append(len(self.out))
                 self.mark_visible.append(self.visible)
+                self.mark_sources.append(pos)
         self._open(tag, attrs)
         if self_closing and tag not in _VOID:
             self.end(tag, pos)
@@ -403,6 +405,10 @@ class HtmlRender:
             if total >= limit:
                 break
         return "".join(got)[:limit]
+
+    def source_offset(self, index: int) -> int:
+        """Where the tag of mark ``index`` starts in the HTML (an offset into its source)."""
+        return self._r.mark_sources[index]
 
     def visible_before(self, index: int) -> bool:
         """Was any visible text rendered before mark ``index``?"""
