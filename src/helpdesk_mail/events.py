@@ -39,8 +39,9 @@ class TicketCreated:
     auto_response_allowed: bool = True
     """False for mail that must get no automatic answer (bulk, list, auto-response-suppressed)."""
     sender_known: bool = True
-    """False when the ticket came by email from an address the helpdesk did not know
-    (no account before this email): anyone can forge such a From, so its confirmation
+    """False when the ticket came by email from an address the helpdesk did not know (no
+    account before this email) and that our receiving server did not authenticate
+    (`incoming.sender_authentication`): anyone can forge such a From, so its confirmation
     must not quote the subject and text back (backscatter)."""
 
     def __post_init__(self) -> None:

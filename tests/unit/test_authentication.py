@@ -159,3 +159,16 @@ def test_any_header_text_gives_a_verdict_never_an_exception(
 ) -> None:
     verdict = authenticate(pairs, JANE, ("mx.acme.test",))
     assert verdict.evidence
+
+
+def test_an_authenticated_new_sender_counts_as_known_for_the_confirmation() -> None:
+    settings, storage = setup()
+    new = mail(
+        "Printer on fire", "new@example.com", POSTFIX_PASS.replace("example.com", "example.com")
+    )
+    raw = new.replace(b"In-Reply-To: <t7@example.com>\r\n", b"")
+    [event] = run(raw, settings, storage).events
+    assert event.sender_known  # type: ignore[union-attr]
+    forged = raw.replace(b"dmarc=pass", b"dmarc=fail")
+    [event] = run(forged, settings, storage).events
+    assert not event.sender_known  # type: ignore[union-attr]

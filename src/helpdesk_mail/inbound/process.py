@@ -390,7 +390,8 @@ def _new_ticket(ctx: _Context, user: User | None, notes: tuple[str, ...]) -> Inb
                 actor=sender,
                 via=Via.EMAIL,
                 auto_response_allowed=not ctx.junk.no_auto_response,
-                sender_known=user is not None,
+                # known: had an account, or our own server authenticated them
+                sender_known=user is not None or (ctx.auth is not None and ctx.auth.authenticated),
             ),
         ),
         detail="; ".join(notes) if notes else "new ticket",
