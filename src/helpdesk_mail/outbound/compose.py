@@ -21,6 +21,11 @@ Every message has (rules other code relies on):
   unless `from_name_for_all` is on or the author has no name.
 - ``Reply-To``: `OutgoingSettings.reply_to`, when set.
 - ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress: All``.
+- ``List-Unsubscribe`` (RFC 2369) with the unsubscribe link the email shows, whenever
+  it shows one (`#Unsubscribe#`), written on one line as it is; and
+  ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058) when that link
+  works with one click: signed for its one recipient (not in CC mode, a secret key
+  set) and ``https``. The host's unsubscribe route then accepts a POST.
 - ``Message-ID``: signed (`tokens.new_message_id`) for ticket emails, so that a
   reply finds its ticket; an unsigned random one for other emails or without a secret.
   Domain: `message_id_domain`, else the From address's domain.
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,6 +103,11 @@ _HUMAN_KINDS = kinds_where(human_from=True)
 _RECENT_KINDS = kinds_where(new_message=True)
 _RATING_KINDS = kinds_where(rating=True)
 _KB_MASK = "Suggested_KB_articles"
+_UNSUBSCRIBE_MASK = "Unsubscribe"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+"""The value of ``List-Unsubscribe-Post`` (RFC 8058)."""
+_MAX_HEADER_LINE = 998  # RFC 5322 2.1.1, CRLF excluded
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
@@ -530,6 +541,45 @@ def _recipient_data(
 # --- headers ----------------------------------------------------------------------
 
 
+class _OneLine(str):
+    """A header value the email package writes on one line, as it is.
+
+    A ``List-Unsubscribe`` URL is longer than a folded line and has no space to fold at:
+    the email package would write it as RFC 2047 encoded words, which no mail client
+    reads as a URL. Values given here are printable ASCII without white space.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _OneLine:
+        self = super().__new__(cls, value)
+        self.name = name
+        return self
+
+    def fold(self, *, policy: policy.Policy) -> str:
+        """The whole field, one line (the email package calls this to write it)."""
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _list_unsubscribe(url: str) -> _OneLine | None:
+    """``<url>`` for the List-Unsubscribe field, or None when it cannot be one line of ASCII."""
+    value = f"<{urllib.parse.quote(url, safe=_URL_SAFE)}>"  # printable ASCII, no space
+    if len("List-Unsubscribe: ") + len(value) > _MAX_HEADER_LINE:
+        return None
+    return _OneLine("List-Unsubscribe", value)
+
+
+def _unsubscribe_headers(msg: EmailMessage, url: str, one_click: bool) -> None:
+    """List-Unsubscribe (RFC 2369) and, for a link that works with one click, its POST
+    (RFC 8058)."""
+    value = _list_unsubscribe(url)
+    if value is None:
+        return
+    msg.set_raw("List-Unsubscribe", value)
+    if one_click and url.startswith("https://"):
+        msg["List-Unsubscribe-Post"] = ONE_CLICK
+
+
 def _address(email: str, name: str = "") -> Address | None:
     """An address for a header, or None if `email` is not a plain valid address."""
     email = email.strip()
@@ -595,6 +645,7 @@ def render_message(
     if template.skipped:
         return None
     uses_kb = template.uses(_KB_MASK)
+    uses_unsubscribe = template.uses(_UNSUBSCRIBE_MASK)
     now = clock.now()
     reads = _Reads(storage, planned.include_attachments)
     sender = _address(out.from_address, _human_name(planned, reads, settings) or out.from_name)
@@ -643,6 +694,9 @@ def render_message(
         _thread_headers(msg, ticket)
         msg["Auto-Submitted"] = "auto-generated"
         msg["X-Auto-Response-Suppress"] = "All"
+        if uses_unsubscribe and data.unsubscribe_url:
+            signed = personal is not None and bool(out.secret_key)
+            _unsubscribe_headers(msg, data.unsubscribe_url, one_click=signed)
         _body(msg, rendered, planned, ticket, reads, built.files)
         messages.append(msg)
     return messages
