@@ -33,6 +33,11 @@ Every message has (rules other code relies on):
   and up to nine latest), when the ticket has any.
 - A subject that starts with the ticket token ``[#1234]`` (added if the template left
   it out), so that replies thread even without Message-IDs.
+- The reply marker (`reply_marker`): a line on top of both parts
+  (``##- Reply above this line -##``, `NotificationSettings.reply_marker`) and one at
+  the bottom (the helpdesk's name and the ticket); in HTML, elements carrying the
+  marker's class around the template's content, in a column at most `MAX_WIDTH_PX`
+  wide. Inbound cuts replies there.
 - ``multipart/alternative``: the plain text derived from the HTML, then the HTML.
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
@@ -61,6 +66,7 @@ from ..kinds import kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
+from ..reply_marker import END_CLASS, START_CLASS, end_text, marker_line
 from ..settings import Settings
 from ..templating.render import (
     RenderedEmail,
@@ -69,7 +75,7 @@ from ..templating.render import (
     header_text,
     render_compiled_email,
 )
-from ..templating.sanitize import sanitize_html
+from ..templating.sanitize import escape, sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -108,14 +114,35 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 """The value of ``List-Unsubscribe-Post`` (RFC 8058)."""
 _MAX_HEADER_LINE = 998  # RFC 5322 2.1.1, CRLF excluded
 _URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+MAX_WIDTH_PX = 600
+"""The width of the column every notification is laid out in, at most (mobile-friendly)."""
+_HIDDEN = "display:none;max-height:0;max-width:0;overflow:hidden;font-size:0;line-height:0"
+_MARKER_STYLE = "color:#999999;font-size:11px;line-height:1.4"
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<style>img{{max-width:100%;height:auto}} table{{max-width:100%}}</style></head>\n"
+    '<body style="margin:0;padding:0;background-color:#ffffff">\n'
+    f'<div style="max-width:{MAX_WIDTH_PX}px;margin:0 auto;padding:12px 16px">\n'
+    f'<div class="{START_CLASS}" id="{START_CLASS}" style="{_HIDDEN}"></div>'
+    f'<div class="{START_CLASS}-line" style="{_MARKER_STYLE};margin:0 0 12px 0">{{top}}</div>\n'
+    "{body}\n"
+    f'<div class="{END_CLASS}-line" style="{_MARKER_STYLE};margin:16px 0 0 0">{{bottom}}</div>'
+    f'<div class="{END_CLASS}" id="{END_CLASS}" style="{_HIDDEN}"></div>\n'
+    "</div>\n</body></html>\n"
 )
+"""The page around every notification's HTML: the column, and the reply markers
+(`reply_marker`) above and below the template's content."""
 
 
 class ComposeError(ValueError):
     """The settings do not allow composing an email (e.g. no From address)."""
+
+
+def helpdesk_name(settings: Settings) -> str:
+    """The helpdesk's name as notifications show it: `from_name`, else the From address."""
+    out = settings.outgoing
+    return header_text(out.from_name or out.from_address, 120)
 
 
 # --- template data from the host's data ------------------------------------------
@@ -345,6 +372,7 @@ def _build(
         kind=planned.template,
         originator=originator,
         login_url=settings.outgoing.helpdesk_url,
+        helpdesk_name=helpdesk_name(settings),
         recipients=tuple(r.name or r.email for r in (*planned.to, *planned.cc)),
     )
     sentence = SentenceFacts(event, originator.name)
@@ -697,7 +725,9 @@ def render_message(
         if uses_unsubscribe and data.unsubscribe_url:
             signed = personal is not None and bool(out.secret_key)
             _unsubscribe_headers(msg, data.unsubscribe_url, one_click=signed)
-        _body(msg, rendered, planned, ticket, reads, built.files)
+        top = marker_line(settings.notifications.reply_marker)
+        bottom = marker_line(end_text(helpdesk_name(settings), data.ticket_id))
+        _body(msg, rendered, (top, bottom), planned, ticket, reads, built.files)
         messages.append(msg)
     return messages
 
@@ -718,18 +748,21 @@ def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
 def _body(
     msg: EmailMessage,
     rendered: RenderedEmail,
+    markers: tuple[str, str],
     planned: PlannedEmail,
     ticket: Ticket | None,
     reads: _Reads,
     files: Sequence[Attachment],
 ) -> None:
-    """The text and HTML parts; with attachments on, the inline images the HTML shows
-    and the files of the message the email shows (`files`)."""
+    """The text and HTML parts, between the reply markers (`markers`: the top and bottom
+    lines); with attachments on, the inline images the HTML shows and the files of the
+    message the email shows (`files`)."""
     html = rendered.html
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        _HTML_PAGE.format(html), subtype="html", charset="utf-8", cte="quoted-printable"
-    )
+    top, bottom = markers
+    text = f"{top}\n\n{rendered.text}\n{bottom}\n"
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    page = _HTML_PAGE.format(top=escape(top), body=html, bottom=escape(bottom))
+    msg.add_alternative(page, subtype="html", charset="utf-8", cte="quoted-printable")
     if not planned.include_attachments or ticket is None:
         return
     wanted = dict.fromkeys(_CID_REF.findall(html))
