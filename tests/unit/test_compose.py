@@ -603,3 +603,53 @@ def test_no_cr_or_lf_from_user_data_in_any_header(
         for key, value in part.items():
             assert "\r" not in str(value) and "\n" not in str(value), key
     assert str(parsed["Subject"]).startswith("[#5]")
+
+
+# --- the bytes on the wire -------------------------------------------------------------
+
+
+def test_parts_are_those_set_content_makes() -> None:
+    """The parts are built directly (no content manager): the same bytes all the same,
+    but for the MIME-Version the email package repeats in the second part (RFC 2045
+    wants it on the message only)."""
+    planned = dataclasses.replace(sample_planned(K.TICKET_UPDATED), include_attachments=False)
+    msg = one(planned)
+    reference = EmailMessage(policy=email.policy.SMTP)
+    reference.set_content(text_of(msg), subtype="plain", charset="utf-8", cte="quoted-printable")
+    reference.add_alternative(html_of(msg), subtype="html", charset="utf-8", cte="quoted-printable")
+    ours, theirs = list(msg.iter_parts()), list(reference.iter_parts())
+    assert len(ours) == len(theirs) == 2
+    del theirs[1]["MIME-Version"]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.as_bytes(policy=email.policy.SMTP) == b.as_bytes(policy=email.policy.SMTP)
+    assert msg.get_content_type() == "multipart/alternative"
+    boundary = msg.get_boundary()
+    assert boundary is not None and boundary.startswith("==")
+    two = compose(dataclasses.replace(planned, to=(JANE, BOB)))
+    assert len({m.get_boundary() for m in two}) == 2  # each message its own
+
+
+def test_headers_read_back_as_the_email_package_parses_them() -> None:
+    msg = one(sample_planned(K.TICKET_UPDATED))
+    assert [a.addr_spec for a in msg["To"].addresses] == ["tess@acme.test"]
+    assert msg["From"].addresses[0].display_name == "Jane Doe"
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To"):
+        assert str(parsed[name]) == str(msg[name]), name
+
+
+def test_non_ascii_names_and_subjects_are_encoded_words() -> None:
+    storage = sample_storage()
+    storage.add_user(User("jose@example.com", name="José Müller", role=Role.USER))
+    planned = dataclasses.replace(
+        sample_planned(K.TICKET_UPDATED),
+        to=(Recipient("jose@example.com", "José Müller", Role.USER),),
+    )
+    templates = {K.TICKET_UPDATED: ("Réponse : #Subject#", "<p>#What_Happened#</p>")}
+    msg = one(planned, storage=storage, templates=templates)
+    wire = msg.as_bytes(policy=email.policy.SMTP)
+    head = wire.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head
+    parsed = email.message_from_bytes(wire, policy=email.policy.default)
+    assert str(parsed["To"]) == "José Müller <jose@example.com>"
+    assert str(parsed["Subject"]) == "[#1234] Réponse : Printer on fire"

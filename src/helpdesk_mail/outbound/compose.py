@@ -45,18 +45,28 @@ Every message has (rules other code relies on):
   their alt text.
 - No header carries CR, LF or another control character from user data: names,
   subjects and file names are flattened to one line; invalid addresses are left out.
+
+Messages use `POLICY` (`email.policy.SMTP`, header classes made once). A header whose
+value is printable ASCII on one line is stored as it will be written (`_set`): the
+email package neither parses it when set nor refolds it when sent, and the fields
+read again before sending (recipients, Message-ID, MIME structure) are parsed once.
+The text and HTML parts are built directly, their multipart boundary derived from the
+Message-ID. Bytes on the wire are those `set_content`/`add_alternative` would give;
+the email package's own way is kept for anything else (non-ASCII names and subjects,
+long values, attachments).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.headerregistry import Address
+from email import policy, quoprimime
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol, cast
@@ -569,6 +579,97 @@ def _recipient_data(
 # --- headers ----------------------------------------------------------------------
 
 
+class _Headers(HeaderRegistry):
+    """The email package's header registry, its header classes made once.
+
+    `HeaderRegistry` builds a new class for every header it parses (``type(...)`` on
+    each ``__getitem__``), which is most of the cost of setting a header; the classes
+    depend on the name only, so they are kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        made = self._made.get(name.lower())
+        if made is None:
+            made = self._made[name.lower()] = super().__getitem__(name)
+        return made
+
+
+POLICY = policy.SMTP.clone(header_factory=_Headers())
+"""The policy of every message composed here: `email.policy.SMTP`, with header classes
+made once (see `_Headers`)."""
+_FOLDED_LINE = 78  # policy.SMTP.max_line_length
+
+
+def _one_line(name: str, value: str) -> bool:
+    """Whether the field is written as ``name: value`` on one line, as it is."""
+    return (
+        value.isascii()
+        and value.isprintable()
+        and len(name) + 2 + len(value) <= _FOLDED_LINE
+        and value == value.strip()
+    )
+
+
+def _fold_as_is(self: BaseHeader, *, policy: policy.Policy) -> str:
+    return f"{self.name}: {self}{policy.linesep}"
+
+
+_PARSED: dict[str, type[BaseHeader]] = {}
+_CONSTANT: dict[tuple[str, str], BaseHeader] = {}
+
+
+def _parsed(name: str, value: str) -> BaseHeader:
+    """The header object of a one-line field (`_one_line`), written as it is."""
+    cls = _PARSED.get(name.lower())
+    if cls is None:
+        base = POLICY.header_factory[name]  # type: ignore[index]
+        cls = type(f"_OneLine{base.__name__}", (base,), {"fold": _fold_as_is})
+        _PARSED[name.lower()] = cls
+    header: BaseHeader = cls(name, value)
+    return header
+
+
+def _set(msg: EmailMessage, name: str, value: str, *, read: bool = False) -> None:
+    """``msg[name] = value``, but a one-line value is stored as it will be written.
+
+    The email package parses a header when it is set, again each time it is read if it
+    was stored raw, and refolds it when it is written. A one-line value (`_one_line`)
+    comes out of all that unchanged: it is stored raw (parsed only if someone reads it)
+    or, for the fields read again before the message leaves (`read`: its recipients,
+    its MIME structure), parsed once into a header written as it is. Anything else takes
+    the usual way (encoded words, folding).
+    """
+    if not _one_line(name, value):
+        msg[name] = value
+    elif read:
+        msg.set_raw(name, _parsed(name, value))
+    else:
+        msg.set_raw(name, value)
+
+
+def _set_constant(msg: EmailMessage, name: str, value: str) -> None:
+    """A field whose value is the same in every message (parsed once in all)."""
+    header = _CONSTANT.get((name, value))
+    if header is None:
+        header = _CONSTANT[(name, value)] = _parsed(name, value)
+    msg.set_raw(name, header)
+
+
+def _set_addresses(
+    msg: EmailMessage, name: str, addresses: Sequence[Address], *, read: bool = False
+) -> None:
+    """An address header; ASCII names and addresses as `_set` stores them."""
+    text = ", ".join(str(a) for a in addresses)
+    if text.isascii() and all(a.display_name.isascii() for a in addresses):
+        _set(msg, name, text, read=read)
+    else:
+        msg[name] = addresses
+
+
 class _OneLine(str):
     """A header value the email package writes on one line, as it is.
 
@@ -605,7 +706,7 @@ def _unsubscribe_headers(msg: EmailMessage, url: str, one_click: bool) -> None:
         return
     msg.set_raw("List-Unsubscribe", value)
     if one_click and url.startswith("https://"):
-        msg["List-Unsubscribe-Post"] = ONE_CLICK
+        _set_constant(msg, "List-Unsubscribe-Post", ONE_CLICK)
 
 
 def _address(email: str, name: str = "") -> Address | None:
@@ -704,30 +805,30 @@ def render_message(
         built = built_for(all(r.role.is_staff for r in (*to, *cc)))
         data = _recipient_data(built.data, planned, personal, settings, now)
         rendered = render_compiled_email(template, MaskValues(data))
-        msg = EmailMessage(policy=policy.SMTP)
-        msg["From"] = sender
+        msg = EmailMessage(policy=POLICY)
+        _set_addresses(msg, "From", [sender])
         if to_addrs:
-            msg["To"] = to_addrs
+            _set_addresses(msg, "To", to_addrs, read=True)
         if cc_addrs:
-            msg["Cc"] = cc_addrs
+            _set_addresses(msg, "Cc", cc_addrs, read=True)
         if out.reply_to:
             reply_to = _address(out.reply_to)
             if reply_to is not None:
-                msg["Reply-To"] = reply_to
-        msg["Subject"] = header_text(with_ticket_token(rendered.subject, data.ticket_id))
-        msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = new_message_id(
-            data.ticket_id, domain, out.secret_key, random.token_bytes
-        )
+                _set_addresses(msg, "Reply-To", [reply_to])
+        _set(msg, "Subject", header_text(with_ticket_token(rendered.subject, data.ticket_id)))
+        _set(msg, "Date", format_datetime(now))
+        message_id = new_message_id(data.ticket_id, domain, out.secret_key, random.token_bytes)
+        _set(msg, "Message-ID", message_id, read=True)
         _thread_headers(msg, ticket)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"
+        _set_constant(msg, "Auto-Submitted", "auto-generated")
+        _set_constant(msg, "X-Auto-Response-Suppress", "All")
         if uses_unsubscribe and data.unsubscribe_url:
             signed = personal is not None and bool(out.secret_key)
             _unsubscribe_headers(msg, data.unsubscribe_url, one_click=signed)
         top = marker_line(settings.notifications.reply_marker)
         bottom = marker_line(end_text(helpdesk_name(settings), data.ticket_id))
-        _body(msg, rendered, (top, bottom), planned, ticket, reads, built.files)
+        boundary = _boundary(message_id)
+        _body(msg, rendered, (top, bottom), boundary, planned, ticket, reads, built.files)
         messages.append(msg)
     return messages
 
@@ -740,29 +841,51 @@ def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
     )
     if not ids:
         return
-    msg["In-Reply-To"] = ids[-1]
+    _set(msg, "In-Reply-To", ids[-1])
     refs = ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
-    msg["References"] = " ".join(refs)
+    _set(msg, "References", " ".join(refs))
+
+
+def _boundary(message_id: str) -> str:
+    """The multipart boundary of a message: unique as its Message-ID, and starting with
+    ``==``, which no quoted-printable body contains."""
+    return "===hm_" + hashlib.sha256(message_id.encode()).hexdigest()[:32] + "=="
+
+
+def _text_part(content: str, subtype: str) -> EmailMessage:
+    """A UTF-8, quoted-printable text part, as ``set_content(content, subtype=...,
+    charset="utf-8", cte="quoted-printable")`` makes it, its headers set as they are
+    written."""
+    part = EmailMessage(policy=POLICY)
+    _set_constant(part, "Content-Type", f'text/{subtype}; charset="utf-8"')
+    _set_constant(part, "Content-Transfer-Encoding", "quoted-printable")
+    lines = content.encode("utf-8").splitlines()
+    body = (b"\n".join(lines) + b"\n").decode("latin-1")
+    part.set_payload(quoprimime.body_encode(body, _FOLDED_LINE))
+    return part
 
 
 def _body(
     msg: EmailMessage,
     rendered: RenderedEmail,
     markers: tuple[str, str],
+    boundary: str,
     planned: PlannedEmail,
     ticket: Ticket | None,
     reads: _Reads,
     files: Sequence[Attachment],
 ) -> None:
-    """The text and HTML parts, between the reply markers (`markers`: the top and bottom
-    lines); with attachments on, the inline images the HTML shows and the files of the
-    message the email shows (`files`)."""
+    """The text and HTML parts (``multipart/alternative``, separated by `boundary`),
+    between the reply markers (`markers`: the top and bottom lines); with attachments on,
+    the inline images the HTML shows and the files of the message the email shows
+    (`files`)."""
     html = rendered.html
     top, bottom = markers
     text = f"{top}\n\n{rendered.text}\n{bottom}\n"
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     page = _HTML_PAGE.format(top=escape(top), body=html, bottom=escape(bottom))
-    msg.add_alternative(page, subtype="html", charset="utf-8", cte="quoted-printable")
+    _set_constant(msg, "MIME-Version", "1.0")
+    _set(msg, "Content-Type", f'multipart/alternative; boundary="{boundary}"', read=True)
+    msg.set_payload([_text_part(text, "plain"), _text_part(page, "html")])
     if not planned.include_attachments or ticket is None:
         return
     wanted = dict.fromkeys(_CID_REF.findall(html))
