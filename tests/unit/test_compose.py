@@ -623,6 +623,8 @@ def test_parts_are_those_set_content_makes() -> None:
     for a, b in zip(ours, theirs, strict=True):
         assert a.as_bytes(policy=email.policy.SMTP) == b.as_bytes(policy=email.policy.SMTP)
     assert msg.get_content_type() == "multipart/alternative"
+    wire = msg.as_bytes(policy=email.policy.SMTP)
+    assert b'\r\nContent-Type: multipart/alternative; boundary="==' in wire  # one line
     boundary = msg.get_boundary()
     assert boundary is not None and boundary.startswith("==")
     two = compose(dataclasses.replace(planned, to=(JANE, BOB)))

@@ -849,7 +849,8 @@ def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
 def _boundary(message_id: str) -> str:
     """The multipart boundary of a message: unique as its Message-ID, and starting with
     ``==``, which no quoted-printable body contains."""
-    return "===hm_" + hashlib.sha256(message_id.encode()).hexdigest()[:32] + "=="
+    # 20 hex digits: the Content-Type field stays on one line (see `_set`)
+    return "==hm_" + hashlib.sha256(message_id.encode()).hexdigest()[:20] + "=="
 
 
 def _text_part(content: str, subtype: str) -> EmailMessage:
