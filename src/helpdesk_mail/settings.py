@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .addresses import normalize_email
+from .reply_marker import DEFAULT_REPLY_MARKER, MAX_MARKER_TEXT, valid_marker_text
 
 __all__ = [
     "DEFAULT_DKIM_HEADERS",
@@ -195,6 +196,11 @@ FILE_PATH = Rule("must be empty or a file path on one line", _single_line)
 TENANT = Rule(
     "must be empty or a Microsoft Entra tenant: its id (a GUID) or domain (acme.onmicrosoft.com)",
     lambda v: not v or re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", v) is not None,
+)
+REPLY_MARKER = Rule(
+    f"must be one line of 1 to {MAX_MARKER_TEXT} characters, without '##' and not starting "
+    "or ending with '-'",
+    valid_marker_text,
 )
 SCOPES = Rule(
     "must be a list of scopes without spaces, like https://mail.google.com/",
@@ -763,6 +769,9 @@ class NotificationSettings:
     """Flood limits per ticket: once one is reached, its notifications are skipped."""
     recipient_rate_limits: tuple[RateLimit, ...] = DEFAULT_RECIPIENT_RATE_LIMITS
     """Flood limits per customer address (staff are exempt)."""
+    reply_marker: str = _setting(DEFAULT_REPLY_MARKER, rule=REPLY_MARKER)
+    """The line on top of every notification, above which replies are written (shown as
+    ``##- Reply above this line -##``); translations in `reply_marker.REPLY_MARKERS`."""
 
     def __post_init__(self) -> None:
         _check(self)

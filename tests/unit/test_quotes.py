@@ -628,3 +628,126 @@ def test_large_inputs_are_linear() -> None:
     reply_text_from_html(html)
     reply_text_from_plain(hostile)
     assert time.perf_counter() - start < 10
+
+
+# --------------------------------------------------------------------------
+# Our own reply marker (helpdesk_mail.reply_marker): cut exactly, before the rules
+# --------------------------------------------------------------------------
+
+OUTLOOK_HEADERS = "From: Acme <help@acme.test>\nSent: Monday\nTo: Dana\nSubject: x"
+GMAIL_ATTRIBUTION = "On Mon, Jan 5, 2026 at 9:30 AM Acme &lt;a@acme.test&gt; wrote:"
+NOTIFICATION = (
+    "##- Reply above this line -##\n\nAcme Support\n\nThe ticket has been updated.\n\n"
+    "From: Tess Tech <tess@acme.test>\nTicket #7\n\n##- Acme Support · #7 -##\n"
+)
+
+
+def test_plain_reply_is_cut_at_our_top_marker() -> None:
+    body = f"Works now.\n\n{OUTLOOK_HEADERS}\n\n{NOTIFICATION}"
+    assert reply_text_from_plain(body) == "Works now."
+
+
+def test_plain_text_below_our_bottom_marker_is_kept() -> None:
+    """Outlook-style unquoted original with the answer written below it."""
+    body = f"{OUTLOOK_HEADERS}\n\n{NOTIFICATION}\nBelow it."
+    assert reply_text_from_plain(body) == "Below it."
+    both = f"Above.\n\n{NOTIFICATION}\nBelow."
+    assert reply_text_from_plain(both) == "Above.\n\nBelow."
+
+
+def test_customer_words_are_never_our_marker() -> None:
+    """Only the decorated line of its own is a marker, and only a line that is the phrase
+    alone is another helpdesk's: a sentence with the words is the customer's."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in NOTIFICATION.split("\n"))
+    for text in (
+        "I did reply above this line, as the email said.",
+        "Where should I reply? Above this line?",
+        "Text ##- Reply above this line -## in a sentence",
+    ):
+        attribution = GMAIL_ATTRIBUTION.replace("&lt;", "<").replace("&gt;", ">")
+        body = f"Hello,\n{text}\nDana\n\n{attribution}\n{quoted}\n"
+        assert reply_text_from_plain(body) == f"Hello,\n{text}\nDana"
+        top = f"Hello,\n{text}\nDana\n\n{NOTIFICATION}"
+        assert reply_text_from_plain(top) == f"Hello,\n{text}\nDana"
+
+
+def test_a_quoted_reply_above_line_does_not_eat_a_bottom_posted_answer() -> None:
+    """Before the marker, a quoted "reply above this line" cut everything below it."""
+    body = (
+        "On Mon, Jan 5, 2026 at 9:30 AM Help <help@shop.example> wrote:\n"
+        "> -- Please reply above this line --\n> Your ticket was updated.\n\nMy answer below.\n"
+    )
+    assert reply_text_from_plain(body) == "My answer below."
+
+
+def test_without_our_marker_the_rules_are_unchanged() -> None:
+    body = (
+        "It arrived today.\n\n##- Please type your reply above this line -##\n\nTicket updated.\n"
+    )
+    assert reply_text_from_plain(body) == "It arrived today."
+    assert reply_text_from_plain("Fine.\n\nPlease reply above this line\nold") == "Fine."
+
+
+HTML_NOTIFICATION = (
+    '<div class="{p}hm-reply-above" style="display:none"></div>'
+    '<div class="{p}hm-reply-above-line">##- Reply above this line -##</div>'
+    "<div><p>The ticket has been updated.</p><p>From: Tess Tech</p></div>"
+    '<div class="{p}hm-reply-end-line">##- Acme Support · #7 -##</div>'
+    '<div class="{p}hm-reply-end" style="display:none"></div>'
+)
+
+
+@pytest.mark.parametrize("prefix", ["", "m_-8102936417710492734", "x_"])
+def test_html_reply_is_cut_at_our_marker_elements(prefix: str) -> None:
+    quoted = HTML_NOTIFICATION.format(p=prefix)
+    top = (
+        "<div>Done, thanks.</div><blockquote type=cite><div>On Monday, Acme wrote:</div>"
+        f"{quoted}</blockquote>"
+    )
+    assert reply_text_from_html(top) == "Done, thanks."
+    bottom = (
+        f'<div class="gmail_quote"><div class="gmail_attr">{GMAIL_ATTRIBUTION}</div>'
+        f'<blockquote class="gmail_quote">{quoted}</blockquote></div><div>Below.</div>'
+    )
+    assert reply_text_from_html(bottom) == "Below."
+
+
+def test_html_marker_lines_alone_find_our_notification() -> None:
+    """A client that keeps no class or id: the decorated lines say where it is."""
+    quoted = HTML_NOTIFICATION.format(p="").replace(' class="hm-reply-above"', "")
+    quoted = quoted.replace(' class="hm-reply-above-line"', "").replace(
+        ' class="hm-reply-end-line"', ""
+    )
+    quoted = quoted.replace(' class="hm-reply-end"', "")
+    assert "hm-reply" not in quoted
+    body = (
+        '<p class="MsoNormal">Above.</p><div style="border:none;border-top:solid #E1E1E1 1.0pt">'
+        "<p><b>From:</b> Acme<br><b>Sent:</b> Monday<br><b>To:</b> Dana<br><b>Subject:</b> x"
+        f"</p></div>{quoted}<p>Below.</p>"
+    )
+    assert reply_text_from_html(body) == "Above.\n\nBelow."
+
+
+def test_html_customer_words_are_kept_when_our_marker_cuts() -> None:
+    quoted = HTML_NOTIFICATION.format(p="")
+    said = "I did reply above this line, as the email said."
+    body = f"<div>{said}</div><div>ok</div><blockquote type=cite>{quoted}</blockquote>"
+    assert reply_text_from_html(body) == f"{said}\nok"
+
+
+def test_many_marker_lines_are_linear() -> None:
+    plain = "##- Reply above this line -##\n" * 100_000 + "text\n" * 100_000
+    html = '<div class="hm-reply-above">##- x -##</div>' * 50_000
+    start = time.perf_counter()
+    reply_text_from_plain(plain)
+    reply_text_from_plain("> ##- a -##\n" * 200_000)
+    reply_text_from_html(html)
+    assert time.perf_counter() - start < 10
+
+
+def test_a_quote_inside_a_header_block_counts_as_the_empty_line_it_leaves() -> None:
+    """Idempotence: the quote's removal leaves one empty line, which a header block may
+    contain; the block is judged the same on the input as on the output."""
+    for body in ("0\nTO:\n>\nFROM:\nSENT:", "0\nTO:\n>\n>\n\nFROM:\nSENT:"):
+        once = reply_text_from_plain(body)
+        assert once == "0" and reply_text_from_plain(once) == once

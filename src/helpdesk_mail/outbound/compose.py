@@ -21,6 +21,11 @@ Every message has (rules other code relies on):
   unless `from_name_for_all` is on or the author has no name.
 - ``Reply-To``: `OutgoingSettings.reply_to`, when set.
 - ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress: All``.
+- ``List-Unsubscribe`` (RFC 2369) with the unsubscribe link the email shows, whenever
+  it shows one (`#Unsubscribe#`), written on one line as it is; and
+  ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058) when that link
+  works with one click: signed for its one recipient (not in CC mode, a secret key
+  set) and ``https``. The host's unsubscribe route then accepts a POST.
 - ``Message-ID``: signed (`tokens.new_message_id`) for ticket emails, so that a
   reply finds its ticket; an unsigned random one for other emails or without a secret.
   Domain: `message_id_domain`, else the From address's domain.
@@ -32,6 +37,11 @@ Every message has (rules other code relies on):
   it out), so that replies thread even without Message-IDs, and carries no email-API
   command (`tokens.without_commands`): a technician's plain reply must not close a
   ticket because a customer's subject said ``#close#``.
+- The reply marker (`reply_marker`): a line on top of both parts
+  (``##- Reply above this line -##``, `NotificationSettings.reply_marker`) and one at
+  the bottom (the helpdesk's name and the ticket); in HTML, elements carrying the
+  marker's class around the template's content, in a column at most `MAX_WIDTH_PX`
+  wide. Inbound cuts replies there.
 - ``multipart/alternative``: the plain text derived from the HTML, then the HTML.
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
@@ -41,18 +51,29 @@ Every message has (rules other code relies on):
   it is rewritten to ``cid:<message>.<Content-ID>``, and anything else shows its alt text.
 - No header carries CR, LF or another control character from user data: names,
   subjects and file names are flattened to one line; invalid addresses are left out.
+
+Messages use `POLICY` (`email.policy.SMTP`, header classes made once). A header whose
+value is printable ASCII on one line is stored as it will be written (`_set`): the
+email package neither parses it when set nor refolds it when sent, and the fields
+read again before sending (recipients, Message-ID, MIME structure) are parsed once.
+The text and HTML parts are built directly, their multipart boundary derived from the
+Message-ID. Bytes on the wire are those `set_content`/`add_alternative` would give;
+the email package's own way is kept for anything else (non-ASCII names and subjects,
+long values, attachments).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html as html_lib
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
-from email.headerregistry import Address
+from email import policy, quoprimime
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol, cast
@@ -62,6 +83,7 @@ from ..kinds import TemplateKind, kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
+from ..reply_marker import END_CLASS, START_CLASS, end_text, marker_line
 from ..settings import Settings
 from ..templating.render import (
     RenderedEmail,
@@ -70,7 +92,7 @@ from ..templating.render import (
     header_text,
     render_compiled_email,
 )
-from ..templating.sanitize import sanitize_html
+from ..templating.sanitize import escape, sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -104,14 +126,40 @@ _HUMAN_KINDS = kinds_where(human_from=True)
 _RECENT_KINDS = kinds_where(new_message=True)
 _RATING_KINDS = kinds_where(rating=True)
 _KB_MASK = "Suggested_KB_articles"
+_UNSUBSCRIBE_MASK = "Unsubscribe"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+"""The value of ``List-Unsubscribe-Post`` (RFC 8058)."""
+_MAX_HEADER_LINE = 998  # RFC 5322 2.1.1, CRLF excluded
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+MAX_WIDTH_PX = 600
+"""The width of the column every notification is laid out in, at most (mobile-friendly)."""
+_HIDDEN = "display:none;max-height:0;max-width:0;overflow:hidden;font-size:0;line-height:0"
+_MARKER_STYLE = "color:#999999;font-size:11px;line-height:1.4"
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<style>img{{max-width:100%;height:auto}} table{{max-width:100%}}</style></head>\n"
+    '<body style="margin:0;padding:0;background-color:#ffffff">\n'
+    f'<div style="max-width:{MAX_WIDTH_PX}px;margin:0 auto;padding:12px 16px">\n'
+    f'<div class="{START_CLASS}" id="{START_CLASS}" style="{_HIDDEN}"></div>'
+    f'<div class="{START_CLASS}-line" style="{_MARKER_STYLE};margin:0 0 12px 0">{{top}}</div>\n'
+    "{body}\n"
+    f'<div class="{END_CLASS}-line" style="{_MARKER_STYLE};margin:16px 0 0 0">{{bottom}}</div>'
+    f'<div class="{END_CLASS}" id="{END_CLASS}" style="{_HIDDEN}"></div>\n'
+    "</div>\n</body></html>\n"
 )
+"""The page around every notification's HTML: the column, and the reply markers
+(`reply_marker`) above and below the template's content."""
 
 
 class ComposeError(ValueError):
     """The settings do not allow composing an email (e.g. no From address)."""
+
+
+def helpdesk_name(settings: Settings) -> str:
+    """The helpdesk's name as notifications show it: `from_name`, else the From address."""
+    out = settings.outgoing
+    return header_text(out.from_name or out.from_address, 120)
 
 
 # --- template data from the host's data ------------------------------------------
@@ -372,6 +420,7 @@ def _build(
         kind=planned.template,
         originator=originator,
         login_url=settings.outgoing.helpdesk_url,
+        helpdesk_name=helpdesk_name(settings),
         recipients=tuple(r.name or r.email for r in (*planned.to, *planned.cc)),
     )
     sentence = SentenceFacts(event, originator.name)
@@ -596,6 +645,136 @@ def _recipient_data(
 # --- headers ----------------------------------------------------------------------
 
 
+class _Headers(HeaderRegistry):
+    """The email package's header registry, its header classes made once.
+
+    `HeaderRegistry` builds a new class for every header it parses (``type(...)`` on
+    each ``__getitem__``), which is most of the cost of setting a header; the classes
+    depend on the name only, so they are kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        made = self._made.get(name.lower())
+        if made is None:
+            made = self._made[name.lower()] = super().__getitem__(name)
+        return made
+
+
+POLICY = policy.SMTP.clone(header_factory=_Headers())
+"""The policy of every message composed here: `email.policy.SMTP`, with header classes
+made once (see `_Headers`)."""
+_FOLDED_LINE = 78  # policy.SMTP.max_line_length
+
+
+def _one_line(name: str, value: str) -> bool:
+    """Whether the field is written as ``name: value`` on one line, as it is."""
+    return (
+        value.isascii()
+        and value.isprintable()
+        and len(name) + 2 + len(value) <= _FOLDED_LINE
+        and value == value.strip()
+    )
+
+
+def _fold_as_is(self: BaseHeader, *, policy: policy.Policy) -> str:
+    return f"{self.name}: {self}{policy.linesep}"
+
+
+_PARSED: dict[str, type[BaseHeader]] = {}
+_CONSTANT: dict[tuple[str, str], BaseHeader] = {}
+
+
+def _parsed(name: str, value: str) -> BaseHeader:
+    """The header object of a one-line field (`_one_line`), written as it is."""
+    cls = _PARSED.get(name.lower())
+    if cls is None:
+        base = POLICY.header_factory[name]  # type: ignore[index]
+        cls = type(f"_OneLine{base.__name__}", (base,), {"fold": _fold_as_is})
+        _PARSED[name.lower()] = cls
+    header: BaseHeader = cls(name, value)
+    return header
+
+
+def _set(msg: EmailMessage, name: str, value: str, *, read: bool = False) -> None:
+    """``msg[name] = value``, but a one-line value is stored as it will be written.
+
+    The email package parses a header when it is set, again each time it is read if it
+    was stored raw, and refolds it when it is written. A one-line value (`_one_line`)
+    comes out of all that unchanged: it is stored raw (parsed only if someone reads it)
+    or, for the fields read again before the message leaves (`read`: its recipients,
+    its MIME structure), parsed once into a header written as it is. Anything else takes
+    the usual way (encoded words, folding).
+    """
+    if not _one_line(name, value):
+        msg[name] = value
+    elif read:
+        msg.set_raw(name, _parsed(name, value))
+    else:
+        msg.set_raw(name, value)
+
+
+def _set_constant(msg: EmailMessage, name: str, value: str) -> None:
+    """A field whose value is the same in every message (parsed once in all)."""
+    header = _CONSTANT.get((name, value))
+    if header is None:
+        header = _CONSTANT[(name, value)] = _parsed(name, value)
+    msg.set_raw(name, header)
+
+
+def _set_addresses(
+    msg: EmailMessage, name: str, addresses: Sequence[Address], *, read: bool = False
+) -> None:
+    """An address header; ASCII names and addresses as `_set` stores them."""
+    text = ", ".join(str(a) for a in addresses)
+    if text.isascii() and all(a.display_name.isascii() for a in addresses):
+        _set(msg, name, text, read=read)
+    else:
+        msg[name] = addresses
+
+
+class _OneLine(str):
+    """A header value the email package writes on one line, as it is.
+
+    A ``List-Unsubscribe`` URL is longer than a folded line and has no space to fold at:
+    the email package would write it as RFC 2047 encoded words, which no mail client
+    reads as a URL. Values given here are printable ASCII without white space.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _OneLine:
+        self = super().__new__(cls, value)
+        self.name = name
+        return self
+
+    def fold(self, *, policy: policy.Policy) -> str:
+        """The whole field, one line (the email package calls this to write it)."""
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _list_unsubscribe(url: str) -> _OneLine | None:
+    """``<url>`` for the List-Unsubscribe field, or None when it cannot be one line of ASCII."""
+    value = f"<{urllib.parse.quote(url, safe=_URL_SAFE)}>"  # printable ASCII, no space
+    if len("List-Unsubscribe: ") + len(value) > _MAX_HEADER_LINE:
+        return None
+    return _OneLine("List-Unsubscribe", value)
+
+
+def _unsubscribe_headers(msg: EmailMessage, url: str, one_click: bool) -> None:
+    """List-Unsubscribe (RFC 2369) and, for a link that works with one click, its POST
+    (RFC 8058)."""
+    value = _list_unsubscribe(url)
+    if value is None:
+        return
+    msg.set_raw("List-Unsubscribe", value)
+    if one_click and url.startswith("https://"):
+        _set_constant(msg, "List-Unsubscribe-Post", ONE_CLICK)
+
+
 def _address(email: str, name: str = "") -> Address | None:
     """An address for a header, or None if `email` is not a plain valid address."""
     email = email.strip()
@@ -661,6 +840,7 @@ def render_message(
     if template.skipped:
         return None
     uses_kb = template.uses(_KB_MASK)
+    uses_unsubscribe = template.uses(_UNSUBSCRIBE_MASK)
     now = clock.now()
     reads = _Reads(storage, planned.include_attachments)
     sender = _address(out.from_address, _human_name(planned, reads, settings) or out.from_name)
@@ -691,26 +871,31 @@ def render_message(
         built = built_for(all(r.role.is_staff for r in (*to, *cc)))
         data = _recipient_data(built.data, planned, personal, settings, now)
         rendered = render_compiled_email(template, MaskValues(data))
-        msg = EmailMessage(policy=policy.SMTP)
-        msg["From"] = sender
+        msg = EmailMessage(policy=POLICY)
+        _set_addresses(msg, "From", [sender])
         if to_addrs:
-            msg["To"] = to_addrs
+            _set_addresses(msg, "To", to_addrs, read=True)
         if cc_addrs:
-            msg["Cc"] = cc_addrs
+            _set_addresses(msg, "Cc", cc_addrs, read=True)
         if out.reply_to:
             reply_to = _address(out.reply_to)
             if reply_to is not None:
-                msg["Reply-To"] = reply_to
+                _set_addresses(msg, "Reply-To", [reply_to])
         subject = without_commands(rendered.subject)  # a reply runs only what its sender typed
-        msg["Subject"] = header_text(with_ticket_token(subject, data.ticket_id))
-        msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = new_message_id(
-            data.ticket_id, domain, out.secret_key, random.token_bytes
-        )
+        _set(msg, "Subject", header_text(with_ticket_token(subject, data.ticket_id)))
+        _set(msg, "Date", format_datetime(now))
+        message_id = new_message_id(data.ticket_id, domain, out.secret_key, random.token_bytes)
+        _set(msg, "Message-ID", message_id, read=True)
         _thread_headers(msg, ticket, out.secret_key)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"
-        _body(msg, rendered, planned, ticket, reads, built.files)
+        _set_constant(msg, "Auto-Submitted", "auto-generated")
+        _set_constant(msg, "X-Auto-Response-Suppress", "All")
+        if uses_unsubscribe and data.unsubscribe_url:
+            signed = personal is not None and bool(out.secret_key)
+            _unsubscribe_headers(msg, data.unsubscribe_url, one_click=signed)
+        top = marker_line(settings.notifications.reply_marker)
+        bottom = marker_line(end_text(helpdesk_name(settings), data.ticket_id))
+        boundary = _boundary(message_id)
+        _body(msg, rendered, (top, bottom), boundary, planned, ticket, reads, built.files)
         messages.append(msg)
     return messages
 
@@ -731,26 +916,52 @@ def _thread_headers(msg: EmailMessage, ticket: Ticket | None, secret: str) -> No
     )
     if not ids:
         return
-    msg["In-Reply-To"] = ids[-1]
+    _set(msg, "In-Reply-To", ids[-1])
     refs = ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
-    msg["References"] = " ".join(refs)
+    _set(msg, "References", " ".join(refs))
+
+
+def _boundary(message_id: str) -> str:
+    """The multipart boundary of a message: unique as its Message-ID, and starting with
+    ``==``, which no quoted-printable body contains."""
+    # 20 hex digits: the Content-Type field stays on one line (see `_set`)
+    return "==hm_" + hashlib.sha256(message_id.encode()).hexdigest()[:20] + "=="
+
+
+def _text_part(content: str, subtype: str) -> EmailMessage:
+    """A UTF-8, quoted-printable text part, as ``set_content(content, subtype=...,
+    charset="utf-8", cte="quoted-printable")`` makes it, its headers set as they are
+    written."""
+    part = EmailMessage(policy=POLICY)
+    _set_constant(part, "Content-Type", f'text/{subtype}; charset="utf-8"')
+    _set_constant(part, "Content-Transfer-Encoding", "quoted-printable")
+    lines = content.encode("utf-8").splitlines()
+    body = (b"\n".join(lines) + b"\n").decode("latin-1")
+    part.set_payload(quoprimime.body_encode(body, _FOLDED_LINE))
+    return part
 
 
 def _body(
     msg: EmailMessage,
     rendered: RenderedEmail,
+    markers: tuple[str, str],
+    boundary: str,
     planned: PlannedEmail,
     ticket: Ticket | None,
     reads: _Reads,
     files: Sequence[Attachment],
 ) -> None:
-    """The text and HTML parts; with attachments on, the inline images the HTML shows
-    and the files of the message the email shows (`files`)."""
+    """The text and HTML parts (``multipart/alternative``, separated by `boundary`),
+    between the reply markers (`markers`: the top and bottom lines); with attachments on,
+    the inline images the HTML shows and the files of the message the email shows
+    (`files`)."""
     html = rendered.html
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        _HTML_PAGE.format(html), subtype="html", charset="utf-8", cte="quoted-printable"
-    )
+    top, bottom = markers
+    text = f"{top}\n\n{rendered.text}\n{bottom}\n"
+    page = _HTML_PAGE.format(top=escape(top), body=html, bottom=escape(bottom))
+    _set_constant(msg, "MIME-Version", "1.0")
+    _set(msg, "Content-Type", f'multipart/alternative; boundary="{boundary}"', read=True)
+    msg.set_payload([_text_part(text, "plain"), _text_part(page, "html")])
     if not planned.include_attachments or ticket is None:
         return
     wanted = dict.fromkeys(html_lib.unescape(cid) for cid in _CID_REF.findall(html))
