@@ -30,6 +30,7 @@ from . import mime
 
 __all__ = [
     "FAILURE_PHRASES",
+    "FAILURE_PHRASE_TABLE",
     "MAX_PARTS",
     "MAX_RECIPIENTS",
     "MTA_BODY_FORMATS",
@@ -49,6 +50,11 @@ MAX_PARTS = 200
 MAX_RECIPIENTS = 100
 """Bounced recipients reported per message."""
 
+MAX_RETURNED_IDS = 10
+"""Message-IDs of returned messages reported per report (a bounce returns one)."""
+
+_MESSAGE_ID_RE = re.compile(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
+
 _MAX_TEXT_PARTS = 4
 _ADDR = mime.ADDRESS_PATTERN
 _ADDR_RE = re.compile(_ADDR)
@@ -67,10 +73,15 @@ _ATTACHED_MESSAGES = ("message/rfc822", "message/global")
 @dataclass(frozen=True)
 class Bounce:
     """Who a delivery report says failed (lower-cased, at most `MAX_RECIPIENTS`), and
-    whether the failure is only a delay (`None` when the report does not say)."""
+    whether the failure is only a delay (`None` when the report does not say).
+
+    `message_ids` are the Message-IDs of the message it returns (attached, its headers,
+    or quoted inline; at most `MAX_RETURNED_IDS`): what says which mail of ours, if
+    any, the report answers."""
 
     recipients: tuple[str, ...]
     temporary: bool | None
+    message_ids: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------- reading parts
@@ -449,17 +460,92 @@ MTA_BODY_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 
-# Phrases a delivery failure uses anywhere in its text; weaker than the start
-# markers above, so the junk filter only uses them together with a machine sender.
-FAILURE_PHRASES = re.compile(
-    r"user unknown|unknown user|no such (?:user|mailbox|recipient)"
-    r"|mailbox (?:is )?(?:full|unavailable|not found|disabled)|recipient (?:address )?rejected"
-    r"|address rejected|does not exist|account (?:has been )?disabled|over quota|quota exceeded"
-    r"|host unknown|relay(?:ing)? denied|(?:^|\D)5[0-5]\d[ -]5\.\d{1,3}\.\d{1,3}|undeliverable"
-    r"|could not be delivered|not be delivered|delivery (?:has )?failed|permanent (?:fatal )?error"
-    r"|message (?:was )?rejected",
-    re.IGNORECASE,
+# Phrases a delivery failure uses anywhere in its text, per language.
+#
+# Invariants: a phrase is weaker than the start markers above (a person can write
+# it), so the junk filter uses it ONLY together with a header no person's mail
+# carries (a null sender, in Return-Path or in From, or a mailer-daemon From); each
+# phrase states that a message or an address failed (never words a reply about a
+# delivery would use alone, such as "delivery" or "bounce"); matched
+# case-insensitively on the report text with runs of whitespace collapsed, in the
+# first 8000 characters.  Adding a language is a row.  The wording comes from
+# reports of old and unusual servers in public bounce-parser fixtures and pattern
+# tables (rjbs/Mail-DeliveryStatus-BounceParser, cfortune/PHP-Bounce-Handler,
+# zoonru/PHP-Bounce-Handler; see docs/decisions.md "Unseen mail").
+FAILURE_PHRASE_TABLE: tuple[tuple[str, str], ...] = (
+    (
+        "en",
+        r"user unknown|unknown user|no such (?:user|mailbox|recipient)"
+        r"|mailbox (?:is )?(?:full|unavailable|not found|disabled)"
+        r"|recipient (?:address )?rejected"
+        r"|address rejected|does not exist|account (?:has been )?disabled|over quota"
+        r"|quota exceeded|host unknown|relay(?:ing)? denied"
+        r"|(?:^|\D)5[0-5]\d[ -]5\.\d{1,3}\.\d{1,3}|undeliverable"
+        r"|could not be delivered|not be delivered|delivery (?:has )?failed"
+        r"|permanent (?:fatal )?error|message (?:was )?rejected|was not delivered",
+    ),
+    (
+        "de",
+        r"nicht zugestellt werden|konnte nicht (?:zugestellt|ausgeliefert)|unzustellbar"
+        r"|zustellung (?:ist )?fehlgeschlagen|(?:benutzer|empf[aä]nger|adressat) unbekannt"
+        r"|(?:benutzer|postfach|empf[aä]nger) (?:existiert nicht|nicht gefunden)",
+    ),
+    (
+        "fr",
+        r"n'a pas pu [eê]tre (?:remis|d[eé]livr[eé]|distribu[eé])|non remis|non distribu[eé]"
+        r"|(?:destinataire|utilisateur|adresse) (?:inconnu|introuvable|invalide)"
+        r"|[eé]chec de (?:la )?(?:remise|distribution|livraison)",
+    ),
+    (
+        "es",
+        r"no (?:pudo|ha podido|se ha podido|se pudo) (?:ser )?entregar"
+        r"|no pudo ser entregado|no se puede entregar|no entregado"
+        r"|(?:usuario|destinatario|buz[oó]n) (?:desconocido|inexistente|no existe)"
+        r"|esta casilla ha expirado",
+    ),
+    (
+        "it",
+        r"non (?:[eè] stato|e' stato) (?:possibile )?recapitat|impossibile recapitare"
+        r"|mancato recapito|non recapitabile"
+        r"|(?:destinatario|utente|indirizzo) (?:sconosciuto|inesistente|errato)",
+    ),
+    (
+        "pt",
+        r"n[aã]o (?:p[oô]de|foi poss[ií]vel) (?:ser )?(?:entregue|enviada|entregar)"
+        r"|n[aã]o entregue|(?:usu[aá]rio|utilizador|destinat[aá]rio) (?:desconhecido|inexistente)",
+    ),
+    (
+        "nl",
+        r"(?:kon|kan) niet (?:worden )?(?:afgeleverd|bezorgd)|onbestelbaar"
+        r"|onbekende (?:gebruiker|ontvanger|geadresseerde)",
+    ),
+    (
+        "pl",
+        r"nie (?:mog[łl]a|mo[żz]na|zosta[łl]a) (?:zosta[ćc] )?dostarcz|nie istnieje"
+        r"|nie ma takiego konta|nieznany (?:odbiorca|u[żz]ytkownik)",
+    ),
+    ("sv/da/nb", r"kunde inte levereras|kunne ikke leveres|kan ikke leveres|ukjent mottaker"),
+    (
+        "cs/sk",
+        r"nelze doru[čc]it|nebylo mo[žz]n[eé] doru[čc]it|nezn[aá]m[yý] (?:u[žz]ivatel|adres)",
+    ),
+    (
+        "ru/uk",
+        r"не (?:было |может быть |удалось )?доставлен|не удалось доставить"
+        r"|пользовател[ья] не (?:найден|существует)|адресат не найден",
+    ),
+    (
+        "ja/zh/ko",
+        r"(?:配送|配信|送信)(?:できませんでした|に失敗)|宛先(?:不明|が見つかりません)"
+        r"|无法投递|无法送达|投递失败|退信|전송 실패|배달 실패",
+    ),
 )
+"""Failure phrases per language: (language, regex); see the invariants above."""
+
+FAILURE_PHRASES = re.compile(
+    "|".join(f"(?:{pattern})" for _, pattern in FAILURE_PHRASE_TABLE), re.IGNORECASE
+)
+"""`FAILURE_PHRASE_TABLE` compiled into one pattern."""
 
 # Where the returned message starts in a plain-text report: recipients are looked
 # for only before it (reference section 6: skip the returned message).
@@ -719,6 +805,15 @@ def _returned_header_lines(text: str) -> list[tuple[str, str]]:
     ]
 
 
+def _message_ids_in(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The Message-IDs of the returned message's header fields."""
+    found: list[str] = []
+    for name, value in headers:
+        if name.strip().lower() == "message-id":
+            found.extend(_MESSAGE_ID_RE.findall(value[:1000]))
+    return found
+
+
 def _returned_text(text: str) -> str:
     """The returned message of a plain-text report (what follows its start marker), if any."""
     cut = _RETURNED_START.search(text)
@@ -877,6 +972,23 @@ class Report:
         inline = self.returned_text
         return _sole_recipient(_returned_header_lines(inline)) if inline else None
 
+    @cached_property
+    def returned_message_ids(self) -> tuple[str, ...]:
+        """The Message-IDs of the returned message (attached, its headers, or inline)."""
+        found: dict[str, None] = {}
+        for part in self.parts:
+            ctype = mime.content_type(part)
+            if ctype in _ATTACHED_MESSAGES:
+                for sub in _messages_in(part):
+                    fields = [(str(n), mime.decode_header_text(v)) for n, v in sub.raw_items()]
+                    found.update(dict.fromkeys(_message_ids_in(fields)))
+            elif ctype == "text/rfc822-headers":
+                lines = _returned_header_lines(_part_text(part))
+                found.update(dict.fromkeys(_message_ids_in(lines)))
+        if not found and self.returned_text:
+            found.update(dict.fromkeys(_message_ids_in(_returned_header_lines(self.returned_text))))
+        return tuple(found)[:MAX_RETURNED_IDS]
+
     def bounce(
         self,
         rule: str,
@@ -894,6 +1006,22 @@ class Report:
         failed recipient; `reporter` the reporting host's domain, which completes a
         recipient named without one; `ses` whether the message comes from Amazon SES.
         """
+        found = self._failed(rule, subject, failed, excluded, reporter, ses)
+        try:
+            returned = self.returned_message_ids
+        except Exception:  # never raise: a report whose returned message cannot be read
+            returned = ()
+        return Bounce(found.recipients, found.temporary, returned)
+
+    def _failed(
+        self,
+        rule: str,
+        subject: str,
+        failed: Iterable[str],
+        excluded: frozenset[str],
+        reporter: str,
+        ses: bool,
+    ) -> Bounce:
         recipients: dict[str, None] = {}
         dsn_recips, temporary = self.dsn
         for r in dsn_recips:

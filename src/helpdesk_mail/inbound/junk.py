@@ -80,6 +80,8 @@ class JunkVerdict:
     evidence: str | None
     bounced_recipients: tuple[str, ...] = ()
     temporary: bool | None = None
+    returned_message_ids: tuple[str, ...] = ()
+    """A bounce's returned Message-IDs (`bounce.Bounce.message_ids`)."""
     no_auto_response: bool = False
     no_auto_response_reason: str | None = None
 
@@ -115,6 +117,8 @@ _MACHINE_LOCAL = re.compile(
     r"|antivirus|^mta$|^bounces?",
     re.IGNORECASE,
 )
+# The null address in a From header: "<>" with nothing but spaces inside.
+_NULL_ADDRESS = re.compile(r"<\s*>")
 _BOUNCE_DISPLAY = re.compile(
     r"mail delivery|mailer[- ]?daemon|postmaster|mail (?:system|administrator|service)"
     r"|delivery (?:subsystem|system|service|status)|system administrator|mail deliver"
@@ -266,12 +270,24 @@ class _Context:
         return bool(_MTA_LOCAL.match(self.from_local))
 
     @cached_property
+    def null_from(self) -> bool:
+        """From names the null address ``<>`` (``"Mail System" <>``, ``<>``).
+
+        MTAs write the null reverse-path of a report into From when the report has
+        none (Exim: ``Remote Mail Delivery System <>``); no person's client can send
+        from ``<>``, so this is as strong as a null Return-Path.
+        """
+        raw = self.header("from") or ""
+        return "@" not in raw and _NULL_ADDRESS.search(raw) is not None
+
+    @cached_property
     def null_sender(self) -> bool:
-        """Return-Path is the null sender (RFC 5321 requires it on reports)."""
+        """The null sender: in Return-Path (RFC 5321 requires it on reports) or in From."""
         rp = self.return_path
         # <> or <MAILER-DAEMON> (not bounces@: newsletters use that as their return path)
-        return rp is not None and (
-            rp == "" or re.match(r"(?:mailer|mail)[-_.]?daemon(?:$|@)", rp) is not None
+        return self.null_from or (
+            rp is not None
+            and (rp == "" or re.match(r"(?:mailer|mail)[-_.]?daemon(?:$|@)", rp) is not None)
         )
 
     @cached_property
@@ -291,6 +307,8 @@ class _Context:
         """A header no person's mail client sets on mail it sends."""
         if self.strict_bounce_sender or system_sender_rule(self.from_header[1] or self.sender):
             return f"From {self.from_header[1] or self.from_header[0]}"
+        if self.null_from:
+            return _clip(f"From: {self.header('from')}")
         if self.null_sender:
             return f"Return-Path <{self.return_path}>"
         if self.auto_submitted:
@@ -467,7 +485,7 @@ def _machine_failure_text(c: _Context) -> str | None:
     # states a delivery failure in words no MTA table above knows.
     if not (c.strict_bounce_sender or c.null_sender) or c.report.flat == "":
         return None
-    if not (c.bounce_subject or c.machine_sender):
+    if not (c.bounce_subject or c.machine_sender or c.null_from):
         return None
     m = _b.FAILURE_PHRASES.search(c.report.flat[:8000])
     if m is None:
@@ -741,6 +759,7 @@ def classify(
                 evidence=evidence,
                 bounced_recipients=bounce.recipients,
                 temporary=bounce.temporary,
+                returned_message_ids=bounce.message_ids,
                 no_auto_response=True,
                 no_auto_response_reason=f"{rule.kind}: {rule.name}",
             )

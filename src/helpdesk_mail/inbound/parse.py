@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import contextlib
 import contextvars
 import email.utils
@@ -179,6 +180,48 @@ def _body_charsets(msg: Message) -> tuple[str, ...]:
         if len(found) >= 2:
             break
     return tuple(found)
+
+
+# Headers whose raw 8-bit text goes into the charset guess (with the bodies).
+_GUESSED_HEADERS = ("subject", "from", "sender", "reply-to", "to", "cc")
+
+
+def _undecodable(msg: Message, declared: tuple[str, ...]) -> Iterable[bytes]:
+    """The raw 8-bit text of the message that no declared charset, nor UTF-8, decodes:
+    body parts first (the longest text, the best sample), then the address and
+    subject headers; about `mime.MAX_DETECT_BYTES` of each at most."""
+    candidates = [c for c in (*declared, "utf-8") if mime.text_codec(c)]
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        ctype = mime.content_type(part)
+        children = mime.payload(part)
+        if isinstance(children, list):
+            if not ctype.startswith("message/"):  # an attached message has its own charsets
+                stack.extend(reversed(children))
+            continue
+        if ctype not in ("text/plain", "text/html") or _Bodies._is_file(part):
+            continue
+        data = mime.body_bytes(part, limit=mime.MAX_DETECT_BYTES)
+        if not data.isascii() and not _decodes(data, (part.get_content_charset(), *candidates)):
+            yield data
+    for name in _GUESSED_HEADERS:
+        for value in mime.raw_header_values(msg, name):
+            raw = mime.header_bytes(value)
+            if not raw.isascii() and not _decodes(raw, candidates):
+                yield raw
+
+
+def _decodes(data: bytes, charsets: Iterable[str | None]) -> bool:
+    """Whether one of `charsets` decodes `data` (which may end inside a character)."""
+    for charset in charsets:
+        codec = mime.text_codec(charset)
+        if codec is None:
+            continue
+        with contextlib.suppress(Exception):  # any codec failure: not this one
+            codecs.getincrementaldecoder(codec)().decode(data, final=False)
+            return True
+    return False
 
 
 def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
@@ -380,6 +423,9 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
         for d in getattr(msg, "defects", ())
     ]
     fallbacks = _body_charsets(msg)
+    guess = mime.detect_charset(_undecodable(msg, fallbacks))
+    if guess is not None:  # after what the message declares, and after UTF-8
+        fallbacks = (*fallbacks, "utf-8", guess)
     quiet = _PARSING.set(True)
     try:
         view = _View(msg)

@@ -38,6 +38,22 @@ Rules (this file owns them):
 8. Errors from the storage itself (not the mail), and unexpected errors (bugs), end
    that account's poll without touching its health record: the mail stays on the
    server for the next poll, and the other accounts are polled as usual.
+9. Size: a message longer than `incoming.max_message_bytes` (or the account's own
+   `max_message_bytes`) is not processed. It is kept like held mail (recorded like
+   poison with the error `too large: ...`, quarantined on IMAP, left and skipped on
+   POP3) and counted in the report's `too_large`; in the same transaction a
+   `MessageTooLarge` event goes to the outbox, so that its sender is told (not a
+   machine, nor our own address, nor mail that asks for no automatic answer: see
+   `inbound.oversized`; the planner's protection and flood limits apply too).
+   `replay` processes such a record whatever its size: an admin's choice.
+10. Flood control: every email that would become a ticket or a comment is counted
+   under `from:<sender>` and `domain:<sender's domain>` (`NotificationCounts`, in its
+   own transaction). One that finds its sender at `incoming.sender_rate_limits`, or its
+   domain at `incoming.domain_rate_limits`, over a sliding window, is HELD (kept for
+   review like poison, not ticketed, not deleted) and counted too, so a flood stays
+   held while it goes on. The first held email of a window records one `InboundFlood`
+   event for the admins (counted under `flood:<scope>`), instead of one notification
+   per email. `replay` takes a held email in whatever the counts say.
 """
 
 from __future__ import annotations
@@ -54,10 +70,11 @@ from typing import Protocol, TypeVar
 
 from ..actions import CommitOutcome, StaleCommit
 from ..commit import commit
-from ..events import Event, MailboxAccountDisabled
+from ..events import Event, InboundFlood, MailboxAccountDisabled
+from ..inbound.oversized import max_message_bytes, too_large
 from ..inbound.process import process_email
 from ..inbound.receipts import receipt_key
-from ..inbound.result import InboundResult
+from ..inbound.result import InboundResult, Verdict
 from ..ports import (
     Bookkeeping,
     Clock,
@@ -70,7 +87,7 @@ from ..ports import (
     TransientStorageError,
 )
 from ..records import MailboxState, PoisonRecord, ReceiptKey
-from ..settings import MailboxAccount, Settings
+from ..settings import MailboxAccount, RateLimit, Settings
 
 __all__ = [
     "AccountReport",
@@ -118,6 +135,9 @@ class MessageStatus(StrEnum):
     DEFERRED = "deferred"
     """The storage could not commit it for now (a transient error, or the data kept
     changing under it): left on the server and tried again by a later poll."""
+    TOO_LARGE = "too_large"
+    """Over `incoming.max_message_bytes`: not processed, kept like held mail, and its
+    sender told (a `MessageTooLarge` event, in `events`, unless nobody should be)."""
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,8 @@ class AccountReport:
     """Known poison messages left on the server."""
     held: int = 0
     """Messages kept for review (recorded like poison), e.g. without a sender address."""
+    too_large: int = 0
+    """Messages over `max_message_bytes`, not processed and kept for review like held mail."""
     deferred: int = 0
     """Messages left on the server because the storage could not take them now."""
     removed: int = 0
@@ -193,6 +215,11 @@ class PollReport:
         return sum(a.held for a in self.accounts)
 
     @property
+    def too_large(self) -> int:
+        """Messages over the size limit, kept for review, over all accounts."""
+        return sum(a.too_large for a in self.accounts)
+
+    @property
     def deferred(self) -> int:
         """Messages waiting for the storage, over all accounts."""
         return sum(a.deferred for a in self.accounts)
@@ -221,6 +248,7 @@ class _Tally:
     failed: int = 0
     skipped: int = 0
     held: int = 0
+    too_large: int = 0
     deferred: int = 0
     removed: int = 0
     quarantined: int = 0
@@ -377,7 +405,7 @@ class Poller:
         Once it commits, the copy still on the server (POP3) is removed by the next poll
         as a duplicate; an IMAP copy stays in the quarantine folder for the admin.
         """
-        report = self._process(record.account, record.uid, record.raw, record.key)
+        report = self._process(record.account, record.uid, record.raw, record.key, flood=False)
         self._deliver(report)
         return report
 
@@ -447,6 +475,7 @@ class Poller:
             failed=t.failed,
             skipped=t.skipped,
             held=t.held,
+            too_large=t.too_large,
             deferred=t.deferred,
             removed=t.removed,
             quarantined=t.quarantined,
@@ -456,13 +485,14 @@ class Poller:
         )
         log.info(
             "%s: polled: %d processed, %d duplicates, %d failed, %d skipped, %d held, "
-            "%d deferred, %d removed, %d quarantined%s",
+            "%d too large, %d deferred, %d removed, %d quarantined%s",
             account.name,
             t.processed,
             t.duplicates,
             t.failed,
             t.skipped,
             t.held,
+            t.too_large,
             t.deferred,
             t.removed,
             t.quarantined,
@@ -554,6 +584,7 @@ class Poller:
         done: list[str] = []
         bad: list[str] = []
         stopped: BaseException | None = None
+        limit = max_message_bytes(self.settings, account)
         try:
             for uid, raw in session.fetch(batch):
                 key = receipt_key(account.name, raw)
@@ -566,8 +597,17 @@ class Poller:
                 if self._waiting(key):
                     tally.deferred += 1
                     continue
-                report = self._process(account.name, uid, raw, key)
-                if report.status in (MessageStatus.FAILED, MessageStatus.HELD):
+                if len(raw) > limit:
+                    report = self._too_large(account, uid, raw, key, limit)
+                else:
+                    report = self._process(account.name, uid, raw, key)
+                if report.status is MessageStatus.TOO_LARGE:
+                    stuck_keys.add(key.as_string())
+                    tally.too_large += 1
+                    tally.events.extend(report.events)
+                    if quarantine:
+                        bad.append(uid)
+                elif report.status in (MessageStatus.FAILED, MessageStatus.HELD):
                     self._record_poison(account, uid, raw, key, report.error or "")
                     stuck_keys.add(key.as_string())
                     if report.status is MessageStatus.HELD:
@@ -649,8 +689,45 @@ class Poller:
 
     # --- one message ---
 
-    def _process(self, account: str, uid: str, raw: bytes, key: ReceiptKey) -> MessageReport:
-        """Process and commit one message in one transaction (again if the data changed)."""
+    def _too_large(
+        self, account: MailboxAccount, uid: str, raw: bytes, key: ReceiptKey, limit: int
+    ) -> MessageReport:
+        """Keep a message over the size limit for review, and tell its sender, at once."""
+        error = f"too large: {len(raw)} bytes, over the limit of {limit}"
+        try:
+            event = too_large(raw, self.settings, account, limit)
+        except Exception:  # a bug in reading the header: keep the mail, tell nobody
+            log.exception("%s: cannot read the header of message %s", account.name, uid)
+            event = None
+        events = (event,) if event is not None else ()
+        record = PoisonRecord(
+            key=key, account=account.name, uid=uid, raw=raw, error=error, at=self.clock.now()
+        )
+        try:
+            with self.storage.transaction() as unit:
+                if unit.books.is_processed(key):  # replayed earlier: a duplicate now
+                    return MessageReport(account.name, uid, key, MessageStatus.DUPLICATE)
+                unit.books.record_poison(record)
+                if events:
+                    unit.books.add_events(events, self.clock.now())
+        except Exception as exc:
+            log.exception("%s: cannot record a message that is too large", account.name)
+            raise _StorageFailure(f"storage: {exc}") from exc
+        log.warning(
+            "%s: message %s was set aside: %s; its sender %s",
+            account.name,
+            uid,
+            error,
+            f"is told ({event.sender})" if event is not None else "is not told",
+        )
+        status = MessageStatus.TOO_LARGE
+        return MessageReport(account.name, uid, key, status, events=events, error=error)
+
+    def _process(
+        self, account: str, uid: str, raw: bytes, key: ReceiptKey, *, flood: bool = True
+    ) -> MessageReport:
+        """Process and commit one message in one transaction (again if the data changed);
+        with `flood`, mail over the inbound flood limits is held (rule 9)."""
         error = ""
         for _ in range(STALE_RETRIES):
             result: InboundResult | None = None
@@ -669,6 +746,10 @@ class Poller:
                         error = f"held: {result.hold}"
                         status = MessageStatus.HELD
                         return MessageReport(account, uid, key, status, result, error=error)
+                    over = self._flood(unit.books, account, result) if flood else None
+                    if over is not None:  # kept for review; the counts are committed
+                        status = MessageStatus.HELD
+                        return MessageReport(account, uid, key, status, result, error=over)
                     outcome = commit(
                         unit, result.actions, key=key, events=result.events, at=self.clock.now()
                     )
@@ -694,6 +775,42 @@ class Poller:
         self._defer(key)
         return MessageReport(account, uid, key, MessageStatus.DEFERRED, error=error)
 
+    def _flood(self, books: Bookkeeping, account: str, result: InboundResult) -> str | None:
+        """Count `result`'s sender and domain; why it is held when one is over its flood
+        limits (recording the admins' one summary of the window), else None (rule 9)."""
+        sender = result.email.sender.email
+        if result.verdict is Verdict.DISCARD or "@" not in sender:
+            return None
+        incoming = self.settings.incoming
+        now = self.clock.now()
+        scopes = (
+            (f"from:{sender}", incoming.sender_rate_limits),
+            (f"domain:{sender.rpartition('@')[2]}", incoming.domain_rate_limits),
+        )
+        hit: tuple[str, RateLimit] | None = None
+        for scope, limits in scopes:
+            limit = _over(books, scope, limits, now)
+            if limit is not None:
+                hit = (scope, limit)
+                break
+        books.record_notification([scope for scope, _ in scopes], now)
+        if hit is None:
+            return None
+        scope, limit = hit
+        window = max(x.minutes for x in dict(scopes)[scope])
+        notice = f"flood:{scope}"
+        if books.notifications_since(notice, now - timedelta(minutes=window)) == 0:
+            books.record_notification([notice], now)
+            books.add_events((InboundFlood(scope, limit.count, limit.minutes, account),), now)
+            log.warning(
+                "%s: %s over %d emails in %d minutes: its mail is held for review",
+                account,
+                scope,
+                limit.count,
+                limit.minutes,
+            )
+        return f"held: flood: {scope} over {limit.count} emails in {limit.minutes} minutes"
+
     def _deliver(self, report: MessageReport) -> None:
         for event in report.events:
             self._emit(event)
@@ -710,3 +827,13 @@ class Poller:
             self.on_event(event)
         except Exception:
             log.exception("on_event callback failed for %r", event)
+
+
+def _over(
+    books: Bookkeeping, scope: str, limits: Sequence[RateLimit], now: datetime
+) -> RateLimit | None:
+    """The first of `limits` that `scope` has already reached at `now`, if any."""
+    for limit in limits:
+        if books.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count:
+            return limit
+    return None
