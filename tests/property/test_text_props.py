@@ -95,3 +95,25 @@ def test_tidy_lines_reads_long_texts_a_slice_at_a_time(text: str) -> None:
         assert tidy.tidy_lines(text) == whole
     finally:
         tidy._CHUNK = saved
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["a", " ", "\t", "=", "\u00e9", "\n", "x" * 80, " " * 100, "\x00", "b" * 75]
+        )
+    ).map("".join)
+)
+def test_notifications_quote_text_as_the_email_package_does(text: str) -> None:
+    from email import quoprimime
+
+    from helpdesk_mail.outbound import compose
+
+    body = (text + "\n").encode("utf-8").decode("latin-1")
+    saved, compose._QP_GROUP = compose._QP_GROUP, 3  # many groups
+    try:
+        ours = "".join(compose._quoted_printable(body))
+    finally:
+        compose._QP_GROUP = saved
+    assert ours == quoprimime.body_encode(body, 78)

@@ -303,18 +303,23 @@ def _new_message(email: ParsedEmail) -> tuple[str, str | None]:
     becomes an empty comment; its HTML is then kept whole as well. The HTML is cut where
     the text is (`quotes.reply_html`): a ten-round conversation stores one reply, not
     the thread quoted ten times over."""
-    from .quotes import reply_html, reply_text_from_html, reply_text_from_plain
+    from .quotes import reply_html, reply_text_and_html, reply_text_from_plain
 
     new = ""
+    new_html: str | None = None
     if email.text.strip():
         new = reply_text_from_plain(email.text)
     elif email.html:
-        new = reply_text_from_html(email.html)
+        new, new_html = reply_text_and_html(email.html)  # rendered once for both
     whole = not new.strip()
     text = email.text.strip() if whole else new
     html: str | None = None
     if email.html:
-        html = neutralize_link_tokens(email.html if whole else reply_html(email.html))
+        if whole:
+            new_html = email.html
+        elif new_html is None:
+            new_html = reply_html(email.html)
+        html = neutralize_link_tokens(new_html)
     return neutralize_link_tokens(text), html
 
 

@@ -99,6 +99,7 @@ __all__ = [
     "HtmlMarker",
     "html_to_text",
     "reply_html",
+    "reply_text_and_html",
     "reply_text_from_html",
     "reply_text_from_plain",
     "strip_signature",
@@ -1124,35 +1125,36 @@ def reply_text_from_html(html: str) -> str:
     ``<blockquote>`` contents as ``> `` lines) and the plain-text rules of
     :func:`reply_text_from_plain` are applied too.  Never raises.
     """
-    if not isinstance(html, str) or not html:
-        return ""
-    job, cut, _ = _html_cut(html)
-    raw = job.take()  # the render keeps no piece of it: the text is held once less
-    if _has_our_markers(html):  # our own notification quoted: cut exactly at its markers
-        region = _our_region(job.marks, raw)
-        if region is not None:
-            return _around_our_notification(job.marks, raw, *region)
-    if cut >= 0:
-        raw = raw[:cut]
-    text = finish_text(raw)
-    del raw
-    if cut < 0 and "\n>" in "\n" + text and not _introduces_history(text):
-        # no quote marker and no attribution: the blockquotes were the writer's own
-        # formatting (an indented passage), only quote-marked ones are judged as quotes
-        text = html_to_text(html, REPLY_MARKED)
-    return _reply_text(text, cut_below=cut >= 0, html=True)
+    return reply_text_and_html(html)[0]
 
 
 def reply_html(html: str) -> str:
     """The HTML of the new message: `html` cut where `reply_text_from_html` cuts its text
     (the first quote marker that starts the quoted history), or all of it when nothing is
     cut or nothing visible would be left above the cut. Never raises."""
+    return reply_text_and_html(html)[1]
+
+
+def reply_text_and_html(html: str) -> tuple[str, str]:
+    """`reply_text_from_html(html)` and `reply_html(html)` from one rendering of `html`
+    (a megabyte of HTML takes a second to render)."""
     if not isinstance(html, str) or not html:
-        return ""
+        return "", ""
     job, cut, source = _html_cut(html)
-    if cut < 0 or source <= 0 or not finish_text(job.raw()[:cut]).strip():
-        return html
-    return html[:source]
+    raw = job.take()  # the render keeps no piece of it: the text is held once less
+    above = finish_text(raw[:cut]) if cut >= 0 else ""
+    new_html = html if cut < 0 or source <= 0 or not above.strip() else html[:source]
+    if _has_our_markers(html):  # our own notification quoted: cut exactly at its markers
+        region = _our_region(job.marks, raw)
+        if region is not None:
+            return _around_our_notification(job.marks, raw, *region), new_html
+    text = above if cut >= 0 else finish_text(raw)
+    del raw
+    if cut < 0 and "\n>" in "\n" + text and not _introduces_history(text):
+        # no quote marker and no attribution: the blockquotes were the writer's own
+        # formatting (an indented passage), only quote-marked ones are judged as quotes
+        text = html_to_text(html, REPLY_MARKED)
+    return _reply_text(text, cut_below=cut >= 0, html=True), new_html
 
 
 def _html_cut(html: str) -> tuple[HtmlRender, int, int]:

@@ -68,6 +68,7 @@ long values, attachments).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import html as html_lib
 import itertools
@@ -76,7 +77,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy, quoprimime
+from email import policy
 from email.generator import BytesGenerator
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -99,7 +100,7 @@ from ..templating.render import (
     header_text,
     render_compiled,
 )
-from ..templating.sanitize import escape, sanitize_html
+from ..templating.sanitize import MAX_INPUT, escape, sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -212,6 +213,33 @@ def _content_id(attachment: Attachment) -> str:
     return (attachment.content_id or "").strip().strip("<>").strip()
 
 
+# The emails of one event show the same messages, each email rendered on its own, and
+# reading HTML is their costly part (a second for a megabyte of nested tags): the last
+# two results are kept. What is kept is bounded: `sanitize_html` reads at most
+# `MAX_INPUT` characters, and its result is what `html_to_text` reads.
+@functools.lru_cache(maxsize=2)
+def _sanitized(
+    body_html: str, allow_cid: bool, scope: str, resolvable: frozenset[str]
+) -> tuple[str, tuple[str, ...]]:
+    """The sanitized HTML of a message whose `resolvable` inline parts (by Content-ID)
+    are written ``cid:<scope>.<Content-ID>``, and the Content-IDs it refers to."""
+    resolved: list[str] = []
+
+    def resolve(cid: str) -> str | None:
+        if cid not in resolvable:
+            return None
+        resolved.append(cid)
+        return f"{scope}.{cid}"
+
+    html = sanitize_html(body_html, allow_cid=allow_cid, resolve_cid=resolve)
+    return html, tuple(dict.fromkeys(resolved))
+
+
+@functools.lru_cache(maxsize=2)
+def _text_of(html: str) -> str:
+    return html_to_text(html, ALTERNATIVE)
+
+
 def _message(
     author: str,
     date: datetime | None,
@@ -231,17 +259,11 @@ def _message(
     image, a techs-only comment's) is replaced by its alt text."""
     if body_html:
         own = {cid: a for a in parts if a.inline and (cid := _content_id(a))}
-
-        def resolve(cid: str) -> str | None:
-            part = own.get(cid)
-            if part is None or inline is None:
-                return None
-            scoped = f"{scope}.{cid}"
-            inline[scoped] = part
-            return scoped
-
-        html = sanitize_html(body_html, allow_cid=allow_cid, resolve_cid=resolve)
-        text = body_text or html_to_text(html, ALTERNATIVE)
+        resolvable = frozenset(own) if inline is not None else frozenset()
+        html, resolved = _sanitized(body_html[:MAX_INPUT], allow_cid, scope, resolvable)
+        if inline is not None:
+            inline.update((f"{scope}.{cid}", own[cid]) for cid in resolved)
+        text = body_text or _text_of(html)
     else:
         html = text_to_html(body_text.strip())
         text = body_text
@@ -971,11 +993,72 @@ def _text_part(texts: Iterable[str], subtype: str) -> EmailMessage:
     _set_constant(part, "Content-Transfer-Encoding", "quoted-printable")
     encoded: list[str] = []
     for piece in _line_slices(texts):
-        lines = piece.encode("utf-8").splitlines()
-        body = (b"\n".join(lines) + b"\n").decode("latin-1")
-        encoded.append(quoprimime.body_encode(body, _FOLDED_LINE))
-    part.set_payload("".join(encoded) if encoded else quoprimime.body_encode("\n", _FOLDED_LINE))
+        # what set_content encodes: the text's UTF-8 bytes, as Latin-1 characters, each
+        # line ending in LF, a line end at the end
+        if "\r" in piece:
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        if not piece.endswith("\n"):
+            piece += "\n"
+        if not piece.isascii():
+            piece = piece.encode("utf-8").decode("latin-1")
+        encoded.extend(_quoted_printable(piece))
+    part.set_payload("".join(encoded) if encoded else "\n")
     return part
+
+
+# `email.quoprimime.body_encode(body, 78)`, the encoder set_content uses, line for line,
+# with its output gathered in strings of many lines: it keeps a string per 77 characters
+# of output (a 4 MB line of spaces: 8 times its size).
+_QP_MAP = [f"={c:02X}" for c in range(256)]
+for _c in (
+    b" !\"#$%&'()*+,-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
+    b"abcdefghijklmnopqrstuvwxyz{|}~\t\r\n"
+):
+    _QP_MAP[_c] = chr(_c)
+_QP_GROUP = 4096  # output lines gathered into one string
+
+
+def _quoted_printable(body: str) -> Iterator[str]:
+    """`quoprimime.body_encode(body, 78)` (line ends LF), in pieces to concatenate.
+    `body`: characters below 256, ending in a line end."""
+    body = body.translate(_QP_MAP)
+    width = _FOLDED_LINE - 1  # room for the "=" of a soft break
+    out: list[str] = []
+    append = out.append
+    for line in body.splitlines():
+        start = 0
+        last = len(line) - 1 - _FOLDED_LINE
+        while start <= last:
+            stop = start + width
+            if line[stop - 2] == "=":  # never split an escape
+                append(line[start : stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                append(line[start:stop])
+                start = stop - 1
+            else:
+                append(line[start:stop] + "=")
+                start = stop
+            if len(out) >= _QP_GROUP:
+                yield "\n".join(out) + "\n"
+                out.clear()
+        if line and line[-1] in " \t":
+            room = start - last
+            quoted = f"={ord(line[-1]):02X}"
+            if room >= 3:
+                end = quoted
+            elif room == 2:
+                end = line[-1] + "=\n"
+            else:
+                end = "=\n" + quoted
+            append(line[start:-1] + end)
+        else:
+            append(line[start:])
+        if len(out) >= _QP_GROUP:
+            yield "\n".join(out) + "\n"
+            out.clear()
+    append("")  # the body ends in a line end
+    yield "\n".join(out)
 
 
 _SLICE = 1 << 16
