@@ -674,12 +674,13 @@ class _Pipeline:
         return self.outbox.sent - sent, self.outbox.sent_bytes - sent_bytes
 
     def stored_attachment_bytes(self) -> int:
+        """Bytes of the files stored (the storage keeps light copies: their `size`)."""
         total = 0
         for ticket in self.storage.tickets.values():
-            total += sum(len(a.content) for a in ticket.attachments)
+            total += sum(a.size or len(a.content) for a in ticket.attachments)
         for comments in self.storage.ticket_comments.values():
             for comment in comments:
-                total += sum(len(a.content) for a in comment.attachments)
+                total += sum(a.size or len(a.content) for a in comment.attachments)
         return total
 
 

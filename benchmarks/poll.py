@@ -153,7 +153,12 @@ def run_poller(box: Mailbox, acc: MailboxAccount) -> tuple[float, TransportStats
     box.fill(MESSAGES)
     transport = transport_for(acc.protocol)
     settings = Settings(
-        incoming=IncomingSettings(helpdesk_addresses=("support@acme.test",), accounts=(acc,))
+        incoming=IncomingSettings(
+            helpdesk_addresses=("support@acme.test",),
+            accounts=(acc,),
+            sender_rate_limits=(),  # a throughput benchmark, not a flood
+            domain_rate_limits=(),
+        )
     )
     storage = InMemoryStorage()
     poller = Poller(settings, storage, transport, ManualClock(), SeededRandom(0))

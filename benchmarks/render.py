@@ -50,7 +50,22 @@ from helpdesk_mail.templating.values import MaskValues, TemplateData, format_dat
 ROUNDS = 15
 TARGET_SECONDS = 0.15
 
-STYLE = "font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.4;color:#222222"
+STYLE = "font-family:Arial,Helvetica,sans-serif;font-size:14px;line-height:1.5;color:#222222"
+NAME = (
+    "font-size:18px;font-weight:bold;color:#1f4e79;margin:0 0 16px 0;padding:0 0 8px 0;"
+    "border-bottom:2px solid #1f4e79"
+)
+BOX = "margin:0 0 16px 0;padding:12px 14px;background-color:#f3f6fa;border-left:4px solid #1f4e79"
+BUTTON = (
+    "display:inline-block;padding:8px 14px;background-color:#1f4e79;color:#ffffff;"
+    "text-decoration:none;border-radius:4px"
+)
+HISTORY = (
+    "margin:24px 0 8px 0;color:#555555;font-size:12px;font-weight:bold;text-transform:uppercase"
+)
+FOOTER = (
+    "margin:24px 0 0 0;padding:12px 0 0 0;border-top:1px solid #dddddd;color:#666666;font-size:12px"
+)
 MSG_DIV = "margin:0 0 12px 0;padding:0 0 8px 0;border-bottom:1px solid #dddddd"
 MSG_HEAD = "margin:0 0 6px 0;color:#555555;font-size:12px"
 FILES = (
@@ -59,21 +74,22 @@ FILES = (
 )
 HANDWRITTEN = (
     f'<div style="{STYLE}">\n'
-    "<div>{{#what}}<p>{{what}}</p>{{/what}}{{#reply}}<div>{{{html}}}</div>{{/reply}}</div>\n"
+    f'<div style="{NAME}">{{{{helpdesk}}}}</div>\n'
+    f'<div style="{BOX}">'
+    "{{#what}}<p>{{what}}</p>{{/what}}{{#reply}}<div>{{{html}}}</div>{{/reply}}</div>\n"
     "{{#recent}}" + FILES + "{{/recent}}\n"
-    '<p style="margin:16px 0 4px 0"><a href="{{url}}">View the ticket</a></p>\n'
-    '<p style="margin:0;color:#555555;font-size:12px">Ticket #{{ticket_id}} \u00b7 {{status}}'
-    " \u00b7 Priority: {{priority}} \u00b7 {{category}}</p>\n"
-    "<hr>\n"
-    '<p style="color:#555555;font-size:12px"><b>Recent messages</b></p>\n'
+    f'<p style="margin:0 0 16px 0"><a href="{{{{url}}}}" style="{BUTTON}">View the ticket</a></p>\n'
+    f'<p style="{HISTORY}">Recent messages</p>\n'
     "{{#messages}}"
     f'<div style="{MSG_DIV}"><p style="{MSG_HEAD}"><b>{{{{author}}}}</b>'
     "{{#date}}, {{date}}{{/date}}{{#techs_only}} (techs only){{/techs_only}}</p>"
     "<div>{{{html}}}</div>" + FILES + "</div>\n"
     "{{/messages}}\n\n"
-    '<p style="color:#888888;font-size:11px">'
-    '{{#unsubscribe}}<a href="{{unsubscribe}}">Unsubscribe from this ticket</a>{{/unsubscribe}}'
-    "</p>\n</div>\n"
+    f'<div style="{FOOTER}">\n'
+    '<a href="{{url}}">Ticket #{{ticket_id}}</a> \u00b7 {{status}} \u00b7 Priority: {{priority}}'
+    " \u00b7 {{category}}<br>\n"
+    '{{#unsubscribe}}<a href="{{unsubscribe}}">Unsubscribe from this ticket</a>{{/unsubscribe}}\n'
+    "</div>\n</div>\n"
 )
 
 
@@ -86,6 +102,7 @@ def chevron_data(d: TemplateData) -> dict[str, Any]:
     """The same data as plain dicts, prepared once (outside the timed loop)."""
     reply = d.what_happened_message
     return {
+        "helpdesk": d.helpdesk_name,
         "what": d.what_happened,
         "reply": {"html": reply.html} if reply else False,
         "recent": _files(d.recent_attachments),

@@ -183,13 +183,24 @@ class SuppressRecipients:
     """Stop mailing addresses that bounced, until `until`.
 
     Kept by the library's bookkeeping (`Suppressions.suppress`), not by the host's
-    `Domain.apply`, which never receives it.
+    `Domain.apply`, which never receives it. `helpdesk_mail.commit` applies it:
+
+    - With `proof` (what `process_email` gives: the Message-IDs the delivery report
+      returns), an address is suppressed only when the sent ledger shows one of those
+      Message-IDs was sent to it (`SentLedger.sent_with_message_id`): a report must
+      prove it answers mail we sent to that address. `proof` None: the host vouches
+      for the addresses (its own bounce handling), and all are suppressed.
+    - A technician's or administrator's address is suppressed only with a
+      `StaffAddressSuppressed` event for the administrators (and a warning in the log).
     """
 
     emails: tuple[str, ...]
     temporary: bool | None
     reason: str
     until: datetime
+    proof: tuple[str, ...] | None = None
+    """The returned Message-IDs that must have been sent to an address for it to be
+    suppressed; None: no proof asked."""
 
 
 @dataclass(frozen=True)
@@ -236,3 +247,5 @@ class CommitOutcome:
     """The events recorded in the outbox with this commit, bound to the ticket and comment."""
     event_ids: tuple[int, ...] = ()
     """Their outbox ids, in the same order."""
+    suppressed: tuple[str, ...] = ()
+    """The addresses a `SuppressRecipients` did suppress (those it proved, see there)."""

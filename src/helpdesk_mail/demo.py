@@ -380,6 +380,10 @@ def _describe_message(label: str, report: MessageReport) -> list[str]:
         )
     elif report.status is MessageStatus.FAILED:
         lines.append(f"  FAILED   {report.error} (kept as a poison record)")
+    elif report.status is MessageStatus.TOO_LARGE:
+        lines.append(f"  kept     {report.error} (not processed, kept for review)")
+        for i, event in enumerate(report.events):
+            lines.append(f"  {'events' if i == 0 else '':8} {describe_event(event)}")
     else:
         lines.append("  skipped: a poison message recorded earlier")
     return lines

@@ -38,6 +38,11 @@ class TicketCreated:
     via: Via = Via.EMAIL
     auto_response_allowed: bool = True
     """False for mail that must get no automatic answer (bulk, list, auto-response-suppressed)."""
+    sender_known: bool = True
+    """False when the ticket came by email from an address the helpdesk did not know (no
+    account before this email) and that our receiving server did not authenticate
+    (`incoming.sender_authentication`): anyone can forge such a From, so its confirmation
+    must not quote the subject and text back (backscatter)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "via", Via(self.via))
@@ -103,12 +108,49 @@ class UserCreated:
 
 
 @dataclass(frozen=True)
+class StaffAddressSuppressed:
+    """A delivery report proved that mail to a technician's or administrator's address
+    bounced: notifications to it are suppressed until `until` (for the admins)."""
+
+    email: str
+    reason: str
+    until: str
+    """When the suppression ends (ISO 8601), as the admins are told it."""
+
+
+@dataclass(frozen=True)
+class InboundFlood:
+    """Mail from one sender (`scope` `from:<address>`) or one domain (`domain:<domain>`)
+    went over an inbound flood limit (`count` emails in `minutes`): more of it is kept
+    for review, not ticketed, and this one summary goes to the admins per window."""
+
+    scope: str
+    count: int
+    minutes: int
+    account: str
+
+
+@dataclass(frozen=True)
 class MailboxAccountDisabled:
     """A mailbox account was disabled after too many failures in a row (for the admins)."""
 
     account: str
     failures: int
     last_error: str
+
+
+@dataclass(frozen=True)
+class MessageTooLarge:
+    """A message larger than `incoming.max_message_bytes` was not processed: it is kept
+    for the admins (quarantined like held mail) and its sender is told (`sender`)."""
+
+    account: str
+    sender: str
+    size: int
+    """The message's size in bytes."""
+    limit: int
+    """The limit it is over, in bytes."""
+    subject: str = ""
 
 
 Event = (
@@ -120,6 +162,9 @@ Event = (
     | KBArticleUpdated
     | UserCreated
     | MailboxAccountDisabled
+    | MessageTooLarge
+    | StaffAddressSuppressed
+    | InboundFlood
 )
 
 _PENDING_TICKET = (TicketCreated, TicketUpdated)

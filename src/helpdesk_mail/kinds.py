@@ -15,7 +15,8 @@ Invariants (tests/unit/test_tables.py checks them):
  4. `human_from`: the email carries a person's words, so its From is named after
     that person (unless `from_name_for_all`). Implies `new_message`.
  5. `masks` says which group of masks the kind's template may use: the ticket
-    masks, the KB article masks, the account masks (a mailbox disabled) or the
+    masks, the KB article masks, the account masks (a mailbox disabled, a message
+    too large) or the
     welcome email's own three (`#username`, `#password`, `#URL`).
  6. `rating`: the email may carry `#RatingLinks#` (the planner decides to whom: the
     ticket's creator, never in CC mode). Implies `about_ticket`.
@@ -51,6 +52,12 @@ class TemplateKind(StrEnum):
     """To a new user: the username, password and URL."""
     MAILBOX_DISABLED = "mailbox_disabled"
     """To the administrators: an incoming mailbox was disabled after repeated failures."""
+    MESSAGE_TOO_LARGE = "message_too_large"
+    """To the sender of a message over `incoming.max_message_bytes`: it was not accepted."""
+    STAFF_ADDRESS_SUPPRESSED = "staff_address_suppressed"
+    """To the administrators: a staff address bounced and gets no notifications for a while."""
+    INBOUND_FLOOD = "inbound_flood"
+    """To the administrators: a sender or domain went over the inbound flood limits."""
 
 
 class MaskGroup(StrEnum):
@@ -88,6 +95,9 @@ KINDS: Mapping[TemplateKind, KindFacts] = {
     K.KB_ARTICLE_UPDATED:  KindFacts(False,       False,      False,     _A,   False),
     K.WELCOME:             KindFacts(False,       False,      False,     _W,   False),
     K.MAILBOX_DISABLED:    KindFacts(False,       False,      False,     _C,   False),
+    K.MESSAGE_TOO_LARGE:   KindFacts(False,       False,      False,     _C,   False),
+    K.STAFF_ADDRESS_SUPPRESSED: KindFacts(False,  False,      False,     _C,   False),
+    K.INBOUND_FLOOD:       KindFacts(False,       False,      False,     _C,   False),
 }
 # fmt: on
 

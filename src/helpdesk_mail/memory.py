@@ -56,6 +56,7 @@ from .records import (
     PoisonRecord,
     ReceiptKey,
     SentRecord,
+    sent_from_state,
 )
 from .settings import MailboxAccount, MailProtocol
 
@@ -113,6 +114,10 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
+def _without(keys: dict[str, None], key: str) -> dict[str, None]:
+    return {k: None for k in keys if k != key}
+
+
 class _MemoryUnit:
     """A transaction of `InMemoryStorage`: its domain and its books are the storage itself."""
 
@@ -143,6 +148,8 @@ _STATE = (
     "sent_log",
     "outbox_entries",
     "sent_ledger",
+    "_ledger_by_event",
+    "_ledger_by_message_id",
     "commits",
     "_message_index",
     "_files",
@@ -192,6 +199,8 @@ class InMemoryStorage:
         self.sent_log: dict[str, list[datetime]] = {}
         self.outbox_entries: dict[int, OutboxEntry] = {}
         self.sent_ledger: dict[str, SentRecord] = {}
+        self._ledger_by_event: dict[int, dict[str, None]] = {}
+        self._ledger_by_message_id: dict[str, dict[str, None]] = {}
         self.commits: list[tuple[Action, ...]] = []
         """The actions of every `apply`, in order (for tests)."""
         self._message_index: dict[str, int] = {}
@@ -301,7 +310,10 @@ class InMemoryStorage:
         """Load a JSON-like snapshot: `{"users": [...], "tickets": [...], "kb_articles": [...]}`.
 
         The format is the one of `helpdesk-mail inspect --state` (see docs/cli.md);
-        unknown keys are ignored, missing optional keys take defaults.
+        unknown keys are ignored, missing optional keys take defaults. `"sent"` lists
+        notifications sent earlier, as the sent ledger keeps them
+        (`{"message_id": ..., "to": [...], "template": ..., "event_id": ...}`): what a
+        bounce must return to suppress anyone.
         """
         for u in state.get("users", ()):
             self.add_user(
@@ -333,6 +345,8 @@ class InMemoryStorage:
                     body_text=t.get("body", ""),
                 )
             )
+        for record in sent_from_state(state.get("sent", ()), self._now()):
+            self.record_sent(record)
         for a in state.get("kb_articles", ()):
             self.add_kb_article(
                 KBArticle(
@@ -682,12 +696,41 @@ class InMemoryStorage:
 
     def record_sent(self, record: SentRecord) -> None:
         """Add or replace the line of `record.key`."""
-        self._write("sent_ledger")
+        for name in ("sent_ledger", "_ledger_by_event", "_ledger_by_message_id"):
+            self._write(name)
+        old = self.sent_ledger.get(record.key)
         self.sent_ledger[record.key] = record
+        # the indexes hold keys in the order recorded; inner dicts are replaced, never
+        # changed in place, so a rolled-back transaction restores them whole
+        if old is not None and old.event_id != record.event_id:
+            self._ledger_by_event[old.event_id] = _without(
+                self._ledger_by_event[old.event_id], record.key
+            )
+        self._ledger_by_event[record.event_id] = {
+            **self._ledger_by_event.get(record.event_id, {}),
+            record.key: None,
+        }
+        if old is not None and old.message_id and old.message_id != record.message_id:
+            self._ledger_by_message_id[old.message_id] = _without(
+                self._ledger_by_message_id[old.message_id], record.key
+            )
+        if record.message_id:
+            self._ledger_by_message_id[record.message_id] = {
+                **self._ledger_by_message_id.get(record.message_id, {}),
+                record.key: None,
+            }
 
     def sent_records(self, event_id: int | None = None) -> Sequence[SentRecord]:
         """The ledger's lines (of one event), in the order recorded."""
-        return tuple(r for r in self.sent_ledger.values() if event_id in (None, r.event_id))
+        if event_id is None:
+            return tuple(self.sent_ledger.values())
+        return tuple(self.sent_ledger[k] for k in self._ledger_by_event.get(event_id, {}))
+
+    def sent_with_message_id(self, message_id: str) -> Sequence[SentRecord]:
+        """The ledger's lines with this Message-ID, in the order recorded."""
+        self.calls["sent_with_message_id"] += 1
+        keys = self._ledger_by_message_id.get(message_id, {})
+        return tuple(self.sent_ledger[k] for k in keys)
 
 
 class Outbox:

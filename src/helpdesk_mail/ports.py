@@ -270,6 +270,11 @@ class SentLedger(Protocol):
         """The lines (of one event), in the order they were recorded."""
         ...
 
+    def sent_with_message_id(self, message_id: str) -> Sequence[SentRecord]:
+        """The lines of the email(s) sent with this Message-ID (angle brackets included,
+        compared exactly), in the order recorded: what a bounce that returns it answers."""
+        ...
+
 
 class Bookkeeping(
     Receipts,

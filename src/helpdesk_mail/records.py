@@ -10,12 +10,13 @@ extra); a host only reads them, for example to list failed notifications.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .addresses import normalize_email
 from .events import Event
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PoisonRecord",
     "ReceiptKey",
     "SentRecord",
+    "sent_from_state",
 ]
 
 _SEPARATOR = "\x1f"
@@ -168,3 +170,24 @@ class SentRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", DeliveryStatus(self.status))
         object.__setattr__(self, "recipients", tuple(self.recipients))
+
+
+def sent_from_state(entries: Iterable[Mapping[str, Any]], at: datetime) -> list[SentRecord]:
+    """The ledger lines of a state snapshot's `"sent"` list (`load_state`): notifications
+    sent earlier, each `{"message_id", "to": [...], "template", "event_id", "status"}`."""
+    records: list[SentRecord] = []
+    for i, entry in enumerate(entries, start=1):
+        to = tuple(normalize_email(a) for a in entry.get("to", ()))
+        template = str(entry.get("template", "ticket_updated"))
+        records.append(
+            SentRecord(
+                key=f"state/{i}/{template}/{','.join(to)}",
+                event_id=int(entry.get("event_id", 0)),
+                template=template,
+                recipients=to,
+                status=DeliveryStatus(entry.get("status", "sent")),
+                at=at,
+                message_id=entry.get("message_id"),
+            )
+        )
+    return records

@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .addresses import normalize_email
+from .reply_marker import DEFAULT_REPLY_MARKER, MAX_MARKER_TEXT, valid_marker_text
 
 __all__ = [
     "DEFAULT_DKIM_HEADERS",
     "DEFAULT_DKIM_OVERSIGN_HEADERS",
+    "DEFAULT_DOMAIN_RATE_LIMITS",
     "DEFAULT_RECIPIENT_RATE_LIMITS",
+    "DEFAULT_SENDER_RATE_LIMITS",
     "DEFAULT_TICKET_RATE_LIMITS",
     "AutoReplyHandling",
     "ClosedTicketReply",
@@ -41,6 +44,7 @@ __all__ = [
     "OAuth2Settings",
     "OutgoingSettings",
     "RateLimit",
+    "SenderAuthentication",
     "Settings",
     "SettingsError",
     "TlsMode",
@@ -99,6 +103,17 @@ class ClosedTicketReply(StrEnum):
     NEW_TICKET = "new_ticket"
 
 
+class SenderAuthentication(StrEnum):
+    """What needs a sender authenticated by the helpdesk's own receiving server."""
+
+    OFF = "off"
+    """Nothing: the From header is trusted (the spec's behaviour)."""
+    COMMANDS = "commands"
+    """`#close#`, `#tech#` and acting as a technician need it."""
+    ALL = "all"
+    """Also new tickets and replies: mail from unauthenticated senders is held for review."""
+
+
 class OAuth2Provider(StrEnum):
     """Whose token endpoint hands out the OAuth2 access tokens."""
 
@@ -153,6 +168,10 @@ EMAIL_LIST = Rule(
 )
 PORT = Rule("must be a TCP port between 1 and 65535", lambda v: 1 <= v <= 65535)
 HOST = Rule("must be a host name or IP address", lambda v: bool(_HOST_RE.fullmatch(v)))
+HOST_LIST = Rule(
+    "must be a list of host names like mx.acme.test",
+    lambda v: all(bool(_HOST_RE.fullmatch(h.strip())) for h in v),
+)
 NOT_EMPTY = Rule("must not be empty", lambda v: bool(str(v).strip()))
 NO_NEWLINES = Rule("must not contain line breaks or control characters", _single_line)
 URL = Rule(
@@ -178,6 +197,11 @@ FILE_PATH = Rule("must be empty or a file path on one line", _single_line)
 TENANT = Rule(
     "must be empty or a Microsoft Entra tenant: its id (a GUID) or domain (acme.onmicrosoft.com)",
     lambda v: not v or re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", v) is not None,
+)
+REPLY_MARKER = Rule(
+    f"must be one line of 1 to {MAX_MARKER_TEXT} characters, without '##' and not starting "
+    "or ending with '-'",
+    valid_marker_text,
 )
 SCOPES = Rule(
     "must be a list of scopes without spaces, like https://mail.google.com/",
@@ -375,6 +399,13 @@ DEFAULT_TICKET_RATE_LIMITS = (
     RateLimit(100, 600),
 )
 DEFAULT_RECIPIENT_RATE_LIMITS = (RateLimit(20, 10), RateLimit(40, 60), RateLimit(150, 600))
+# Inbound flood limits: a customer writes a few emails an hour, a busy technician
+# answering by email a few dozen; a domain is shared by many senders (a company, a
+# free-mail provider), so its limits are wider.
+DEFAULT_SENDER_RATE_LIMITS = (RateLimit(20, 10), RateLimit(60, 60))
+# A domain's limits leave room for a busy helpdesk's many customers at one public
+# provider (gmail.com): hundreds of forged senders at one domain are what they stop.
+DEFAULT_DOMAIN_RATE_LIMITS = (RateLimit(300, 10), RateLimit(1000, 60))
 
 
 # --- OAuth2 (SASL XOAUTH2): where the access tokens come from ---
@@ -619,6 +650,8 @@ class MailboxAccount:
     """Messages fetched per round trip (and held in memory at once)."""
     timeout_seconds: int = _setting(60, rule=_in_range(1, 3600))
     """Network time-out of each server operation."""
+    max_message_bytes: int | None = _setting(None, rule=_in_range(1024))
+    """None: the incoming settings' `max_message_bytes`."""
 
     def __post_init__(self) -> None:
         _check(self)
@@ -646,10 +679,16 @@ class IncomingSettings:
     """Category of new tickets made from email."""
     add_recipients_as_subscribers: bool = True
     """Subscribe To and Cc addresses of a new ticket (off: only the sender)."""
+    max_subscribers_per_email: int = _setting(50, rule=_in_range(0, 1000))
+    """To and Cc addresses of one email that become subscribers of its new ticket (the
+    sender aside); the rest are named in the result's `detail`."""
     check_interval_minutes: int = _setting(5, rule=_in_range(1, 5))
     """How often the mailboxes are checked (the spec: every 1-5 minutes)."""
     max_consecutive_failures: int = _setting(5, rule=_in_range(1, 100))
     """Connection or login failures in a row before an account is disabled."""
+    max_message_bytes: int = _setting(25 * 1024 * 1024, rule=_in_range(1024))
+    """Larger messages are not processed: kept for review (quarantined on IMAP) and their
+    sender is told (`message_too_large`). 25 MB (26 214 400 bytes) by default."""
     helpdesk_addresses: tuple[str, ...] = _setting((), rule=EMAIL_LIST)
     """The helpdesk's own addresses: never subscribers; mail from them is a loop."""
     accounts: tuple[MailboxAccount, ...] = ()
@@ -658,10 +697,32 @@ class IncomingSettings:
     """`discard` auto-replies (the spec) or keep them as a `comment` that notifies nobody."""
     reply_to_closed: ClosedTicketReply = ClosedTicketReply.REOPEN
     """A reply to a closed ticket `reopen`s it, or starts a `new_ticket`."""
+    authserv_ids: tuple[str, ...] = _setting((), rule=HOST_LIST)
+    """The authserv-id(s) your own receiving server writes in `Authentication-Results`
+    (e.g. `mx.acme.test`): only its results are read, anyone else's are ignored."""
+    sender_authentication: SenderAuthentication | None = None
+    """`off`, `commands` or `all` (see docs/inbound.md); unset: `commands` once
+    `authserv_ids` is set, else `off`."""
+    sender_rate_limits: tuple[RateLimit, ...] = DEFAULT_SENDER_RATE_LIMITS
+    """Flood limits per sender address over a sliding window: mail over one is kept for
+    review (quarantined, not ticketed) and the admins get one summary per window."""
+    domain_rate_limits: tuple[RateLimit, ...] = DEFAULT_DOMAIN_RATE_LIMITS
+    """Flood limits per sender domain, likewise (forged senders at one domain)."""
 
     def __post_init__(self) -> None:
         _coerce_enums(self)
         _check_types(self)
+        object.__setattr__(
+            self, "authserv_ids", tuple(a.strip().lower() for a in self.authserv_ids)
+        )
+        if self.sender_authentication not in (None, SenderAuthentication.OFF) and not (
+            self.authserv_ids
+        ):
+            raise SettingsError(
+                "sender_authentication",
+                self.sender_authentication.value,
+                "needs incoming.authserv_ids: the authserv-id of your receiving server",
+            )
         object.__setattr__(
             self, "helpdesk_addresses", tuple(normalize_email(a) for a in self.helpdesk_addresses)
         )
@@ -673,6 +734,13 @@ class IncomingSettings:
                     f"accounts[{i}].name", account.name, "account names must be unique"
                 )
             seen.add(account.name)
+
+    @property
+    def authentication(self) -> SenderAuthentication:
+        """The sender authentication in force (`sender_authentication`, or its default)."""
+        if self.sender_authentication is not None:
+            return self.sender_authentication
+        return SenderAuthentication.COMMANDS if self.authserv_ids else SenderAuthentication.OFF
 
 
 @dataclass(frozen=True)
@@ -697,6 +765,12 @@ class NotificationSettings:
     """Technicians of the category hear when someone else updates a KB article in it."""
     include_attachments: bool = True
     """Attach the ticket's files to notifications (off, e.g. for HIPAA: no files or images)."""
+    max_attached_bytes: int = _setting(10 * 1024 * 1024, rule=_in_range(0, 1024 * 1024 * 1024))
+    """Total bytes of the files (and inline images) one notification attaches, 10 MB: files
+    are attached in order while they fit; the others are only listed, with their links."""
+    max_attached_files: int = _setting(50, rule=_in_range(0, 10_000))
+    """Files (and inline images) one notification attaches at most; the others are only
+    listed, with their links."""
     autologin_links: bool = True
     """Regular users get links that log them in without a password (never staff, never CC mode)."""
     autologin_ttl_hours: int = _setting(72, rule=_in_range(1, 24 * 30))
@@ -711,6 +785,9 @@ class NotificationSettings:
     """Flood limits per ticket: once one is reached, its notifications are skipped."""
     recipient_rate_limits: tuple[RateLimit, ...] = DEFAULT_RECIPIENT_RATE_LIMITS
     """Flood limits per customer address (staff are exempt)."""
+    reply_marker: str = _setting(DEFAULT_REPLY_MARKER, rule=REPLY_MARKER)
+    """The line on top of every notification, above which replies are written (shown as
+    ``##- Reply above this line -##``); translations in `reply_marker.REPLY_MARKERS`."""
 
     def __post_init__(self) -> None:
         _check(self)

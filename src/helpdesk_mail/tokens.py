@@ -11,6 +11,16 @@ The subject token `[#1234]` is what a reply carries when its Message-IDs are los
 notifications put it first in their subject (`with_ticket_token`), and inbound reads
 it back (`ticket_token`).
 
+Subjects are cleaned the same way on both sides (`clean_subject`): control, zero-width
+and bidi characters are removed before inbound reads the email API's commands
+(`SUBJECT_COMMAND`) or stores the subject, so that what a technician sees is what is
+read back from their reply; and a notification's subject never carries a command
+(`without_commands`), so that a plain reply can only run the commands its sender typed.
+
+Links that carry our signed tokens (autologin, rating, unsubscribe: `LINK_TOKEN`) are
+neutralised in stored inbound content (`neutralize_link_tokens`): a customer quoting a
+notification must not pass their sign-in link on to everyone the ticket notifies.
+
 Randomness comes in as a `token_bytes(n)` function (a `RandomSource`'s method), so
 this module stays free of I/O.
 """
@@ -25,13 +35,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
+    "LINK_TOKEN",
+    "SUBJECT_COMMAND",
     "TICKET_TOKEN",
     "MessageIdCheck",
     "check_message_id",
+    "clean_subject",
     "make_message_id",
+    "neutralize_link_tokens",
     "new_message_id",
     "ticket_token",
     "with_ticket_token",
+    "without_commands",
 ]
 
 TokenBytes = Callable[[int], bytes]
@@ -40,9 +55,57 @@ TokenBytes = Callable[[int], bytes]
 TICKET_TOKEN = re.compile(r"\[#(\d{1,18})\]")
 """The ticket token of a subject, `[#1234]`."""
 
+SUBJECT_COMMAND = re.compile(r"#(unsubscribe|unsub|close|tech)#", re.IGNORECASE)
+"""A command of the email API in a subject: `#tech#`, `#close#`, `#unsubscribe#`, `#unsub#`."""
+
+# Removed from subjects: C0/C1 controls, DEL, zero-width and joiner characters, bidi
+# embeddings, overrides, isolates and marks, the soft hyphen, invisible operators, tag
+# characters and the other format characters (Unicode category Cf); line and paragraph
+# separators and white-space controls (tab, CR, LF...) become a space.
+_SUBJECT_BLANKS = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
+_SUBJECT_INVISIBLE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f]"
+)
+_SPACES = re.compile(" {2,}")
+
+LINK_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9_.-])eyJ[A-Za-z0-9_-]{4,2040}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"
+)
+"""A signed link token (`outbound.autologin`): base64url JSON (it starts `{"`, so `eyJ`),
+a dot and the base64url HMAC-SHA256 tag (43 characters)."""
+
 _SIGNED = re.compile(r"^<?hd\.(\d{1,18})\.([a-z2-7]{1,32})\.([0-9a-f]{20})@([^<>\s@]+)>?$")
 _SIGNED_NONCE_BYTES = 10
 _UNSIGNED_NONCE_BYTES = 15
+
+
+def clean_subject(subject: str) -> str:
+    """`subject` without control, zero-width, bidi and other invisible format characters
+    (line breaks and tabs become spaces), white space collapsed: what a person sees is
+    what the library reads (`#cl\\x7fose#` is `#close#`, and is read as the command)."""
+    subject = _SUBJECT_INVISIBLE.sub("", _SUBJECT_BLANKS.sub(" ", subject))
+    return _SPACES.sub(" ", subject).strip(" ")
+
+
+def without_commands(subject: str) -> str:
+    """`subject` (cleaned) with every email-API command removed: what a notification's
+    subject may carry, so that a reply to it runs no command its sender did not type."""
+    subject = clean_subject(subject)
+    if SUBJECT_COMMAND.search(subject) is None:
+        return subject
+    return _SPACES.sub(" ", SUBJECT_COMMAND.sub(" ", subject)).strip(" ")
+
+
+def neutralize_link_tokens(text: str) -> str:
+    """`text` with every signed link token (`LINK_TOKEN`) removed, so that a quoted
+    notification's autologin, rating or unsubscribe link no longer signs anyone in; the
+    link itself stays and leads to the helpdesk's sign-in."""
+    if "eyJ" not in text:
+        return text
+    return LINK_TOKEN.sub("", text)
 
 
 def ticket_token(subject: str) -> int | None:

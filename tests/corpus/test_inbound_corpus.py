@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from helpdesk_mail.inbound.process import process_email
+from helpdesk_mail.inbound.quotes import strip_signature
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.settings import Settings
@@ -197,11 +198,22 @@ def _norm_body(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines).strip()
 
 
+_RFC3676_BLOCK = re.compile(r"\n-- \n.*\Z", re.DOTALL)
+
+
 def _body_matches(entry: dict[str, Any], got: str) -> bool:
+    """Exact, allowing for the source's own signature policy against ours (the rule of
+    inbound/quotes.py): where the source also strips signatures (`signature_stripped`) our
+    kept sign-offs are stripped before comparing; where it keeps them, its RFC 3676 block
+    (a "-- " line and what follows), which our rule drops, is dropped from its text."""
     want = entry["body_visible"]
     if entry.get("body_compare") == "ignore-whitespace":
         return re.sub(r"\s", "", got) == re.sub(r"\s", "", want)
-    return _norm_body(got) == _norm_body(want)
+    if entry.get("signature_stripped"):
+        return _norm_body(got) == _norm_body(want) or (
+            _norm_body(strip_signature(got)) == _norm_body(want)
+        )
+    return _norm_body(got) == _norm_body(_RFC3676_BLOCK.sub("", want.replace("\r\n", "\n")))
 
 
 @needs_corpus

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk_mail.inbound.bounce import decode_header_value
 from helpdesk_mail.inbound.junk import JunkVerdict, classify
+from helpdesk_mail.inbound.mime import decode_header_text
 
 pytestmark = pytest.mark.corpus
 
@@ -44,7 +44,7 @@ def _sender(msg: Message) -> str:
     raw = msg.get("from")
     if raw is None:
         return ""
-    return parseaddr(decode_header_value(raw))[1].lower()
+    return parseaddr(decode_header_text(raw))[1].lower()
 
 
 @dataclass

@@ -364,12 +364,19 @@ class PgServer:
 
     def drop_database(self, name: str) -> None:
         """Drop `name`, disconnecting whatever is still connected to it."""
+        import psycopg
         from psycopg import sql
 
-        with self.connect() as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        for attempt in range(5):  # a server process still leaving the database: try again
+            try:
+                with self.connect() as conn:
+                    conn.execute(statement)
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
 
     def stop(self) -> None:
         rc, _, err = _script("stop", PG_SCRIPT)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from helpdesk_mail.events import Event, MailboxAccountDisabled, TicketCreated
+from helpdesk_mail.events import Event, MailboxAccountDisabled, MessageTooLarge, TicketCreated
 from helpdesk_mail.inbound.process import process_email
 from helpdesk_mail.inbound.result import InboundResult
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
@@ -50,7 +50,11 @@ class Helpdesk:
         self.account = account
         self.settings = Settings(
             incoming=IncomingSettings(
-                helpdesk_addresses=("support@acme.test",), accounts=(account,)
+                helpdesk_addresses=("support@acme.test",),
+                accounts=(account,),
+                # a thousand customers of one domain in one poll: not a flood here
+                sender_rate_limits=(),
+                domain_rate_limits=(),
             )
         )
         self.storage = InMemoryStorage()
@@ -268,6 +272,29 @@ def test_twenty_megabyte_message(
     [attachment] = big.result.email.attachments
     assert attachment.filename == "disk.img" and attachment.size > 14_000_000
     assert mailbox.count() == 0
+
+
+@pytest.mark.parametrize("protocol", [IMAP, POP3])
+def test_a_message_over_the_accounts_size_limit_is_kept_and_its_sender_told(
+    mailbox: MailServer, make_mail: MakeMail, protocol: MailProtocol
+) -> None:
+    small, large = make_mail(1), make_mail(2) + b"x" * 4096 + b"\r\n"
+    mailbox.drop([small, large])
+    desk = Helpdesk(mailbox.account(protocol, max_message_bytes=4096))
+    report = desk.poller().run_once()
+    acc = report.account("support")
+    assert (acc.processed, acc.too_large, acc.errors) == (1, 1, 0), acc
+    [told] = [e for e in desk.events if isinstance(e, MessageTooLarge)]
+    assert told.size > 4096 and told.limit == 4096 and told.account == "support"
+    [record] = desk.storage.poison_records()
+    assert record.error.startswith("too large:")
+    if protocol is IMAP:  # quarantined
+        assert mailbox.count() == 0 and mailbox.count("Quarantine") == 1
+    else:  # left on the server, and skipped by the next poll
+        assert mailbox.count() == 1
+        again = desk.poller().run_once(force=True).account("support")
+        assert (again.skipped, again.too_large) == (1, 0)
+    assert [e for e in desk.storage.outbox() if isinstance(e.event, MessageTooLarge)]
 
 
 @pytest.mark.parametrize("protocol", [IMAP, POP3])

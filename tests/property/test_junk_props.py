@@ -158,14 +158,16 @@ def test_rules_themselves_do_not_raise(text: str, raw: bytes) -> None:
     # classify() swallows errors (a broken rule is skipped); this checks that the
     # rules and the bounce details do not rely on that on hostile input.
     from helpdesk_mail.inbound.junk import NO_AUTO_RESPONSE_RULES, RULES, _Context
+    from helpdesk_mail.inbound.mime import decoded_headers, parse_bytes
 
     for data in (text.encode("utf-8", "surrogatepass"), raw):
-        ctx = _Context(
-            email.message_from_bytes(data), "a@b.example", ["support@acme.test"], lambda m: False
-        )
-        for rule in RULES:
-            rule.predicate(ctx)
-            if rule.kind == "bounce":
-                ctx.bounce_details(rule.name)
-        for _, predicate in NO_AUTO_RESPONSE_RULES:
-            predicate(ctx)
+        for msg in (email.message_from_bytes(data), parse_bytes(data)):
+            ctx = _Context(
+                msg, decoded_headers(msg), "a@b.example", ["support@acme.test"], lambda m: False
+            )
+            for rule in RULES:
+                rule.predicate(ctx)
+                if rule.kind == "bounce":
+                    ctx.bounce(rule.name)
+            for _, predicate in NO_AUTO_RESPONSE_RULES:
+                predicate(ctx)

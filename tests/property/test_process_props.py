@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,10 +17,25 @@ STORAGE = InMemoryStorage()
 CLOCK = ManualClock()
 
 
+# Stored text holds no C0 control character but tab and newline.
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f]")
+
+
 def check(raw: bytes) -> None:
     result = process_email(raw, SETTINGS, STORAGE, CLOCK, random=SeededRandom(0))
     assert result.error is None, result.error
     json.dumps(result.to_json(), ensure_ascii=False).encode("utf-8")
+    email = result.email
+    stored = [
+        email.subject,
+        email.text,
+        email.html or "",
+        result.body_text,
+        *(a.name for a in (email.sender, *email.to, *email.cc, *email.reply_to)),
+        *(a.filename for a in email.attachments),
+        *(value for _, value in email.headers),
+    ]
+    assert not any(CONTROLS.search(text) for text in stored), stored
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -62,6 +78,15 @@ TEXTISH = st.text(
         "<a@b>",
         "multipart/report; report-type=delivery-status; boundary=b",
         "attachment; filename*=x''%FF",
+        "attachment; filename*=undefined''caf%C3%A9",
+        "attachment; filename*=utf-8''a; filename*0=b",
+        "text/plain; charset*=utf-8''utf-8",
+        "text/plain; charset=idna",
+        "text/plain; charset=punycode",
+        "text/plain; charset=undefined",
+        'multipart/mixed; boundary=b; name="a;b;c"',
+        "=?idna?q?caf=C3=A9?=",
+        "a\x00b\x07c\x1bd",
     ]
 )
 

@@ -30,6 +30,10 @@ _PIECES = [
     "-- ",
     "Best regards,",
     "##- Please type your reply above this line -##",
+    "##- Reply above this line -##",
+    "##- Acme Support · #1234 -##",
+    "##-",
+    "-##",
     "=C3=A9=",
     "\u202f",
     "\u00a0",
@@ -60,6 +64,10 @@ _ATTRS = [
     ' class="moz-cite-prefix"',
     ' style="border:none;border-top:solid #E1E1E1 1.0pt"',
     ' id="yahoo_quoted_1"',
+    ' class="hm-reply-above"',
+    ' id="x_hm-reply-above"',
+    ' class="m_123hm-reply-end-line"',
+    ' id="hm-reply-end"',
 ]
 _html_piece = st.one_of(
     st.builds(lambda t, a: f"<{t}{a}>", st.sampled_from(_TAGS), st.sampled_from(_ATTRS)),

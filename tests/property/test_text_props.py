@@ -82,3 +82,38 @@ def test_tidy_lines_trims_and_squeezes(text: str) -> None:
     assert out == out.strip("\n")
     assert all(line == line.rstrip(" \t") for line in out.split("\n"))
     assert out.split() == text.split()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["a", "b ", " ", "\t", "\n", "\n", "\r", "\r\n"])).map("".join))
+def test_tidy_lines_reads_long_texts_a_slice_at_a_time(text: str) -> None:
+    from helpdesk_mail.text import tidy
+
+    whole = tidy.tidy_lines(text)
+    saved, tidy._CHUNK = tidy._CHUNK, 3
+    try:
+        assert tidy.tidy_lines(text) == whole
+    finally:
+        tidy._CHUNK = saved
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.sampled_from(
+            ["a", " ", "\t", "=", "\u00e9", "\n", "x" * 80, " " * 100, "\x00", "b" * 75]
+        )
+    ).map("".join)
+)
+def test_notifications_quote_text_as_the_email_package_does(text: str) -> None:
+    from email import quoprimime
+
+    from helpdesk_mail.outbound import compose
+
+    body = (text + "\n").encode("utf-8").decode("latin-1")
+    saved, compose._QP_GROUP = compose._QP_GROUP, 3  # many groups
+    try:
+        ours = "".join(compose._quoted_printable(body))
+    finally:
+        compose._QP_GROUP = saved
+    assert ours == quoprimime.body_encode(body, 78)

@@ -246,6 +246,9 @@ synchronous_commit = off
 full_page_writes = off
 shared_buffers = 32MB
 max_connections = 100
+# autovacuum workers connect to fresh databases as the superuser, and DROP DATABASE ...
+# WITH (FORCE) by the test role may not terminate them: tests need no vacuuming
+autovacuum = off
 log_line_prefix = '%m [%p] %q%u@%d '
 EOF
     as_pg tee "$DATA/pg_hba.conf" >/dev/null <<EOF

@@ -235,9 +235,10 @@ def test_attachments_and_inline_images_when_included() -> None:
     assert files == [("error-log.txt", "text/plain")]
     related = [p for p in msg.walk() if p.get_content_type() == "multipart/related"]
     assert len(related) == 1
-    image = [p for p in msg.walk() if p.get("Content-ID") == "<photo1@example.com>"]
+    # scoped to the message that shows it (`_message`): another message cannot name it
+    image = [p for p in msg.walk() if p.get("Content-ID") == "<t1234.photo1@example.com>"]
     assert len(image) == 1 and image[0].get_content_type() == "image/png"
-    assert 'src="cid:photo1@example.com"' in html_of(msg)
+    assert 'src="cid:t1234.photo1@example.com"' in html_of(msg)
 
 
 def test_reply_attachments_go_with_ticket_updated() -> None:
@@ -328,6 +329,92 @@ def test_unsubscribe_link_is_personal() -> None:
     token = body[start : body.index('"', start)]
     claims = verify_link_token("unsubscribe", token, SAMPLE_NOW, SECRET)
     assert claims is not None and claims.email == "tess@acme.test"
+
+
+def _shown_unsubscribe(msg: EmailMessage) -> str | None:
+    body = html_of(msg)
+    end = body.find('">Unsubscribe from this ticket</a>')
+    if end < 0:
+        return None
+    return body[body.rindex('href="', 0, end) + len('href="') : end].replace("&amp;", "&")
+
+
+@pytest.mark.parametrize("kind", list(TemplateKind), ids=[k.value for k in TemplateKind])
+def test_list_unsubscribe_goes_with_every_unsubscribe_link(kind: K) -> None:
+    """RFC 2369 and RFC 8058: the header carries the link the email shows, signed, and
+    the one-click POST; an email without the link has neither header."""
+    for msg in compose(sample_planned(kind)):
+        shown = _shown_unsubscribe(msg)
+        if shown is None:
+            assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None
+            continue
+        assert "?token=" in shown
+        assert msg["List-Unsubscribe"] == f"<{shown}>"
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        token = shown.partition("?token=")[2]
+        claims = verify_link_token("unsubscribe", token, SAMPLE_NOW, SECRET)
+        assert claims is not None and (claims.email,) == tuple(
+            a.addr_spec for a in msg["To"].addresses
+        )
+
+
+def test_list_unsubscribe_is_one_unencoded_line_on_the_wire() -> None:
+    msg = one(sample_planned(K.TICKET_UPDATED))
+    shown = _shown_unsubscribe(msg)
+    assert shown is not None
+    for wire_policy in (email.policy.SMTP, email.policy.SMTPUTF8):
+        wire = msg.as_bytes(policy=wire_policy)
+        [line] = [x for x in wire.split(b"\r\n") if x.startswith(b"List-Unsubscribe:")]
+        assert line == b"List-Unsubscribe: <" + shown.encode() + b">"
+        assert b"=?" not in line and len(line) <= 998
+        assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in wire
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    assert parsed["List-Unsubscribe"] == msg["List-Unsubscribe"]
+
+
+def test_no_one_click_without_a_signed_https_link() -> None:
+    """A link the host cannot act on without a sign-in is no one-click link: CC mode
+    (unsigned), no secret key, or plain http."""
+    cc = PlannedEmail(
+        K.TICKET_UPDATED,
+        TicketUpdated(1234, "tess@acme.test"),
+        to=(JANE,),
+        cc=(BOB,),
+        cc_mode=True,
+        ticket_id=1234,
+    )
+    msg = one(cc)
+    assert msg["List-Unsubscribe"] == "<https://helpdesk.acme.test/ticket/1234/unsubscribe>"
+    assert msg["List-Unsubscribe-Post"] is None
+    unsigned = one(sample_planned(K.TICKET_UPDATED), settings_=with_outgoing(secret_key=""))
+    assert unsigned["List-Unsubscribe"] == "<https://helpdesk.acme.test/ticket/1234/unsubscribe>"
+    assert unsigned["List-Unsubscribe-Post"] is None
+    http = one(
+        sample_planned(K.TICKET_UPDATED),
+        settings_=with_outgoing(helpdesk_url="http://helpdesk.acme.test"),
+    )
+    assert str(http["List-Unsubscribe"]).startswith("<http://helpdesk.acme.test/ticket/1234/")
+    assert http["List-Unsubscribe-Post"] is None
+
+
+def test_no_list_unsubscribe_when_the_template_shows_no_link() -> None:
+    templates = {K.TICKET_UPDATED: ("x", "<p>#What_Happened#</p>")}
+    msg = one(sample_planned(K.TICKET_UPDATED), templates=templates)
+    assert msg["List-Unsubscribe"] is None and msg["List-Unsubscribe-Post"] is None
+    no_url = one(sample_planned(K.TICKET_UPDATED), settings_=with_outgoing(helpdesk_url=""))
+    assert no_url["List-Unsubscribe"] is None
+
+
+def test_list_unsubscribe_of_a_non_ascii_helpdesk_url_is_percent_encoded() -> None:
+    msg = one(
+        sample_planned(K.TICKET_UPDATED),
+        settings_=with_outgoing(helpdesk_url="https://hilfe.bücher.test/service"),
+    )
+    value = str(msg["List-Unsubscribe"])
+    assert value.startswith(
+        "<https://hilfe.b%C3%BCcher.test/service/ticket/1234/unsubscribe?token="
+    )
+    assert value.isascii() and msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_no_links_without_helpdesk_url() -> None:
@@ -505,6 +592,8 @@ def test_no_cr_or_lf_from_user_data_in_any_header(
         "message-id",
         "auto-submitted",
         "x-auto-response-suppress",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
         "mime-version",
         "content-type",
     ]
@@ -515,3 +604,55 @@ def test_no_cr_or_lf_from_user_data_in_any_header(
         for key, value in part.items():
             assert "\r" not in str(value) and "\n" not in str(value), key
     assert str(parsed["Subject"]).startswith("[#5]")
+
+
+# --- the bytes on the wire -------------------------------------------------------------
+
+
+def test_parts_are_those_set_content_makes() -> None:
+    """The parts are built directly (no content manager): the same bytes all the same,
+    but for the MIME-Version the email package repeats in the second part (RFC 2045
+    wants it on the message only)."""
+    planned = dataclasses.replace(sample_planned(K.TICKET_UPDATED), include_attachments=False)
+    msg = one(planned)
+    reference = EmailMessage(policy=email.policy.SMTP)
+    reference.set_content(text_of(msg), subtype="plain", charset="utf-8", cte="quoted-printable")
+    reference.add_alternative(html_of(msg), subtype="html", charset="utf-8", cte="quoted-printable")
+    ours, theirs = list(msg.iter_parts()), list(reference.iter_parts())
+    assert len(ours) == len(theirs) == 2
+    del theirs[1]["MIME-Version"]
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.as_bytes(policy=email.policy.SMTP) == b.as_bytes(policy=email.policy.SMTP)
+    assert msg.get_content_type() == "multipart/alternative"
+    wire = msg.as_bytes(policy=email.policy.SMTP)
+    assert b'\r\nContent-Type: multipart/alternative; boundary="==' in wire  # one line
+    boundary = msg.get_boundary()
+    assert boundary is not None and boundary.startswith("==")
+    two = compose(dataclasses.replace(planned, to=(JANE, BOB)))
+    assert len({m.get_boundary() for m in two}) == 2  # each message its own
+
+
+def test_headers_read_back_as_the_email_package_parses_them() -> None:
+    msg = one(sample_planned(K.TICKET_UPDATED))
+    assert [a.addr_spec for a in msg["To"].addresses] == ["tess@acme.test"]
+    assert msg["From"].addresses[0].display_name == "Jane Doe"
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=email.policy.default)
+    for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID", "In-Reply-To"):
+        assert str(parsed[name]) == str(msg[name]), name
+
+
+def test_non_ascii_names_and_subjects_are_encoded_words() -> None:
+    storage = sample_storage()
+    storage.add_user(User("jose@example.com", name="José Müller", role=Role.USER))
+    planned = dataclasses.replace(
+        sample_planned(K.TICKET_UPDATED),
+        to=(Recipient("jose@example.com", "José Müller", Role.USER),),
+    )
+    templates = {K.TICKET_UPDATED: ("Réponse : #Subject#", "<p>#What_Happened#</p>")}
+    msg = one(planned, storage=storage, templates=templates)
+    wire = msg.as_bytes(policy=email.policy.SMTP)
+    head = wire.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii() and b"=?utf-8?" in head
+    parsed = email.message_from_bytes(wire, policy=email.policy.default)
+    assert str(parsed["To"]) == "José Müller <jose@example.com>"
+    assert str(parsed["Subject"]) == "[#1234] Réponse : Printer on fire"

@@ -113,7 +113,7 @@ def test_the_command_stores_into_a_sqlite_file_and_a_second_run_creates_and_send
     listing = capsys.readouterr().out
     assert listing.startswith(
         f"Database {database}: 8 tickets, 11 events in the outbox (11 done),"
-        " 20 lines in the sent ledger."
+        " 21 lines in the sent ledger."
     )
     assert '#1 closed "Printer on fire"' in listing
     assert "tess@acme.test (techs only):" in listing

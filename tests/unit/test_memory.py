@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
@@ -78,7 +79,10 @@ DESIGN_STATE: dict[str, Any] = {
     ],
 }
 
-DESIGN_MD = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
+DESIGN_MD = (
+    Path(os.environ.get("HELPDESK_MAIL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    / "DESIGN.md"
+)
 
 KEY = ReceiptKey(mailbox="support", message_id="<m1@example.com>", content_sha256="ab" * 32)
 

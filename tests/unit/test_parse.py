@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from helpdesk_mail.inbound.parse import decode_header_text, parse_email
+from helpdesk_mail.inbound.mime import decode_header_text
+from helpdesk_mail.inbound.parse import parse_email
 
 
 @pytest.mark.parametrize(

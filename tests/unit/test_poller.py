@@ -14,6 +14,7 @@ import pytest
 from helpdesk_mail.actions import CloseTicket, CreateTicket
 from helpdesk_mail.events import Event, MailboxAccountDisabled, TicketCreated
 from helpdesk_mail.inbound.process import process_email
+from helpdesk_mail.inbound.receipts import receipt_key
 from helpdesk_mail.inbound.result import (
     Address,
     InboundResult,
@@ -36,14 +37,7 @@ from helpdesk_mail.settings import (
     MailProtocol,
     Settings,
 )
-from helpdesk_mail.shell.poller import (
-    MessageReport,
-    MessageStatus,
-    Poller,
-    content_sha256,
-    message_id_of,
-    receipt_key,
-)
+from helpdesk_mail.shell.poller import MessageReport, MessageStatus, Poller
 
 ACCOUNT = "support"
 
@@ -181,51 +175,12 @@ def failing_on(word: str, exc: Exception | None = None):  # type: ignore[no-unty
     return processor
 
 
-# --- receipt keys ---
-
-
-def test_receipt_key_uses_message_id_and_content_hash() -> None:
-    key = receipt_key("box", mail(1))
-    assert key.mailbox == "box"
-    assert key.message_id == "<msg1@example.com>"
-    assert len(key.content_sha256) == 64
-    assert receipt_key("box", mail(1)) == key
-    assert receipt_key("other", mail(1)) != key
-
-
-def test_content_hash_ignores_transport_differences() -> None:
-    raw = mail(1)
-    base = content_sha256(raw)
-    relayed = (
-        b"Return-Path: <customer1@example.com>\r\n"
-        b"Delivered-To: help@acme.test\r\n"
-        b"Received: from mx.example.com by mail.acme.test; Thu, 01 Jan 2026 09:00:01 +0000\r\n"
-        + raw
-    )
-    assert content_sha256(relayed) == base  # the same email through another alias
-    assert content_sha256(raw.replace(b"\r\n", b"\n")) == base  # LF (Maildir) vs CRLF
-    refolded = raw.replace(b"Subject: Problem number 1", b"Subject: Problem\r\n number 1")
-    assert content_sha256(refolded) == base
-    assert content_sha256(raw + b"\r\n\r\n") == base
-    assert content_sha256(raw.replace(b"problem 1.", b"problem 2.")) != base
-    assert content_sha256(raw.replace(b"Problem number 1", b"Problem number 2")) != base
-    assert content_sha256(raw.replace(b"09:00:00", b"09:00:01")) != base
-
-
 def test_copies_through_two_aliases_make_one_ticket() -> None:
     env = Env()
     env.deliver(mail(1), b"Delivered-To: sales@acme.test\r\nReceived: by mx\r\n" + mail(1))
     report = env.poller.run_once()
     assert (report.processed, report.duplicates) == (1, 1)
     assert env.inbox() == []
-
-
-def test_message_id_folded_odd_and_missing() -> None:
-    assert message_id_of(b"Subject: x\r\nMessage-Id:\r\n  <a.b@c>\r\n\r\nbody") == "<a.b@c>"
-    assert message_id_of(b"MESSAGE-ID: junk <x@y> (comment)\n\nbody") == "<x@y>"
-    assert message_id_of(b"Message-ID: no-brackets@host\r\n\r\n") == "no-brackets@host"
-    assert message_id_of(b"Subject: x\r\n\r\nMessage-ID: <in@body>\r\n") is None
-    assert message_id_of(b"") is None
 
 
 def test_without_message_id_the_hash_alone_identifies() -> None:

@@ -28,6 +28,7 @@ from helpdesk_mail import (
 )
 from helpdesk_mail.inbound.result import DiscardReason, InboundResult, Verdict
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
+from helpdesk_mail.records import DeliveryStatus, SentRecord
 from helpdesk_mail.settings import (
     AutoReplyHandling,
     ClosedTicketReply,
@@ -126,7 +127,9 @@ def test_unknown_sender_becomes_user_and_ticket_with_recipients_subscribed() -> 
     assert ticket.category == "Hardware"
     assert ticket.subscribers == ("new@example.org", "colleague@example.org", "boss@example.org")
     assert result.subscribers == ("colleague@example.org", "boss@example.org")
-    assert result.events == (TicketCreated(ticket_id=None, actor="new@example.org"),)
+    assert result.events == (
+        TicketCreated(ticket_id=None, actor="new@example.org", sender_known=False),
+    )
 
 
 def test_generated_password_comes_from_the_injected_random_source() -> None:
@@ -149,6 +152,31 @@ def test_recipients_setting_off_subscribes_only_the_sender(storage: InMemoryStor
     assert isinstance(ticket, CreateTicket)
     assert ticket.subscribers == ("jane@example.com",)
     assert result.subscribers == ()
+
+
+def test_subscribers_taken_from_one_email_are_capped_and_the_rest_named() -> None:
+    # Issue 13.10: a huge Cc list made every address a subscriber (and every later
+    # notification walked all of them for each of them).
+    cc = ", ".join(f"cc{i}@example.net" for i in range(60))
+    raw = mail(to=f"{SUPPORT}, jane@example.com", cc=cc, message_id="<many@x>")
+    result = run(raw, InMemoryStorage())
+    [ticket] = of_type(result, CreateTicket)
+    assert isinstance(ticket, CreateTicket)
+    # the sender in To is subscribed and does not count
+    assert result.subscribers == ("jane@example.com", *(f"cc{i}@example.net" for i in range(50)))
+    assert ticket.subscribers == result.subscribers
+    left_out = ", ".join(f"cc{i}@example.net" for i in range(50, 60))
+    assert "only the first 50 of 60 To and Cc addresses subscribed" in result.detail
+    assert result.detail.endswith(f"left out: {left_out}")
+    few = run(raw, InMemoryStorage(), settings(max_subscribers_per_email=3))
+    assert few.subscribers == (
+        "jane@example.com",
+        "cc0@example.net",
+        "cc1@example.net",
+        "cc2@example.net",
+    )
+    assert "left out: cc3@example.net, " in few.detail
+    assert run(mail(cc="a@example.net"), InMemoryStorage()).detail == "new ticket"
 
 
 def test_unregistered_sender_is_discarded_when_not_accepted() -> None:
@@ -337,8 +365,15 @@ def test_system_sender_is_discarded(storage: InMemoryStorage) -> None:
     assert result.reason is not None and result.reason.value == "system_sender"
 
 
-def test_bounce_is_discarded_and_its_recipients_suppressed(storage: InMemoryStorage) -> None:
-    raw = (
+def _bounce(returned_message_id: str | None) -> bytes:
+    returned = (
+        b"\r\n--b1\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        b"From: support@acme.test\r\nTo: gone@example.org\r\n"
+        + f"Message-ID: {returned_message_id}\r\n".encode()
+        if returned_message_id
+        else b""
+    )
+    return (
         b"From: MAILER-DAEMON@mx.example.org (Mail Delivery System)\r\n"
         b"To: support@acme.test\r\n"
         b"Subject: Undelivered Mail Returned to Sender\r\n"
@@ -349,16 +384,37 @@ def test_bounce_is_discarded_and_its_recipients_suppressed(storage: InMemoryStor
         b"\r\n--b1\r\nContent-Type: message/delivery-status\r\n\r\n"
         b"Reporting-MTA: dns; mx.example.org\r\n\r\n"
         b"Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-        b"\r\n--b1--\r\n"
+        + returned
+        + b"\r\n--b1--\r\n"
     )
-    result = run(raw, storage)
+
+
+def test_bounce_is_discarded_and_its_recipients_suppressed(storage: InMemoryStorage) -> None:
+    # the report returns a message of ours, which the sent ledger shows went to that address
+    ours = make_message_id(1234, "acme.test", SECRET, SeededRandom(4).token_bytes)
+    storage.record_sent(
+        SentRecord("1/ticket_updated/gone", 1, "ticket_updated", ("gone@example.org",),
+                   DeliveryStatus.SENT, ManualClock().now(), message_id=ours)
+    )  # fmt: skip
+    result = run(_bounce(ours), storage)
     assert result.reason is not None and result.reason.value == "bounce"
     assert result.bounced_recipients == ("gone@example.org",)
     [suppress] = of_type(result, SuppressRecipients)
     assert isinstance(suppress, SuppressRecipients)
-    assert suppress.emails == ("gone@example.org",)
+    assert suppress.emails == ("gone@example.org",) and suppress.proof == (ours,)
     storage.commit(result.actions, key=None)
     assert storage.is_suppressed("gone@example.org", ManualClock().now())
+
+
+def test_a_bounce_that_returns_no_message_of_ours_suppresses_nobody(
+    storage: InMemoryStorage,
+) -> None:
+    # before issue 13 item 5 this report suppressed gone@example.org: anyone can write it
+    result = run(_bounce(None), storage)
+    assert result.reason is not None and result.reason.value == "bounce"
+    assert result.bounced_recipients == ("gone@example.org",)
+    assert of_type(result, SuppressRecipients) == []
+    assert "nobody suppressed" in result.detail
 
 
 def test_auto_reply_is_discarded_by_default(storage: InMemoryStorage) -> None:
@@ -402,7 +458,7 @@ def test_events_bind_to_the_committed_ticket() -> None:
     outcome = storage.commit(result.actions, key=None)
     assert outcome.ticket_id == 77
     assert [bind_ticket(e, 77) for e in result.events] == [
-        TicketCreated(ticket_id=77, actor="jane@example.com")
+        TicketCreated(ticket_id=77, actor="jane@example.com", sender_known=False)
     ]
 
 

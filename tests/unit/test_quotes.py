@@ -41,7 +41,14 @@ PLAIN_REPLIES = [
         "ios-mail-quoted-attribution-and-mobile-boilerplate",
         "Got it, will do.\n\nSent from my iPhone\n\n"
         "> On 5 Mar 2024, at 09:41, Help Desk <help@shop.example> wrote:\n>\n> Restart it.\n",
-        "Got it, will do.",
+        # the device line is the message's only sign-off: part of the message (issue 12)
+        "Got it, will do.\n\nSent from my iPhone",
+    ),
+    (
+        "ios-mail-mobile-boilerplate-after-a-closing",
+        "Got it, will do.\n\nThanks,\nDana\n\nSent from my iPhone\n\n"
+        "> On 5 Mar 2024, at 09:41, Help Desk <help@shop.example> wrote:\n>\n> Restart it.\n",
+        "Got it, will do.\n\nThanks,\nDana",
     ),
     (
         "outlook-classic-original-message",
@@ -227,14 +234,35 @@ PLAIN_REPLIES = [
         "german-mobile-boilerplate",
         "Bin unterwegs, melde mich.\n\nVon meinem iPhone gesendet\n\n"
         "> Am 05.03.2024 um 09:41 schrieb Help <help@shop.example>:\n> Hallo\n",
-        "Bin unterwegs, melde mich.",
+        "Bin unterwegs, melde mich.\n\nVon meinem iPhone gesendet",
+    ),
+    (
+        "german-mobile-boilerplate-after-a-closing",
+        "Bin unterwegs, melde mich.\n\nViele Grüße\nJens\n\nVon meinem iPhone gesendet\n\n"
+        "> Am 05.03.2024 um 09:41 schrieb Help <help@shop.example>:\n> Hallo\n",
+        "Bin unterwegs, melde mich.\n\nViele Grüße\nJens",
     ),
     (
         "get-outlook-for-android",
         "Confirmed.\n\nGet Outlook for Android<https://aka.ms/ghei36>\n"
         "________________________________\nFrom: Help <help@shop.example>\n"
         "Sent: Tuesday, March 5, 2024 9:41 AM\nTo: Dana\nSubject: Order\n\nOld\n",
-        "Confirmed.",
+        "Confirmed.\n\nGet Outlook for Android<https://aka.ms/ghei36>",
+    ),
+    (
+        "rfc3676-signature-dropped",
+        "Hi,\n\nthe screen stays black.\n\n-- \nDana Lee\n+1 555 0100",
+        "Hi,\n\nthe screen stays black.",
+    ),
+    (
+        "double-dash-without-space-is-not-a-delimiter",
+        "Hi,\n\nthe screen stays black.\n\n--\nDana Lee",
+        "Hi,\n\nthe screen stays black.\n\n--\nDana Lee",
+    ),
+    (
+        "rfc3676-delimiter-first-line-is-text",
+        "-- \nDana Lee\n+1 555 0100",
+        "-- \nDana Lee\n+1 555 0100",
     ),
 ]
 
@@ -248,7 +276,7 @@ PLAIN_UNCHANGED = [
     ("sent-from-my-in-a-sentence", "Hi\n\nSent from my desk, which is far easier than my phone."),
     ("timestamps-in-content", "Log:\n2024-03-05 09:41:00 started\n05.03.2024 09:42 done"),
     ("from-in-prose", "The data comes From: our database, not From: the web form."),
-    ("ordinary-signature-kept", "Hi,\n\nthe screen stays black.\n\n-- \nDana Lee\n+1 555 0100"),
+    ("ordinary-closing-kept", "Hi,\n\nthe screen stays black.\n\nBest regards,\nDana Lee"),
     ("leading-blank-lines-untouched", "\n\nIndented start\nsecond line"),
     ("single-header-line-is-not-a-block", "Please reply to\nFrom: the address on file"),
 ]
@@ -288,9 +316,11 @@ def test_outlook_header_block_at_top_is_kept_but_later_quote_removed() -> None:
     assert "Shipped" not in out
 
 
-def test_lone_mobile_boilerplate_is_an_empty_reply() -> None:
-    assert reply_text_from_plain("Sent from my iPhone") == ""
-    assert reply_text_from_plain("\n\nEnviado desde mi iPhone\n") == ""
+def test_a_lone_device_line_is_the_message() -> None:
+    # the only sign-off of the message: part of it (issue 12); an attachment-only reply
+    # from a phone keeps the line rather than becoming an empty comment
+    assert reply_text_from_plain("Sent from my iPhone") == "Sent from my iPhone"
+    assert reply_text_from_plain("\n\nEnviado desde mi iPhone\n") == "\n\nEnviado desde mi iPhone"
 
 
 def test_only_quote_gives_empty_text() -> None:
@@ -491,9 +521,25 @@ def test_html_without_quote_is_kept(html: str, expected: str) -> None:
     assert reply_text_from_html(html) == expected
 
 
-def test_html_user_blockquote_is_treated_as_quote_but_text_after_survives() -> None:
+def test_html_formatting_blockquote_without_history_is_content() -> None:
     html = "<p>As the manual says:</p><blockquote>Never open it.</blockquote><p>So I did not.</p>"
-    assert reply_text_from_html(html) == "As the manual says:\n\nSo I did not."
+    assert reply_text_from_html(html) == "As the manual says:\n\nNever open it.\n\nSo I did not."
+
+
+def test_html_bare_blockquote_after_an_attribution_is_history() -> None:
+    html = "<div>Thanks</div><div>Help Desk wrote:</div><blockquote>old</blockquote>"
+    assert reply_text_from_html(html) == "Thanks"
+
+
+def test_html_quote_button_blockquote_stays_a_quote_without_attribution() -> None:
+    html = '<div>See</div><blockquote class="gmail_quote" style="border-left:1px solid #ccc">'
+    html += "bit</blockquote><div>and my answer</div>"
+    assert reply_text_from_html(html) == "See\n\nand my answer"
+
+
+def test_html_signature_delimiter_ends_the_text() -> None:
+    html = "<div>Done.</div><div>-- <br>Dana Lee<br>ACME</div>"
+    assert reply_text_from_html(html) == "Done."
 
 
 # --------------------------------------------------------------------------
@@ -582,3 +628,126 @@ def test_large_inputs_are_linear() -> None:
     reply_text_from_html(html)
     reply_text_from_plain(hostile)
     assert time.perf_counter() - start < 10
+
+
+# --------------------------------------------------------------------------
+# Our own reply marker (helpdesk_mail.reply_marker): cut exactly, before the rules
+# --------------------------------------------------------------------------
+
+OUTLOOK_HEADERS = "From: Acme <help@acme.test>\nSent: Monday\nTo: Dana\nSubject: x"
+GMAIL_ATTRIBUTION = "On Mon, Jan 5, 2026 at 9:30 AM Acme &lt;a@acme.test&gt; wrote:"
+NOTIFICATION = (
+    "##- Reply above this line -##\n\nAcme Support\n\nThe ticket has been updated.\n\n"
+    "From: Tess Tech <tess@acme.test>\nTicket #7\n\n##- Acme Support · #7 -##\n"
+)
+
+
+def test_plain_reply_is_cut_at_our_top_marker() -> None:
+    body = f"Works now.\n\n{OUTLOOK_HEADERS}\n\n{NOTIFICATION}"
+    assert reply_text_from_plain(body) == "Works now."
+
+
+def test_plain_text_below_our_bottom_marker_is_kept() -> None:
+    """Outlook-style unquoted original with the answer written below it."""
+    body = f"{OUTLOOK_HEADERS}\n\n{NOTIFICATION}\nBelow it."
+    assert reply_text_from_plain(body) == "Below it."
+    both = f"Above.\n\n{NOTIFICATION}\nBelow."
+    assert reply_text_from_plain(both) == "Above.\n\nBelow."
+
+
+def test_customer_words_are_never_our_marker() -> None:
+    """Only the decorated line of its own is a marker, and only a line that is the phrase
+    alone is another helpdesk's: a sentence with the words is the customer's."""
+    quoted = "\n".join(f"> {line}" if line else ">" for line in NOTIFICATION.split("\n"))
+    for text in (
+        "I did reply above this line, as the email said.",
+        "Where should I reply? Above this line?",
+        "Text ##- Reply above this line -## in a sentence",
+    ):
+        attribution = GMAIL_ATTRIBUTION.replace("&lt;", "<").replace("&gt;", ">")
+        body = f"Hello,\n{text}\nDana\n\n{attribution}\n{quoted}\n"
+        assert reply_text_from_plain(body) == f"Hello,\n{text}\nDana"
+        top = f"Hello,\n{text}\nDana\n\n{NOTIFICATION}"
+        assert reply_text_from_plain(top) == f"Hello,\n{text}\nDana"
+
+
+def test_a_quoted_reply_above_line_does_not_eat_a_bottom_posted_answer() -> None:
+    """Before the marker, a quoted "reply above this line" cut everything below it."""
+    body = (
+        "On Mon, Jan 5, 2026 at 9:30 AM Help <help@shop.example> wrote:\n"
+        "> -- Please reply above this line --\n> Your ticket was updated.\n\nMy answer below.\n"
+    )
+    assert reply_text_from_plain(body) == "My answer below."
+
+
+def test_without_our_marker_the_rules_are_unchanged() -> None:
+    body = (
+        "It arrived today.\n\n##- Please type your reply above this line -##\n\nTicket updated.\n"
+    )
+    assert reply_text_from_plain(body) == "It arrived today."
+    assert reply_text_from_plain("Fine.\n\nPlease reply above this line\nold") == "Fine."
+
+
+HTML_NOTIFICATION = (
+    '<div class="{p}hm-reply-above" style="display:none"></div>'
+    '<div class="{p}hm-reply-above-line">##- Reply above this line -##</div>'
+    "<div><p>The ticket has been updated.</p><p>From: Tess Tech</p></div>"
+    '<div class="{p}hm-reply-end-line">##- Acme Support · #7 -##</div>'
+    '<div class="{p}hm-reply-end" style="display:none"></div>'
+)
+
+
+@pytest.mark.parametrize("prefix", ["", "m_-8102936417710492734", "x_"])
+def test_html_reply_is_cut_at_our_marker_elements(prefix: str) -> None:
+    quoted = HTML_NOTIFICATION.format(p=prefix)
+    top = (
+        "<div>Done, thanks.</div><blockquote type=cite><div>On Monday, Acme wrote:</div>"
+        f"{quoted}</blockquote>"
+    )
+    assert reply_text_from_html(top) == "Done, thanks."
+    bottom = (
+        f'<div class="gmail_quote"><div class="gmail_attr">{GMAIL_ATTRIBUTION}</div>'
+        f'<blockquote class="gmail_quote">{quoted}</blockquote></div><div>Below.</div>'
+    )
+    assert reply_text_from_html(bottom) == "Below."
+
+
+def test_html_marker_lines_alone_find_our_notification() -> None:
+    """A client that keeps no class or id: the decorated lines say where it is."""
+    quoted = HTML_NOTIFICATION.format(p="").replace(' class="hm-reply-above"', "")
+    quoted = quoted.replace(' class="hm-reply-above-line"', "").replace(
+        ' class="hm-reply-end-line"', ""
+    )
+    quoted = quoted.replace(' class="hm-reply-end"', "")
+    assert "hm-reply" not in quoted
+    body = (
+        '<p class="MsoNormal">Above.</p><div style="border:none;border-top:solid #E1E1E1 1.0pt">'
+        "<p><b>From:</b> Acme<br><b>Sent:</b> Monday<br><b>To:</b> Dana<br><b>Subject:</b> x"
+        f"</p></div>{quoted}<p>Below.</p>"
+    )
+    assert reply_text_from_html(body) == "Above.\n\nBelow."
+
+
+def test_html_customer_words_are_kept_when_our_marker_cuts() -> None:
+    quoted = HTML_NOTIFICATION.format(p="")
+    said = "I did reply above this line, as the email said."
+    body = f"<div>{said}</div><div>ok</div><blockquote type=cite>{quoted}</blockquote>"
+    assert reply_text_from_html(body) == f"{said}\nok"
+
+
+def test_many_marker_lines_are_linear() -> None:
+    plain = "##- Reply above this line -##\n" * 100_000 + "text\n" * 100_000
+    html = '<div class="hm-reply-above">##- x -##</div>' * 50_000
+    start = time.perf_counter()
+    reply_text_from_plain(plain)
+    reply_text_from_plain("> ##- a -##\n" * 200_000)
+    reply_text_from_html(html)
+    assert time.perf_counter() - start < 10
+
+
+def test_a_quote_inside_a_header_block_counts_as_the_empty_line_it_leaves() -> None:
+    """Idempotence: the quote's removal leaves one empty line, which a header block may
+    contain; the block is judged the same on the input as on the output."""
+    for body in ("0\nTO:\n>\nFROM:\nSENT:", "0\nTO:\n>\n>\n\nFROM:\nSENT:"):
+        once = reply_text_from_plain(body)
+        assert once == "0" and reply_text_from_plain(once) == once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,10 @@ DESIGN_EXAMPLE = """\
 }
 """
 
-DESIGN_MD = Path(__file__).resolve().parents[3] / "shared" / "DESIGN.md"
+DESIGN_MD = (
+    Path(os.environ.get("HELPDESK_MAIL_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    / "DESIGN.md"
+)
 
 ACCOUNT = {"name": "support", "host": "imap.acme.test"}
 

@@ -42,7 +42,10 @@ def test_render_cli_runs(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert run.returncode == 1
-    assert run.stdout == "The ticket has been closed by Tess Tech.\n\n#Nope#\n"
+    assert run.stdout == (
+        "##- Reply above this line -##\n\nThe ticket has been closed by Tess Tech.\n\n#Nope#\n\n"
+        "##- Acme Support · #1234 -##\n"
+    )
     assert "unknown_mask" in run.stderr and ":3:" in run.stderr
     for fmt, marker in (("html", "<!DOCTYPE html>"), ("eml", "Auto-Submitted: auto-generated")):
         run = subprocess.run(

@@ -84,6 +84,7 @@ DATA = TemplateData(
     username="bob",
     password="s3cret-pass",
     login_url="https://hd.test",
+    helpdesk_name="Acme Support",
 )
 
 
@@ -124,6 +125,7 @@ SIMPLE = [
     ("#NonTechSubscribers#", "jane, bob"),
     ("#CF_1#", "PR-42"),
     ("#CF_2#", "CC-7"),
+    ("#HelpdeskName#", "Acme Support"),
 ]
 
 
@@ -314,6 +316,13 @@ def test_other_masks_do_not_work_in_the_welcome_email() -> None:
     assert [p.code for p in problems] == ["mask_not_allowed"]
 
 
+def test_helpdesk_name_works_in_every_email() -> None:
+    """The one mask that is not the spec's: the name on top of the default templates."""
+    for kind in K:
+        assert text("[#HelpdeskName#]", kind) == "[Acme Support]", kind
+        assert not validate_template("<p>#HelpdeskName#</p>", kind), kind
+
+
 def test_welcome_masks_are_not_masks_elsewhere() -> None:
     assert text("#password and #username", UPDATED) == "#password and #username"
 
@@ -438,4 +447,5 @@ def test_mask_table_covers_the_spec() -> None:
         "Recent_Attachments", "Suggested_KB_articles", "Subscribers", "NonTechSubscribers",
         "RatingLinks", "Unsubscribe", "welcome:username", "welcome:password", "welcome:URL",
     }  # fmt: skip
-    assert set(MASKS) == spec_masks
+    extensions = {"HelpdeskName"}  # the library's own (docs/masks.md says so)
+    assert set(MASKS) == spec_masks | extensions

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses, parseaddr
@@ -43,6 +43,8 @@ from typing import Literal
 
 from ..addresses import SYSTEM_LOCAL_PARTS, normalize_email, system_sender_rule
 from . import bounce as _b
+from . import mime
+from .result import ParsedEmail
 
 __all__ = [
     "AUTO_REPLY_SUBJECT",
@@ -78,6 +80,8 @@ class JunkVerdict:
     evidence: str | None
     bounced_recipients: tuple[str, ...] = ()
     temporary: bool | None = None
+    returned_message_ids: tuple[str, ...] = ()
+    """A bounce's returned Message-IDs (`bounce.Bounce.message_ids`)."""
     no_auto_response: bool = False
     no_auto_response_reason: str | None = None
 
@@ -113,6 +117,8 @@ _MACHINE_LOCAL = re.compile(
     r"|antivirus|^mta$|^bounces?",
     re.IGNORECASE,
 )
+# The null address in a From header: "<>" with nothing but spaces inside.
+_NULL_ADDRESS = re.compile(r"<\s*>")
 _BOUNCE_DISPLAY = re.compile(
     r"mail delivery|mailer[- ]?daemon|postmaster|mail (?:system|administrator|service)"
     r"|delivery (?:subsystem|system|service|status)|system administrator|mail deliver"
@@ -155,12 +161,6 @@ OOO_WORDS_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 
-_REPORT_PARTS = frozenset(
-    {"message/delivery-status", "message/global-delivery-status", "message/xdelivery-status"}
-)
-_MAX_TEXT_PARTS = 4
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -180,16 +180,25 @@ def _local_part(addr: str) -> str:
 
 
 class _Context:
-    """Features of one message, computed lazily and at most once."""
+    """Features of one message, computed lazily and at most once.
+
+    Header values come decoded (`mime.decoded_headers`, or the `ParsedEmail`'s);
+    the report structure and text are read by `bounce.Report`.
+    """
 
     def __init__(
         self,
         msg: Message,
+        headers: Iterable[tuple[str, str]],
         sender: str,
         helpdesk_addresses: Collection[str],
         is_own_message_id: Callable[[str], bool],
     ) -> None:
         self.msg = msg
+        self.report = _b.Report(msg)
+        self.values: dict[str, list[str]] = {}
+        for name, value in headers:
+            self.values.setdefault(name.lower(), []).append(value)
         self.sender = normalize_email(sender or "")
         self.helpdesk = frozenset(
             normalize_email(a) for a in helpdesk_addresses if isinstance(a, str)
@@ -198,27 +207,15 @@ class _Context:
 
     # headers ---------------------------------------------------------------
     def header(self, name: str) -> str | None:
-        """First value of header ``name``, decoded, at most 2000 characters."""
-        try:
-            value = self.msg.get(name)
-        except Exception:
-            return None
-        if value is None:
-            return None
-        return _b.decode_header_value(value)[:_MAX_HEADER]
+        """First value of header `name`, at most 2000 characters."""
+        values = self.values.get(name)
+        return mime.clip(values[0], _MAX_HEADER) if values else None
 
     def has(self, name: str) -> bool:
-        try:
-            return self.msg.get(name) is not None
-        except Exception:
-            return False
+        return name in self.values
 
     def headers(self, name: str) -> list[str]:
-        try:
-            values = self.msg.get_all(name) or []
-        except Exception:
-            return []
-        return [_b.decode_header_value(v)[:_MAX_HEADER] for v in values[:20]]
+        return [mime.clip(v, _MAX_HEADER) for v in self.values.get(name, [])[:20]]
 
     @cached_property
     def subject(self) -> str:
@@ -252,17 +249,9 @@ class _Context:
     def header_addresses(self) -> frozenset[str]:
         """Addresses of the report's sender and of us (its own headers, our addresses)."""
         values: list[str] = []
-        for name in (
-            "from",
-            "to",
-            "cc",
-            "reply-to",
-            "sender",
-            "return-path",
-            "errors-to",
-        ):
+        for name in ("from", "to", "cc", "reply-to", "sender", "return-path", "errors-to"):
             values.extend(self.headers(name))
-        found = set(_b.find_addresses(" ".join(values))) | self.helpdesk
+        found = set(mime.find_addresses(" ".join(values))) | self.helpdesk
         if self.sender:
             found.add(self.sender)
         return frozenset(found)
@@ -281,12 +270,24 @@ class _Context:
         return bool(_MTA_LOCAL.match(self.from_local))
 
     @cached_property
+    def null_from(self) -> bool:
+        """From names the null address ``<>`` (``"Mail System" <>``, ``<>``).
+
+        MTAs write the null reverse-path of a report into From when the report has
+        none (Exim: ``Remote Mail Delivery System <>``); no person's client can send
+        from ``<>``, so this is as strong as a null Return-Path.
+        """
+        raw = self.header("from") or ""
+        return "@" not in raw and _NULL_ADDRESS.search(raw) is not None
+
+    @cached_property
     def null_sender(self) -> bool:
-        """Return-Path is the null sender (RFC 5321 requires it on reports)."""
+        """The null sender: in Return-Path (RFC 5321 requires it on reports) or in From."""
         rp = self.return_path
         # <> or <MAILER-DAEMON> (not bounces@: newsletters use that as their return path)
-        return rp is not None and (
-            rp == "" or re.match(r"(?:mailer|mail)[-_.]?daemon(?:$|@)", rp) is not None
+        return self.null_from or (
+            rp is not None
+            and (rp == "" or re.match(r"(?:mailer|mail)[-_.]?daemon(?:$|@)", rp) is not None)
         )
 
     @cached_property
@@ -306,6 +307,8 @@ class _Context:
         """A header no person's mail client sets on mail it sends."""
         if self.strict_bounce_sender or system_sender_rule(self.from_header[1] or self.sender):
             return f"From {self.from_header[1] or self.from_header[0]}"
+        if self.null_from:
+            return _clip(f"From: {self.header('from')}")
         if self.null_sender:
             return f"Return-Path <{self.return_path}>"
         if self.auto_submitted:
@@ -318,112 +321,9 @@ class _Context:
                 return _clip(f"Received: {received}")
         return None
 
-    # structure -------------------------------------------------------------
-    @cached_property
-    def parts(self) -> list[Message]:
-        try:
-            return list(_b.iter_parts(self.msg))
-        except Exception:
-            return [self.msg]
-
-    def ctype(self, part: Message) -> str:
-        try:
-            return part.get_content_type()
-        except Exception:
-            return "text/plain"
-
-    def param(self, part: Message, name: str) -> str:
-        try:
-            value = part.get_param(name)
-        except Exception:
-            return ""
-        if isinstance(value, tuple):
-            value = value[2]
-        return str(value or "").strip().lower()
-
-    @cached_property
-    def text_parts(self) -> list[str]:
-        """Text of the report itself: text parts outside any attached message."""
-        texts: list[str] = []
-        for part in self.parts:
-            if len(texts) >= _MAX_TEXT_PARTS:
-                break
-            ctype = self.ctype(part)
-            try:
-                payload_is_text = isinstance(part.get_payload(), str)
-            except Exception:
-                payload_is_text = False
-            if not payload_is_text:
-                continue
-            if ctype.startswith("message/") or ctype == "text/rfc822-headers":
-                continue
-            main = ctype.partition("/")[0]
-            if main not in ("text", "multipart") and part is not self.msg:
-                continue
-            if main not in ("text", "multipart") and ctype != "application/octet-stream":
-                continue
-            try:
-                disposition = (part.get_content_disposition() or "").lower()
-            except Exception:
-                disposition = ""
-            if disposition == "attachment" and texts:
-                continue
-            text = _b.part_text(part)
-            if text.strip():
-                texts.append(text)
-        return texts
-
-    @cached_property
-    def text(self) -> str:
-        return "\n".join(self.text_parts)[: _b.TEXT_SCAN_LIMIT * 2]
-
-    @cached_property
-    def flat(self) -> str:
-        return _b.flatten(self.text)
-
-    @cached_property
-    def report_parts(self) -> list[Message]:
-        return [
-            p
-            for p in self.parts
-            if self.ctype(p) in _REPORT_PARTS
-            or (self.param(p, "report-type") in ("delivery-status", "global-delivery-status"))
-        ]
-
-    @cached_property
-    def dsn_blocks(self) -> list[dict[str, str]]:
-        blocks: list[dict[str, str]] = []
-        for part in self.report_parts:
-            if self.ctype(part).startswith("message/"):
-                blocks.extend(_b.dsn_blocks(part))
-        if not blocks and ("final-recipient" in self.flat.lower()):
-            # DSN fields inline in a text part (broken MIME, SES/WorkMail "Technical report").
-            blocks = _b.parse_field_text(self.text)
-        return blocks
-
-    @cached_property
-    def dsn(self) -> tuple[list[_b.DsnRecipient], bool | None]:
-        return _b.dsn_recipients(self.dsn_blocks)
-
-    @cached_property
-    def dsn_names_recipients(self) -> bool:
-        """The DSN has per-recipient blocks (maybe all successful: nothing failed)."""
-        return any("final-recipient" in b or "original-recipient" in b for b in self.dsn_blocks)
-
-    @cached_property
-    def feedback_parts(self) -> list[Message]:
-        return [
-            p
-            for p in self.parts
-            if self.ctype(p) == "message/feedback-report"
-            or (
-                self.ctype(p) == "multipart/report"
-                and self.param(p, "report-type") == "feedback-report"
-            )
-        ]
-
     @cached_property
     def ses(self) -> tuple[str, list[str], bool | None] | None:
+        """An Amazon SES notification, from SES (or about it, by its subject)."""
         addr = self.from_header[1]
         if not (
             addr.endswith("amazonaws.com")
@@ -431,102 +331,18 @@ class _Context:
             or self.subject.lower().startswith("aws notification message")
         ):
             return None
-        return _b.ses_notification(self.text)
+        return self.report.ses
 
-    @cached_property
-    def returned_sole_recipient(self) -> str | None:
-        """The single To/Cc address of the returned message (attached or inline)."""
-        for part in self.parts:
-            ctype = self.ctype(part)
-            if ctype in ("message/rfc822", "message/global"):
-                for sub in _payload_messages(part):
-                    pairs = [
-                        (n, _b.decode_header_value(v))
-                        for n, v in sub.items()
-                        if str(n).lower() in ("to", "cc", "bcc")
-                    ]
-                    return _b.sole_recipient(pairs)
-            if ctype == "text/rfc822-headers":
-                return _b.sole_recipient(_b.returned_header_lines(_b.part_text(part)))
-        inline = _b.returned_text(self.text)
-        return _b.sole_recipient(_b.returned_header_lines(inline)) if inline else None
-
-    # bounce details --------------------------------------------------------
-    def bounce_details(self, rule: str) -> tuple[tuple[str, ...], bool | None]:
-        recipients: dict[str, None] = {}
-        temporary: bool | None = None
-        dsn_recips, dsn_temp = self.dsn
-        for r in dsn_recips:
-            for addr in (r.original, r.final):
-                if addr:
-                    recipients.setdefault(addr, None)
-        temporary = dsn_temp
-        for value in self.headers("x-failed-recipients"):
-            for addr in _b.find_addresses(value):
-                recipients.setdefault(addr, None)
-        if self.feedback_parts:
-            for part in self.feedback_parts:
-                for block in _b.dsn_blocks(part) if self.ctype(part).startswith("message/") else []:
-                    for field in ("original-rcpt-to", "removal-recipient"):
-                        for addr in _b.find_addresses(block.get(field, "")):
-                            recipients.setdefault(addr, None)
-            sole = self.returned_sole_recipient
-            if not recipients and sole and sole not in self.header_addresses:
-                recipients[sole] = None
-            return tuple(recipients)[: _b.MAX_RECIPIENTS], None
-        if rule == "jmrp_complaint":
-            for part in self.parts:
-                if self.ctype(part) == "message/rfc822":
-                    for sub in _payload_messages(part):
-                        for addr in _b.find_addresses(str(sub.get("x-hmxmroriginalrecipient", ""))):
-                            recipients.setdefault(addr, None)
-            return tuple(recipients), None
-        if self.ses is not None:
-            _, ses_recips, ses_temp = self.ses
-            for addr in ses_recips:
-                recipients.setdefault(addr, None)
-            return tuple(recipients)[: _b.MAX_RECIPIENTS], ses_temp
-        if not recipients and self.dsn_names_recipients:
-            # The DSN lists its recipients and none failed ('delivered'/'relayed').
-            return (), temporary
-        if not recipients:
-            # A relay may wrap the whole report into message/rfc822 (flufl dsn_15 style).
-            for part in self.parts:
-                if self.ctype(part) != "message/rfc822":
-                    continue
-                for sub in _payload_messages(part):
-                    blocks: list[dict[str, str]] = []
-                    for inner in _b.iter_parts(sub, 20):
-                        if self.ctype(inner) in _REPORT_PARTS:
-                            blocks.extend(_b.dsn_blocks(inner))
-                    for r in _b.dsn_recipients(blocks)[0]:
-                        for addr in (r.original, r.final):
-                            if addr:
-                                recipients.setdefault(addr, None)
-        if not recipients:
-            reporter = (self.from_header[1] or self.sender).rpartition("@")[2]
-            for addr in _b.text_recipients(self.text, self.header_addresses, reporter):
-                recipients.setdefault(addr, None)
-        if not recipients:
-            sole = self.returned_sole_recipient
-            if sole and sole not in self.header_addresses:
-                recipients[sole] = None
-        if temporary is None:
-            if not self.dsn[0] and self.report_parts and not self.text_parts:
-                temporary = None
-            else:
-                temporary = _b.body_is_delay(self.subject, self.flat)
-        return tuple(recipients)[: _b.MAX_RECIPIENTS], temporary
-
-
-def _payload_messages(part: Message) -> list[Message]:
-    try:
-        payload = part.get_payload()
-    except Exception:
-        return []
-    if isinstance(payload, list):
-        return [p for p in payload if isinstance(p, Message)]
-    return []
+    def bounce(self, rule: str) -> _b.Bounce:
+        """The failed recipients of the report that rule `rule` recognised."""
+        return self.report.bounce(
+            rule,
+            subject=self.subject,
+            failed=self.headers("x-failed-recipients"),
+            excluded=self.header_addresses,
+            reporter=(self.from_header[1] or self.sender).rpartition("@")[2],
+            ses=self.ses is not None,
+        )
 
 
 # --------------------------------------------------------------------------- predicates
@@ -555,31 +371,31 @@ def _own_message_id(c: _Context) -> str | None:
 
 def _own_x_loop(c: _Context) -> str | None:
     for value in c.headers("x-loop"):
-        for addr in _b.find_addresses(value):
+        for addr in mime.find_addresses(value):
             if addr in c.helpdesk:
                 return f"X-Loop: {value}"
     return None
 
 
 def _dsn_report(c: _Context) -> str | None:
-    top = c.ctype(c.msg)
-    report_type = c.param(c.msg, "report-type")
+    top = mime.content_type(c.msg)
+    report_type = c.report.report_type(c.msg)
     if report_type in ("delivery-status", "global-delivery-status"):
         return f"Content-Type: {top}; report-type={report_type}"
-    if not c.report_parts:
+    if not c.report.report_parts:
         return None
     # A delivery-status part deeper down: a person may have forwarded a report
     # "inline" (reference section 6), so the outer headers must look machine-made.
     if c.machine_signal is None and c.bounce_subject is None:
         return None
-    part = c.report_parts[0]
-    kind = c.param(part, "report-type")
-    return f"{c.ctype(part)} part" + (f" (report-type={kind})" if kind else "")
+    part = c.report.report_parts[0]
+    kind = c.report.report_type(part)
+    return f"{mime.content_type(part)} part" + (f" (report-type={kind})" if kind else "")
 
 
 def _arf_report(c: _Context) -> str | None:
-    for part in c.feedback_parts:
-        nested = part is not c.msg and c.param(c.msg, "report-type") != "feedback-report"
+    for part in c.report.feedback_parts:
+        nested = part is not c.msg and c.report.report_type(c.msg) != "feedback-report"
         # nested deeper: as for DSNs, a forwarded report is a person's mail
         if (
             nested
@@ -589,11 +405,8 @@ def _arf_report(c: _Context) -> str | None:
             )
         ):
             return None
-        kind = ""
-        if c.ctype(part).startswith("message/"):
-            blocks = _b.dsn_blocks(part)
-            kind = blocks[0].get("feedback-type", "") if blocks else ""
-        return f"{c.ctype(part)}" + (f" Feedback-Type: {kind}" if kind else "")
+        kind = c.report.feedback_type(part)
+        return f"{mime.content_type(part)}" + (f" Feedback-Type: {kind}" if kind else "")
     return None
 
 
@@ -602,11 +415,9 @@ def _jmrp_complaint(c: _Context) -> str | None:
     # complaining recipient is in X-HmXmrOriginalRecipient (reference section 5).
     if not re.match(r"(?:fw:\s*)?complaint about message from", c.subject, re.IGNORECASE):
         return None
-    for part in c.parts:
-        if c.ctype(part) == "message/rfc822":
-            for sub in _payload_messages(part):
-                if sub.get("x-hmxmroriginalrecipient") is not None:
-                    return f"Subject: {c.subject}"
+    for sub in c.report.attached_messages:
+        if mime.raw_header_values(sub, "x-hmxmroriginalrecipient"):
+            return f"Subject: {c.subject}"
     return None
 
 
@@ -637,7 +448,7 @@ def _body_rule(name: str, pattern: re.Pattern[str]) -> Predicate:
         signal = c.machine_signal
         if signal is None and c.bounce_subject is None:
             return None
-        m = pattern.search(c.flat)
+        m = pattern.search(c.report.flat)
         if m is None:
             return None
         if signal is None and m.start() > 600:
@@ -660,11 +471,11 @@ def _mta_returned_message(c: _Context) -> str | None:
     # the structure of a report even when its wording is unknown.
     if not c.strict_bounce_sender:
         return None
-    for part in c.parts:
-        ctype = c.ctype(part)
+    for part in c.report.parts:
+        ctype = mime.content_type(part)
         if ctype in ("message/rfc822", "text/rfc822-headers", "message/global"):
             return _clip(f"From {c.from_header[1]}; returned message ({ctype})")
-    if _b.returned_text(c.text):
+    if c.report.returned_text:
         return _clip(f"From {c.from_header[1]}; returned message inline")
     return None
 
@@ -672,11 +483,11 @@ def _mta_returned_message(c: _Context) -> str | None:
 def _machine_failure_text(c: _Context) -> str | None:
     # A machine sender (mailer-daemon@, null Return-Path, Auto-Submitted...) whose text
     # states a delivery failure in words no MTA table above knows.
-    if not (c.strict_bounce_sender or c.null_sender) or c.flat == "":
+    if not (c.strict_bounce_sender or c.null_sender) or c.report.flat == "":
         return None
-    if not (c.bounce_subject or c.machine_sender):
+    if not (c.bounce_subject or c.machine_sender or c.null_from):
         return None
-    m = _b.FAILURE_PHRASES.search(c.flat[:8000])
+    m = _b.FAILURE_PHRASES.search(c.report.flat[:8000])
     if m is None:
         return None
     return _clip(f"{c.machine_signal}; body: {m.group(0)}")
@@ -690,19 +501,18 @@ def _list_server_error(c: _Context) -> str | None:
         return None
     m = re.search(
         r"not (?:a )?member|duplicated message-id|loop alert|reject|error|not allowed|denied",
-        f"{c.subject} {c.flat[:4000]}",
+        f"{c.subject} {c.report.flat[:4000]}",
         re.IGNORECASE,
     )
     return _clip(f"X-MLServer: {server}; {m.group(0)}") if m else None
 
 
 def _read_receipt(c: _Context) -> str | None:
-    top_report = c.param(c.msg, "report-type") == "disposition-notification"
-    for part in c.parts:
-        ctype = c.ctype(part)
+    top_report = c.report.report_type(c.msg) == "disposition-notification"
+    for part in c.report.parts:
+        ctype = mime.content_type(part)
         if ctype == "message/disposition-notification" or (
-            ctype == "multipart/report"
-            and c.param(part, "report-type") == "disposition-notification"
+            ctype == "multipart/report" and c.report.report_type(part) == "disposition-notification"
         ):
             if not top_report and c.machine_signal is None:
                 return None  # a read receipt forwarded inside a person's mail
@@ -921,6 +731,7 @@ def classify(
     sender: str,
     helpdesk_addresses: Collection[str] = (),
     is_own_message_id: Callable[[str], bool] = lambda mid: False,
+    parsed: ParsedEmail | None = None,
 ) -> JunkVerdict:
     """Classify ``message`` as human mail (``kind=None``) or junk; never raises.
 
@@ -928,26 +739,27 @@ def classify(
     ``helpdesk_addresses`` are the helpdesk's own addresses (mail from them is a
     loop); ``is_own_message_id`` is asked about this message's own Message-ID
     (with and without angle brackets) and must say whether the helpdesk generated it.
+    ``parsed`` is what `parse_email` made of ``message``: its decoded headers are
+    used instead of decoding them again.
     """
     try:
-        ctx = _Context(message, sender, helpdesk_addresses, is_own_message_id)
+        headers = parsed.headers if parsed is not None else mime.decoded_headers(message)
+        ctx = _Context(message, headers, sender, helpdesk_addresses, is_own_message_id)
         for rule in RULES:
             evidence = _run(rule.predicate, ctx)
             if evidence is None:
                 continue
-            recipients: tuple[str, ...] = ()
-            temporary: bool | None = None
+            bounce = _b.Bounce((), None)
             if rule.kind == "bounce":
-                try:
-                    recipients, temporary = ctx.bounce_details(rule.name)
-                except Exception:
-                    recipients, temporary = (), None
+                with contextlib.suppress(Exception):
+                    bounce = ctx.bounce(rule.name)
             return JunkVerdict(
                 kind=rule.kind,
                 rule=rule.name,
                 evidence=evidence,
-                bounced_recipients=recipients,
-                temporary=temporary,
+                bounced_recipients=bounce.recipients,
+                temporary=bounce.temporary,
+                returned_message_ids=bounce.message_ids,
                 no_auto_response=True,
                 no_auto_response_reason=f"{rule.kind}: {rule.name}",
             )

@@ -1,25 +1,26 @@
 """Raw bytes to a `ParsedEmail`: headers, addresses, bodies and attachments, decoded.
 
-mail-parser does the MIME walk (charset recovery for bodies, attachment discovery
-with RFC 2183 disposition rules, epilogue recovery); the stdlib fills the gaps:
-headers are decoded here with a fallback chain for wrong, unknown or missing
-charsets (RFC 2047 words with a bogus charset, raw 8-bit headers), and addresses
-are split before their display names are decoded so that an encoded comma stays
-inside its name. Nothing here raises on any input: what cannot be read becomes a
-defect string and an empty value.
+The bytes are read once, by `mime.parse_bytes`; headers and bodies are decoded by
+`mime` (a fallback chain for wrong, unknown or missing charsets). mail-parser
+finds the attachments (RFC 2183 disposition rules, epilogue recovery); it is
+shown the parts and only the Content-* headers it reads, since it parses
+and decodes every header it is given. Addresses are split before their display
+names are decoded, so that an encoded comma stays inside its name. Nothing here
+raises on any input: what cannot be read becomes a defect string and an empty
+value. Stored text holds no C0 control characters but tab and newline.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import contextlib
 import contextvars
-import email
-import email.header
 import email.utils
 import logging
 import mimetypes
+import quopri
 import re
 from collections.abc import Iterable
 from datetime import datetime
@@ -30,9 +31,18 @@ import mailparser
 
 from ..addresses import normalize_email
 from ..model import Attachment
+from . import mime
+from .mime import decode_header_text
 from .result import Address, ParsedEmail
 
-__all__ = ["decode_header_text", "parse_email", "parse_message"]
+__all__ = [
+    "ADDRESSES_CAPPED",
+    "FLATTENED",
+    "HEADERS_CAPPED",
+    "MAX_ADDRESSES",
+    "MAX_ADDRESS_HEADER_CHARS",
+    "parse_email",
+]
 
 # mail-parser logs every unhandled part at WARNING. Its warnings about our own calls are
 # dropped (a library must not spam the host's logs); the host's own use of mail-parser, and
@@ -48,204 +58,27 @@ class _QuietWhileWeParse(logging.Filter):
 for _name in ("mailparser.core", "mailparser.utils"):
     logging.getLogger(_name).addFilter(_QuietWhileWeParse())
 
-# Tried in order for bytes whose charset is unknown or wrong.
-FALLBACK_CHARSETS = ("utf-8", "cp1252")
-_CHARSET_ALIASES = {
-    "unknown-8bit": "utf-8",
-    "x-unknown": "utf-8",
-    "ks_c_5601-1987": "cp949",
-    "iso-8859-8-i": "iso-8859-8",
-    "windows-874": "cp874",
-    "x-user-defined": "cp1252",
-    "ansi_x3.4-1968": "ascii",
-    "us-ascii": "ascii",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "shift-jis": "cp932",
-    "shift_jis": "cp932",
-    "iso-2022-jp": "iso2022_jp_ext",
-}
 # Where the sender is read from, in order: a message without a usable From is
 # still a customer's mail when another header names who sent it.
 SENDER_HEADERS = ("from", "sender", "reply-to", "return-path")
 _MSGID_RE = re.compile(r"<[^<>\s]{1,998}>")
-_ADDRESS_HEADERS = ("to", "cc", "reply-to")
-_MAX_HEADER_CHARS = 16_384
 
+MAX_ADDRESSES = 1000
+"""Addresses taken from one address field (To, Cc, Reply-To...); when there are more,
+the rest are left out and the email's defects (and the result's detail) say so."""
 
-def _bytes_of(text: str) -> bytes:
-    """The original bytes of a header that the compat32 parser kept as surrogate escapes."""
-    return text.encode("ascii", "surrogateescape")
+MAX_ADDRESS_HEADER_CHARS = 65_536
+"""Characters of one address header that are read. The cut falls between two
+addresses (the one it would split is left out), and the defects say so."""
 
-
-def decode_bytes(data: bytes, charset: str | None, fallbacks: Iterable[str] = ()) -> str:
-    """Bytes to text: the declared charset, else each fallback, else UTF-8 with U+FFFD."""
-    candidates: list[str] = []
-    if charset:
-        name = charset.strip().strip('"').lower()
-        candidates.append(_CHARSET_ALIASES.get(name, name))
-    candidates.extend(fallbacks)
-    candidates.extend(FALLBACK_CHARSETS)
-    for candidate in candidates:
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeError, ValueError):
-            if candidate.startswith("iso2022_jp") and b"\x1b" in data:
-                return _iso2022jp_as_cp932(data)
-    return data.decode("utf-8", "replace")
-
-
-def _iso2022jp_as_cp932(data: bytes) -> str:
-    """ISO-2022-JP read as Microsoft's CP50220: JIS X 0208 plus the NEC and IBM extensions.
-
-    Outlook writes characters such as № and ① into ISO-2022-JP, which the stdlib codec
-    rejects; each double-byte pair is moved to Shift_JIS and decoded as cp932.
-    """
-    out = bytearray()
-    mode = "ascii"
-    i = 0
-    while i < len(data):
-        if data[i] == 0x1B and i + 2 < len(data):
-            seq = data[i + 1 : i + 3]
-            mode = {b"$B": "jis", b"$@": "jis", b"(I": "kana"}.get(bytes(seq), "ascii")
-            i += 3
-            continue
-        byte = data[i]
-        if mode == "jis" and 0x21 <= byte <= 0x7E and i + 1 < len(data):
-            c1, c2 = byte, data[i + 1]
-            s2 = c2 + (0x1F if c1 % 2 else 0x7E)
-            if c1 % 2 and s2 >= 0x7F:
-                s2 += 1
-            s1 = (c1 + 1) // 2 + 0x70
-            out += bytes([s1 + 0x40 if s1 >= 0xA0 else s1, s2])
-            i += 2
-            continue
-        out.append(byte + 0x80 if mode == "kana" and 0x21 <= byte <= 0x5F else byte)
-        i += 1
-    return bytes(out).decode("cp932", "replace")
-
-
-_ENCODED_WORD = re.compile(rb"=\?([^?\s]{1,60})\?([bBqQ])\?([^?]*?)\?=")
-_QP_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
-
-
-def _decode_word(
-    charset: bytes, encoding: bytes, payload: bytes, fallbacks: tuple[str, ...]
-) -> str | None:
-    """One encoded word's text, or None when its payload is not what it claims to be."""
-    if encoding in (b"b", b"B"):
-        try:
-            data = base64.b64decode(payload + b"=" * (-len(payload) % 4), validate=True)
-        except (binascii.Error, ValueError):
-            return None
-    else:  # Q; raw 8-bit bytes inside the word are kept as they are
-        data = _QP_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), payload.replace(b"_", b" "))
-    name = charset.decode("ascii", "replace").split("*", 1)[0]  # RFC 2231 language suffix
-    return decode_bytes(data, name, fallbacks)
-
-
-def _decode_plain(data: bytes, fallbacks: tuple[str, ...]) -> str:
-    """Header bytes outside encoded words: ASCII, raw UTF-8, ISO-2022-JP or a legacy 8-bit set."""
-    if data.isascii():
-        if b"\x1b$" in data or b"\x1b(" in data:
-            return decode_bytes(data, "iso-2022-jp", fallbacks)
-        return data.decode("ascii")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    return decode_bytes(data, fallbacks[0] if fallbacks else _guess_8bit(data), fallbacks)
-
-
-def _guess_8bit(data: bytes) -> str:
-    """A legacy charset for undeclared 8-bit text: Cyrillic (KOI8-R or windows-1251) or cp1252.
-
-    In Cyrillic text nearly every letter is an 8-bit byte, while accented Latin text
-    has a few among ASCII letters; most Russian letters are lower case, which KOI8-R
-    puts at 0xC0-0xDF and windows-1251 at 0xE0-0xFF.
-    """
-    high = sum(1 for b in data if b >= 0x80)
-    ascii_letters = sum(1 for b in data if 0x41 <= b <= 0x5A or 0x61 <= b <= 0x7A)
-    if high < 2 * max(ascii_letters, 1):
-        return "cp1252"
-    koi_lower = sum(1 for b in data if 0xC0 <= b <= 0xDF)
-    cp1251_lower = sum(1 for b in data if 0xE0 <= b <= 0xFF)
-    return "koi8_r" if koi_lower > cp1251_lower else "cp1251"
-
-
-def decode_header_text(value: object, fallbacks: Iterable[str] = ()) -> str:
-    """A header value as text: RFC 2047 words decoded, raw 8-bit bytes guessed, unfolded.
-
-    Lenient where mail is broken: encoded words with raw 8-bit bytes inside, unknown
-    charsets, missing whitespace; whitespace between two encoded words is dropped
-    (RFC 2047), whitespace next to ordinary text is kept.
-    """
-    if value is None:
-        return ""
-    fallback_list = tuple(fallbacks)
-    if isinstance(value, email.header.Header):
-        parts: list[str] = []
-        for chunk, charset in email.header.decode_header(value):
-            if isinstance(chunk, bytes):
-                parts.append(decode_bytes(chunk, charset, fallback_list))
-            else:
-                parts.append(chunk)
-        return _unfold("".join(parts))
-    text = (value if isinstance(value, str) else str(value))[:_MAX_HEADER_CHARS]
-    data = text.encode("utf-8", "surrogateescape")
-    if b"=?" not in data:
-        return _unfold(_decode_plain(data, fallback_list))
-    out: list[str] = []
-    position = 0
-    previous_was_word = False
-    for match in _ENCODED_WORD.finditer(data):
-        between = data[position : match.start()]
-        if not (previous_was_word and not between.strip()):
-            out.append(_decode_plain(between, fallback_list))
-        word = _decode_word(match[1], match[2], match[3], fallback_list)
-        out.append(word if word is not None else _decode_plain(match[0], fallback_list))
-        position = match.end()
-        previous_was_word = True
-    out.append(_decode_plain(data[position:], fallback_list))
-    return _unfold("".join(out))
-
-
-def _unfold(text: str) -> str:
-    return re.sub(r"[\r\n]+[ \t]*", " ", text).strip()
-
-
-_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
-
-
-def _split_addresses(value: str) -> list[str]:
-    """Split an address list at commas outside quotes, comments and angle brackets."""
-    pieces: list[str] = []
-    current: list[str] = []
-    quoted = escaped = False
-    depth_angle = depth_paren = 0
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif not quoted:
-            if ch == "<":
-                depth_angle += 1
-            elif ch == ">":
-                depth_angle = max(0, depth_angle - 1)
-            elif ch == "(":
-                depth_paren += 1
-            elif ch == ")":
-                depth_paren = max(0, depth_paren - 1)
-            elif ch == "," and not depth_angle and not depth_paren:
-                pieces.append("".join(current))
-                current = []
-                continue
-        current.append(ch)
-    pieces.append("".join(current))
-    return [p for p in (piece.strip() for piece in pieces) if p]
+# A mailbox piece without an angle address longer than this is not given to the
+# stdlib's address parser (slow on long input): only a bare address is looked for.
+_MAX_PIECE_FOR_STDLIB = 1024
+_ANGLE_ADDR = re.compile(r"<\s*([^<>\s@]{1,256}@[^<>\s]{1,255}?)\s*>")
+_ADDRESS_CHAR = r"[^\s<>()\",;:]"
+_BARE_ADDR = re.compile(
+    rf"(?<!{_ADDRESS_CHAR}){_ADDRESS_CHAR}{{1,256}}@{_ADDRESS_CHAR}{{1,255}}(?!{_ADDRESS_CHAR})"
+)
 
 
 def _one_address(piece: str) -> tuple[str, str]:
@@ -256,50 +89,58 @@ def _one_address(piece: str) -> tuple[str, str]:
         if len(name) >= 2 and name[0] == name[-1] == '"':
             name = re.sub(r"\\(.)", r"\1", name[1:-1])
         return name.strip(), match[1]
-    try:
-        pairs = email.utils.getaddresses([piece])
-    except Exception:  # the stdlib's address parser has raised on odd input before
-        pairs = []
+    pairs: list[tuple[str, str]] = []
+    if len(piece) <= _MAX_PIECE_FOR_STDLIB:
+        try:
+            pairs = email.utils.getaddresses([piece])
+        except Exception:  # the stdlib's address parser has raised on odd input before
+            pairs = []
     if pairs and "@" in pairs[0][1] and not any(c.isspace() for c in pairs[0][1]):
         return pairs[0]
     # "Big Bug bb@bug.com": a display name and a bare address without brackets
-    bare = re.search(r"[^\s<>()\",;:]+@[^\s<>()\",;:]+", piece)
+    bare = _BARE_ADDR.search(piece)
     if bare is None:
         return ("", "")
     name = (piece[: bare.start()] + piece[bare.end() :]).strip().strip('"').strip()
     return (name, bare.group(0))
 
 
-def _addresses(msg: Message, name: str, fallbacks: tuple[str, ...]) -> tuple[Address, ...]:
+def _addresses(
+    msg: Message, name: str, fallbacks: tuple[str, ...], defects: list[str]
+) -> tuple[Address, ...]:
     found: list[Address] = []
     seen: set[str] = set()
-    for value in _raw_headers(msg, name):
-        text = value[:_MAX_HEADER_CHARS]
-        if any("\udc80" <= ch <= "\udcff" for ch in text):
-            text = decode_bytes(_bytes_of(text), None, fallbacks)
-        for piece in _split_addresses(_unfold(text)):
+    capped: set[str] = set()
+    for value in mime.raw_header_values(msg, name):
+        pieces = mime.split_addresses(
+            mime.decode_raw_text(value, fallbacks, limit=MAX_ADDRESS_HEADER_CHARS)
+        )
+        if len(value) > MAX_ADDRESS_HEADER_CHARS:
+            pieces = pieces[:-1]  # the last piece may be cut
+            capped.add(f"only the first {MAX_ADDRESS_HEADER_CHARS} characters read")
+        for piece in pieces:
             display, addr = _one_address(piece)
             addr = normalize_email(addr)
             if "@" not in addr or addr in seen or any(c.isspace() for c in addr):
                 continue
+            if len(found) == MAX_ADDRESSES:
+                capped.add(f"only the first {MAX_ADDRESSES} addresses read")
+                break
             seen.add(addr)
             found.append(Address(email=addr, name=decode_header_text(display, fallbacks)))
+    defects.extend(f"{ADDRESSES_CAPPED}: {name}: {why}" for why in sorted(capped))
     return tuple(found)
 
 
-def _raw_headers(msg: Message, name: str) -> list[str]:
-    """The stored values of a header, before compat32 wraps 8-bit ones in a lossy `Header`."""
-    wanted = name.lower()
-    values: list[str] = []
-    for key, value in msg.raw_items():
-        if str(key).lower() == wanted:
-            values.append(value if isinstance(value, str) else str(value))
-    return values
+ADDRESSES_CAPPED = "AddressesCapped"
+"""The defect that says an address field had more than could be read."""
 
+FLATTENED = "Flattened"
+"""The defect that says the message was read flattened, with how many parts it had
+(`mime.Flattened`: nested too deep or too many parts)."""
 
-def _raw_header(msg: Message, name: str) -> str | None:
-    values = _raw_headers(msg, name)
-    return values[0] if values else None
+HEADERS_CAPPED = "HeadersCapped"
+"""The defect that says header fields were left out or cut (`mime.HeadersCapped`)."""
 
 
 def _message_id(value: object) -> str | None:
@@ -332,13 +173,55 @@ def _date(value: object) -> datetime | None:
 def _body_charsets(msg: Message) -> tuple[str, ...]:
     """Charsets declared by the body parts: the best guess for undeclared 8-bit headers."""
     found: list[str] = []
-    for part in msg.walk():
+    for part in mime.iter_parts(msg):
         charset = part.get_content_charset()
         if charset and charset.lower() not in ("us-ascii", "ascii") and charset not in found:
             found.append(charset.lower())
         if len(found) >= 2:
             break
     return tuple(found)
+
+
+# Headers whose raw 8-bit text goes into the charset guess (with the bodies).
+_GUESSED_HEADERS = ("subject", "from", "sender", "reply-to", "to", "cc")
+
+
+def _undecodable(msg: Message, declared: tuple[str, ...]) -> Iterable[bytes]:
+    """The raw 8-bit text of the message that no declared charset, nor UTF-8, decodes:
+    body parts first (the longest text, the best sample), then the address and
+    subject headers; about `mime.MAX_DETECT_BYTES` of each at most."""
+    candidates = [c for c in (*declared, "utf-8") if mime.text_codec(c)]
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        ctype = mime.content_type(part)
+        children = mime.payload(part)
+        if isinstance(children, list):
+            if not ctype.startswith("message/"):  # an attached message has its own charsets
+                stack.extend(reversed(children))
+            continue
+        if ctype not in ("text/plain", "text/html") or _Bodies._is_file(part):
+            continue
+        data = mime.body_bytes(part, limit=mime.MAX_DETECT_BYTES)
+        if not data.isascii() and not _decodes(data, (part.get_content_charset(), *candidates)):
+            yield data
+    for name in _GUESSED_HEADERS:
+        for value in mime.raw_header_values(msg, name):
+            raw = mime.header_bytes(value)
+            if not raw.isascii() and not _decodes(raw, candidates):
+                yield raw
+
+
+def _decodes(data: bytes, charsets: Iterable[str | None]) -> bool:
+    """Whether one of `charsets` decodes `data` (which may end inside a character)."""
+    for charset in charsets:
+        codec = mime.text_codec(charset)
+        if codec is None:
+            continue
+        with contextlib.suppress(Exception):  # any codec failure: not this one
+            codecs.getincrementaldecoder(codec)().decode(data, final=False)
+            return True
+    return False
 
 
 def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
@@ -348,14 +231,11 @@ def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
             restored = blobs.decode(payload.encode("ascii", "replace"))
             if restored is not None:
                 return restored
-        try:
-            return base64.b64decode(payload)
-        except (binascii.Error, ValueError):
-            return b""
-    charset = item.get("charset") or "utf-8"
+        return mime.decode_base64(str(payload).encode("ascii", "replace"))
+    charset = mime.text_codec(item.get("charset")) or "utf-8"
     try:
         return str(payload).encode(charset)
-    except (LookupError, UnicodeError):
+    except Exception:  # a codec that cannot write these characters
         return str(payload).encode("utf-8", "surrogateescape")
 
 
@@ -368,6 +248,7 @@ REPORT_PART_NAMES = {
     "text/rfc822-headers": "Returned headers.txt",
 }
 ATTACHED_MESSAGE_TYPES = ("message/rfc822", "message/global")
+_MESSAGE_FILES = frozenset((*ATTACHED_MESSAGE_TYPES, *REPORT_PART_NAMES))
 
 
 def _clean_filename(name: str) -> str:
@@ -376,14 +257,27 @@ def _clean_filename(name: str) -> str:
     return re.sub(r"\\(.)", r"\1", name).strip()
 
 
-def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
+def _attachments(parser: Any, msg: Message, view: _View, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
+    reported: set[int] = set()  # the parts mail-parser reported (by id)
     named: set[str] | None = None  # the parts' real file names, read only when needed
     for item in parser.attachments:
+        part = view.part_of(item)
+        if part is not None:
+            reported.add(id(part))
         content_id = (item.get("content-id") or "").strip().strip("<>") or None
         content_type = (item.get("mail_content_type") or "application/octet-stream").lower()
         filename = _clean_filename(decode_header_text(item.get("filename") or ""))
-        if content_id and filename.strip("<>") == content_id:
+        disposition = (item.get("content-disposition") or "").lower()
+        inline = disposition.startswith("inline") or (bool(content_id) and not disposition)
+        if part is not None and mime.content_type(part).startswith("message/"):
+            # an attached message: its real file name, else named after its subject
+            if named is None:
+                named = _part_filenames(msg)
+            if filename not in named:
+                filename = _message_name(part)
+            inline = disposition.startswith("inline")
+        elif content_id and filename.strip("<>") == content_id:
             filename = _name_for(content_id, content_type)
         elif _INVENTED_NAME.fullmatch(filename):
             if named is None:
@@ -391,61 +285,100 @@ def _attachments(parser: Any, msg: Message, blobs: _Blobs) -> tuple[Attachment, 
             if filename not in named:
                 # mail-parser invents a random name for an unnamed part; ours is stable
                 filename = _unnamed(len(found) + 1, content_type)
-        disposition = (item.get("content-disposition") or "").lower()
-        content = _attachment_content(item, blobs)
+        content = _part_content(part, blobs) if part is not None else None
+        if content is None:
+            content = _attachment_content(item, blobs)
         found.append(
             Attachment(
                 filename=filename,
-                content_type=(item.get("mail_content_type") or "application/octet-stream").lower(),
+                content_type=content_type,
                 size=len(content),
                 content=content,
-                inline=disposition.startswith("inline") or (bool(content_id) and not disposition),
+                inline=inline,
                 content_id=content_id,
             )
         )
-    return (*found, *_unnamed_message_parts(msg, {a.filename for a in found}, blobs))
+    return (*found, *_unnamed_message_parts(msg, reported, blobs))
 
 
-def _unnamed_message_parts(msg: Message, known: set[str], blobs: _Blobs) -> list[Attachment]:
-    """Attached messages and delivery reports that mail-parser leaves without a name."""
+def _message_name(part: Message) -> str:
+    """The file name of an attached message or report that carries none (Zammad's)."""
+    ctype = mime.content_type(part)
+    if ctype in REPORT_PART_NAMES:
+        return REPORT_PART_NAMES[ctype]
+    inner = mime.payload(part)
+    first = inner[0] if isinstance(inner, list) and inner else None
+    subject = decode_header_text(first.get("subject")) if isinstance(first, Message) else ""
+    return f"{subject or 'message'}.eml"
+
+
+def _unnamed_message_parts(msg: Message, reported: set[int], blobs: _Blobs) -> list[Attachment]:
+    """Attached messages and delivery reports that mail-parser did not report (it takes
+    them for body text when they carry no file name).
+
+    An attached message is one attachment, its whole text: what it contains (its own
+    attachments, the messages attached to it) is not looked into.
+    """
     found: list[Attachment] = []
-    for part in msg.walk():
-        ctype = part.get_content_type()
-        if part.get_filename() or (
+    for part in mime.iter_parts(msg, into_messages=False):
+        ctype = mime.content_type(part)
+        if id(part) in reported or (
             ctype not in REPORT_PART_NAMES and ctype not in ATTACHED_MESSAGE_TYPES
         ):
             continue
-        if ctype in REPORT_PART_NAMES:
-            name = REPORT_PART_NAMES[ctype]
-        else:
-            inner = part.get_payload()
-            first = inner[0] if isinstance(inner, list) and inner else None
-            subject = decode_header_text(first.get("subject")) if isinstance(first, Message) else ""
-            name = f"{subject or 'message'}.eml"
-        if name in known:
-            continue
+        name = _message_name(part)
+        with contextlib.suppress(Exception):  # a malformed RFC 2231 parameter
+            name = _clean_filename(decode_header_text(part.get_filename() or "")) or name
         try:
-            content = (
-                blobs.restore(part.as_bytes())
-                if ctype in ATTACHED_MESSAGE_TYPES
-                else _part_bytes(part)
-            )
+            content = _part_content(part, blobs) or b""
         except Exception:  # a broken inner message: keep the attachment, empty
             content = b""
-        if ctype in ATTACHED_MESSAGE_TYPES:
-            content = content.split(b"\n\n", 1)[-1] if content else content
         found.append(
             Attachment(filename=name, content_type=ctype, size=len(content), content=content)
         )
     return found
 
 
+def _part_content(part: Message, blobs: _Blobs) -> bytes | None:
+    """The bytes of a file part: transfer-decoded (base64 leniently), an attached
+    message written back whole; None for a part that is not a leaf."""
+    ctype = mime.content_type(part)
+    stored = mime.payload(part)
+    if ctype in ATTACHED_MESSAGE_TYPES:
+        return _message_bytes(part, blobs)
+    if ctype.startswith("message/") or ctype in REPORT_PART_NAMES:
+        return _part_bytes(part)
+    if not isinstance(stored, str):
+        return None
+    if _BLOB_TOKEN.decode() in stored[:64]:
+        restored = blobs.decode(stored.encode("ascii", "replace"))
+        if restored is not None:
+            return restored
+    return mime.body_bytes(part)
+
+
+def _message_bytes(part: Message, blobs: _Blobs) -> bytes:
+    """An attached message as a file: the message it carries, written back once."""
+    inner = mime.payload(part)
+    if isinstance(inner, str):
+        data = mime.body_bytes(part)
+    else:
+        data = blobs.restore(b"\n".join(mime.flatten(m) for m in inner))
+        if len(inner) == 1 and not inner[0].keys():  # no header: the text as received
+            data = data[1:]
+    cte = str(part.get("content-transfer-encoding", "")).strip().lower()
+    if cte == "base64":  # not allowed for message/rfc822 (RFC 2046), but seen
+        return mime.decode_base64(data)
+    if cte == "quoted-printable":
+        return quopri.decodestring(data)
+    return data
+
+
 def _part_bytes(part: Message) -> bytes:
-    payload = part.get_payload()
+    payload = mime.payload(part)
     if isinstance(payload, list):
-        return b"\n".join(p.as_bytes() for p in payload if isinstance(p, Message))
-    data = part.get_payload(decode=True)
-    return data if isinstance(data, bytes) else b""
+        return b"\n".join(p.as_bytes() for p in payload)
+    return mime.body_bytes(part)
 
 
 # The shape of the names mail-parser invents (`random_string()` + ".rtf" or ".txt").
@@ -455,7 +388,7 @@ _INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:rtf|txt)")
 def _part_filenames(msg: Message) -> set[str]:
     """The file names the parts of `msg` really carry (as mail-parser reports them)."""
     names: set[str] = set()
-    for part in msg.walk():
+    for part in mime.iter_parts(msg):
         raw_name: str | None = None
         with contextlib.suppress(Exception):  # a malformed RFC 2231 parameter
             raw_name = part.get_filename()
@@ -483,48 +416,145 @@ def _name_for(content_id: str, content_type: str) -> str:
 def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     """A `ParsedEmail` from a stdlib message (compat32 policy), never raising."""
     blobs = blobs or _Blobs(b"")
-    defects: list[str] = [type(d).__name__ for d in getattr(msg, "defects", ())]
+    defects: list[str] = [
+        f"{type(d).__name__}: {d}"
+        if isinstance(d, mime.Flattened | mime.HeadersCapped)
+        else type(d).__name__
+        for d in getattr(msg, "defects", ())
+    ]
     fallbacks = _body_charsets(msg)
+    guess = mime.detect_charset(_undecodable(msg, fallbacks))
+    if guess is not None:  # after what the message declares, and after UTF-8
+        fallbacks = (*fallbacks, "utf-8", guess)
     quiet = _PARSING.set(True)
     try:
-        parser: Any = mailparser.MailParser(msg)
-        attachments = _attachments(parser, msg, blobs)
+        view = _View(msg)
+        parser: Any = mailparser.MailParser(view.root)
+        attachments = _attachments(parser, msg, view, blobs)
     except Exception as exc:  # mail-parser failed on this structure: use the stdlib alone
         defects.append(f"MailParserError: {type(exc).__name__}")
-        attachments = _stdlib_attachments(msg)
+        attachments = _stdlib_attachments(msg, blobs)
     finally:
         _PARSING.reset(quiet)
     bodies = _Bodies(blobs, fallbacks)
-    try:
-        bodies.visit(msg)
-    except RecursionError:
-        defects.append("BodyTooDeep")
-    text_plain, text_html = bodies.plain, bodies.html
+    bodies.visit(msg)
     senders = next(
-        (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks))), ()
+        (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks, defects))),
+        (),
     )
-    headers = tuple(
-        (str(k), decode_header_text(v, fallbacks))
-        for k, v in list(msg.raw_items())[:500]
-        if k is not None
-    )
-    html = "\n".join(text_html) if text_html else None
+    subject = next(iter(mime.raw_header_values(msg, "subject")), None)
     return ParsedEmail(
         message_id=_message_id(msg.get("message-id")),
         in_reply_to=_message_ids(msg.get_all("in-reply-to") or ()),
         references=_message_ids(msg.get_all("references") or ()),
         sender=senders[0] if senders else Address(email=""),
-        to=_addresses(msg, "to", fallbacks),
-        cc=_addresses(msg, "cc", fallbacks),
-        reply_to=_addresses(msg, "reply-to", fallbacks),
-        subject=decode_header_text(_raw_header(msg, "subject"), fallbacks),
+        to=_addresses(msg, "to", fallbacks, defects),
+        cc=_addresses(msg, "cc", fallbacks, defects),
+        reply_to=_addresses(msg, "reply-to", fallbacks, defects),
+        subject=decode_header_text(subject, fallbacks),
         date=_date(msg.get("date")),
-        text="\n".join(text_plain),
-        html=html,
+        text=mime.clean_body("\n".join(bodies.plain)),
+        html=mime.clean_body("\n".join(bodies.html)) if bodies.html else None,
         attachments=attachments,
         defects=tuple(defects),
-        headers=headers,
+        headers=mime.decoded_headers(msg, fallbacks),
     )
+
+
+# The headers of a part that mail-parser reads to find attachments (its mime_header_view).
+_MAILPARSER_HEADERS = frozenset(
+    {"content-type", "content-disposition", "content-id", "content-transfer-encoding"}
+)
+
+
+MAX_VIEW_DEPTH = 32
+"""Nesting levels of multiparts mail-parser is shown; deeper parts are shown as the
+parts of the container at that level (its recursive walk would exhaust the stack)."""
+
+_PART_MARKER = "HELPDESKMAILPART"
+_PART_MARKER_RE = re.compile(r"HELPDESKMAILPART(\d{8})")
+
+
+def _view_of(part: Message) -> Message:
+    """A part as mail-parser is shown it: of its headers only the four Content-* headers
+    mail-parser reads (each cut at `mime.MAX_HEADER_CHARS`), no payload yet."""
+    view = mime.Part()
+    for key, value in part.raw_items():
+        if str(key).lower() in _MAILPARSER_HEADERS:
+            view[key] = mime.clip(value, mime.MAX_HEADER_CHARS) if isinstance(value, str) else value
+    view.set_default_type(part.get_default_type())
+    view.preamble, view.epilogue = part.preamble, part.epilogue
+    view.defects = part.defects
+    return view
+
+
+def _disposition(part: Message) -> str:
+    try:
+        return (part.get_content_disposition() or "").lower()
+    except Exception:
+        return ""
+
+
+class _View:
+    """The message as mail-parser is shown it, to find the attachments.
+
+    mail-parser parses and decodes every header of the message it is given
+    (addresses, dates, Received, all of them twice over), and copies and decodes
+    every body (twice the message in memory); only its attachments are used here,
+    which depend on the parts and their Content-* headers alone. So it is shown the
+    same tree of parts with those headers only, each leaf holding a short marker
+    instead of its body: the marker in an attachment mail-parser reports names the
+    part, whose bytes are then read from the message itself. An attached message
+    (`message/*`) is a leaf: what it carries is not looked into. A multipart
+    attached as a file is shown as it is (mail-parser writes its parts out).
+    """
+
+    def __init__(self, msg: Message) -> None:
+        self.parts: list[Message] = []
+        self.root = _view_of(msg)
+        stack: list[tuple[Message, Message, int]] = [(msg, self.root, 0)]
+        while stack:
+            part, view, depth = stack.pop()
+            body = mime.payload(part)
+            ctype = mime.content_type(part)
+            if ctype.startswith("message/") and ctype not in _MESSAGE_FILES:
+                view.set_payload([])  # message/partial, message/external-body: no file
+                continue
+            if not isinstance(body, list) or ctype.startswith("message/"):
+                view.set_payload(f"{_PART_MARKER}{len(self.parts):08d}")
+                self.parts.append(part)
+                continue
+            if _disposition(part) == "attachment":
+                view.set_payload([*body])
+                continue
+            children = body if depth < MAX_VIEW_DEPTH else _leaves(part)
+            views = [_view_of(child) for child in children]
+            view.set_payload(list[Message | str](views))
+            stack.extend((child, v, depth + 1) for child, v in zip(children, views, strict=True))
+
+    def part_of(self, item: dict[str, Any]) -> Message | None:
+        """The part an attachment mail-parser reports was read from (None: not a marker)."""
+        payload = item.get("payload")
+        if not isinstance(payload, str) or len(payload) > 64:
+            return None
+        match = _PART_MARKER_RE.fullmatch(payload.strip())
+        if match is None and item.get("binary"):
+            with contextlib.suppress(binascii.Error, ValueError, UnicodeDecodeError):
+                decoded = base64.b64decode(payload, validate=True).decode("ascii")
+                match = _PART_MARKER_RE.fullmatch(decoded)
+        if match is None or int(match[1]) >= len(self.parts):
+            return None
+        return self.parts[int(match[1])]
+
+
+def _leaves(part: Message) -> list[Message]:
+    """The parts under `part` that are not multiparts (attached messages are leaves)."""
+    return [
+        p
+        for p in mime.iter_parts(part, into_messages=False)
+        if p is not part
+        and (not isinstance(mime.payload(p), list) or mime.content_type(p).startswith("message/"))
+    ]
 
 
 class _Bodies:
@@ -542,29 +572,39 @@ class _Bodies:
         self.plain: list[str] = []
         self.html: list[str] = []
 
-    def visit(self, part: Message) -> None:
-        ctype = part.get_content_type()
-        if ctype.startswith("message/"):
-            return
-        if part.is_multipart():
-            children = [p for p in part.get_payload() if isinstance(p, Message)]
-            if ctype == "multipart/alternative":
-                self._alternative(children)
-            else:
-                for child in children:
-                    self.visit(child)
-            return
-        if ctype not in ("text/plain", "text/html") or self._is_file(part):
-            return
-        text = self._text(part)
-        if text.strip():
-            (self.plain if ctype == "text/plain" else self.html).append(text)
+    def visit(self, msg: Message) -> None:
+        """Collect the bodies of `msg`, in order, at any depth (without recursion)."""
+        # Work items: a part to visit and the bodies it adds to, or the alternatives of
+        # a multipart/alternative to choose from once they are all visited.
+        stack: list[tuple[Message, _Bodies] | tuple[list[_Bodies], _Bodies]] = [(msg, self)]
+        while stack:
+            what, into = stack.pop()
+            if isinstance(what, list):
+                into._choose(what)
+                continue
+            part = what
+            ctype = part.get_content_type()
+            if ctype.startswith("message/"):
+                continue
+            children = mime.payload(part)
+            if isinstance(children, list):
+                if ctype == "multipart/alternative":
+                    subs = [_Bodies(self.blobs, self.fallbacks) for _ in children]
+                    stack.append((subs, into))
+                    stack.extend(reversed(list(zip(children, subs, strict=True))))
+                else:
+                    stack.extend((child, into) for child in reversed(children))
+                continue
+            if ctype not in ("text/plain", "text/html") or self._is_file(part):
+                continue
+            text = self._text(part)
+            if text.strip():
+                (into.plain if ctype == "text/plain" else into.html).append(text)
 
-    def _alternative(self, children: list[Message]) -> None:
+    def _choose(self, alternatives: list[_Bodies]) -> None:
+        """The last plain and the last HTML version among the visited alternatives."""
         found: dict[str, list[str]] = {}
-        for child in children:
-            sub = _Bodies(self.blobs, self.fallbacks)
-            sub.visit(child)
+        for sub in alternatives:
             if sub.plain:
                 found["plain"] = sub.plain
             if sub.html:
@@ -582,25 +622,25 @@ class _Bodies:
             data = part.get_payload(decode=True)
         except Exception:  # a broken transfer encoding: read what is there
             data = None
+        stored = mime.payload(part)
+        stored = stored if isinstance(stored, str) else ""
         if not isinstance(data, bytes):
-            raw = part.get_payload()
-            data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-        elif _BLOB_TOKEN in data[:64] or _BLOB_TOKEN.decode() in str(part.get_payload())[:64]:
-            restored = self.blobs.decode(str(part.get_payload()).encode("ascii", "replace"))
+            data = stored.encode("utf-8", "surrogateescape")
+        elif _BLOB_TOKEN in data[:64] or _BLOB_TOKEN.decode() in stored[:64]:
+            restored = self.blobs.decode(stored.encode("ascii", "replace"))
             data = restored if restored is not None else data
-        return decode_bytes(data, part.get_content_charset(), self.fallbacks)
+        return mime.decode_bytes(data, part.get_content_charset(), self.fallbacks)
 
 
-def _stdlib_attachments(msg: Message) -> tuple[Attachment, ...]:
+def _stdlib_attachments(msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    for part in msg.walk():
-        if part.is_multipart() or not _Bodies._is_file(part):
+    for part in mime.iter_parts(msg, into_messages=False):
+        if not isinstance(mime.payload(part), str) or not _Bodies._is_file(part):
             continue
         try:
-            payload = part.get_payload(decode=True)
+            data = _part_content(part, blobs) or b""
         except Exception:
-            payload = None
-        data = payload if isinstance(payload, bytes) else b""
+            data = b""
         found.append(
             Attachment(
                 filename=_clean_filename(decode_header_text(part.get_filename() or "")),
@@ -609,7 +649,7 @@ def _stdlib_attachments(msg: Message) -> tuple[Attachment, ...]:
                 content=data,
             )
         )
-    return tuple(found)
+    return (*found, *_unnamed_message_parts(msg, set(), blobs))
 
 
 # Large base64 bodies are cut out of the raw bytes before the stdlib parser sees them:
@@ -704,13 +744,9 @@ def _b64(data: bytes) -> bytes:
 def parse_email(raw: bytes) -> tuple[ParsedEmail, Message]:
     """Parse raw bytes; returns the summary and the stdlib message it came from."""
     blobs = _Blobs(raw)
-    try:
-        msg = email.message_from_bytes(blobs.cut())
-    except Exception as exc:  # RecursionError on absurd nesting, and the like
-        msg = email.message.Message()
-        msg.defects.append(email.errors.MessageDefect(f"unparseable: {type(exc).__name__}"))
+    msg = mime.parse_bytes(blobs.cut())
     try:
         return parse_message(msg, blobs), msg
     except RecursionError:
-        empty = email.message.Message()
+        empty = mime.Part()
         return parse_message(empty, _Blobs(b"")), empty

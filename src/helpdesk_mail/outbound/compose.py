@@ -21,49 +21,86 @@ Every message has (rules other code relies on):
   unless `from_name_for_all` is on or the author has no name.
 - ``Reply-To``: `OutgoingSettings.reply_to`, when set.
 - ``Auto-Submitted: auto-generated`` (RFC 3834) and ``X-Auto-Response-Suppress: All``.
+- ``List-Unsubscribe`` (RFC 2369) with the unsubscribe link the email shows, whenever
+  it shows one (`#Unsubscribe#`), written on one line as it is; and
+  ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058) when that link
+  works with one click: signed for its one recipient (not in CC mode, a secret key
+  set) and ``https``. The host's unsubscribe route then accepts a POST.
 - ``Message-ID``: signed (`tokens.new_message_id`) for ticket emails, so that a
   reply finds its ticket; an unsigned random one for other emails or without a secret.
   Domain: `message_id_domain`, else the From address's domain.
 - ``In-Reply-To`` (the ticket's latest stored Message-ID) and ``References`` (its first
-  and up to nine latest), when the ticket has any.
+  and up to nine latest), when the ticket has any; never a Message-ID of another ticket
+  (a signed one naming another ticket is left out; the storage keeps a Message-ID with
+  the first ticket that stored it).
 - A subject that starts with the ticket token ``[#1234]`` (added if the template left
-  it out), so that replies thread even without Message-IDs.
+  it out), so that replies thread even without Message-IDs, and carries no email-API
+  command (`tokens.without_commands`): a technician's plain reply must not close a
+  ticket because a customer's subject said ``#close#``.
+- The reply marker (`reply_marker`): a line on top of both parts
+  (``##- Reply above this line -##``, `NotificationSettings.reply_marker`) and one at
+  the bottom (the helpdesk's name and the ticket); in HTML, elements carrying the
+  marker's class around the template's content, in a column at most `MAX_WIDTH_PX`
+  wide. Inbound cuts replies there.
 - ``multipart/alternative``: the plain text derived from the HTML, then the HTML.
   Files of the new ticket or reply are attached, and inline images of shown messages
   included (``multipart/related``, by Content-ID), only when
   `PlannedEmail.include_attachments` is on; otherwise ``cid:`` images are replaced by
-  their alt text.
+  their alt text. A ``cid:`` reference resolves only to the parts of the message that
+  makes it (never another message's, so never a techs-only comment's for a customer):
+  it is rewritten to ``cid:<message>.<Content-ID>``, and anything else shows its alt text.
+  Files and images are attached in order while they fit in
+  `NotificationSettings.max_attached_bytes` (10 MB) and `max_attached_files` (50); the
+  others are only listed, with their links (`#Recent_Attachments#`).
 - No header carries CR, LF or another control character from user data: names,
   subjects and file names are flattened to one line; invalid addresses are left out.
+
+Messages use `POLICY` (`email.policy.SMTP`, header classes made once). A header whose
+value is printable ASCII on one line is stored as it will be written (`_set`): the
+email package neither parses it when set nor refolds it when sent, and the fields
+read again before sending (recipients, Message-ID, MIME structure) are parsed once.
+The text and HTML parts are built directly, their multipart boundary derived from the
+Message-ID. Bytes on the wire are those `set_content`/`add_alternative` would give;
+the email package's own way is kept for anything else (non-ASCII names and subjects,
+long values, attachments).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import html as html_lib
+import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
-from email.headerregistry import Address
+from email.generator import BytesGenerator
+from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime
-from typing import Protocol, cast
+from io import BytesIO
+from typing import Any, Protocol, cast
 
 from ..addresses import normalize_email
-from ..kinds import kinds_where
+from ..kinds import TemplateKind, kinds_where
 from ..model import Attachment, Comment, Role, Ticket, User
 from ..planned import PlannedEmail, Recipient
 from ..ports import Clock, PlanReader, RandomSource
-from ..settings import Settings
+from ..reply_marker import END_CLASS, START_CLASS, end_text, marker_line
+from ..settings import NotificationSettings, Settings
 from ..templating.render import (
-    RenderedEmail,
+    EmailTemplate,
     Templates,
     compile_email,
     header_text,
-    render_compiled_email,
+    render_compiled,
 )
-from ..templating.sanitize import sanitize_html
+from ..templating.sanitize import MAX_INPUT, escape, sanitize_html
 from ..templating.values import (
     FieldValue,
     FileLink,
@@ -74,8 +111,8 @@ from ..templating.values import (
     TemplateData,
     text_to_html,
 )
-from ..text import ALTERNATIVE, html_to_text
-from ..tokens import new_message_id, with_ticket_token
+from ..text import ALTERNATIVE, html_to_text, tidy_pieces
+from ..tokens import check_message_id, new_message_id, with_ticket_token, without_commands
 from .autologin import make_autologin_url, make_rating_url, make_unsubscribe_url, ticket_url
 from .per_event import About, EventFacts, SentenceFacts, Shows, event_row, what_happened
 
@@ -88,6 +125,9 @@ __all__ = [
 RATING_TTL = timedelta(days=30)
 UNSUBSCRIBE_TTL = timedelta(days=365)
 KB_SUGGESTIONS = 5
+KB_QUERY_CHARS = 2000
+"""Characters of the ticket (subject, then text) the suggested KB articles are searched
+with: a search over a megabyte of text costs the host's search as much as the email."""
 MAX_REFERENCES = 10
 _MESSAGE_ID = re.compile(r"<[^<>\s@\x00-\x1f\x7f]{1,250}@[^<>\s@\x00-\x1f\x7f]{1,250}>")
 _CID_REF = re.compile(r'src="cid:([^"]+)"')
@@ -97,14 +137,41 @@ _HUMAN_KINDS = kinds_where(human_from=True)
 _RECENT_KINDS = kinds_where(new_message=True)
 _RATING_KINDS = kinds_where(rating=True)
 _KB_MASK = "Suggested_KB_articles"
+_UNSUBSCRIBE_MASK = "Unsubscribe"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+"""The value of ``List-Unsubscribe-Post`` (RFC 8058)."""
+_MAX_HEADER_LINE = 998  # RFC 5322 2.1.1, CRLF excluded
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+MAX_WIDTH_PX = 600
+"""The width of the column every notification is laid out in, at most (mobile-friendly)."""
+_HIDDEN = "display:none;max-height:0;max-width:0;overflow:hidden;font-size:0;line-height:0"
+_MARKER_STYLE = "color:#999999;font-size:11px;line-height:1.4"
 _HTML_PAGE = (
     '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-    '<meta name="viewport" content="width=device-width"></head>\n<body>\n{}\n</body></html>\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "<style>img{{max-width:100%;height:auto}} table{{max-width:100%}}</style></head>\n"
+    '<body style="margin:0;padding:0;background-color:#ffffff">\n'
+    f'<div style="max-width:{MAX_WIDTH_PX}px;margin:0 auto;padding:12px 16px">\n'
+    f'<div class="{START_CLASS}" id="{START_CLASS}" style="{_HIDDEN}"></div>'
+    f'<div class="{START_CLASS}-line" style="{_MARKER_STYLE};margin:0 0 12px 0">{{top}}</div>\n'
+    "{body}\n"
+    f'<div class="{END_CLASS}-line" style="{_MARKER_STYLE};margin:16px 0 0 0">{{bottom}}</div>'
+    f'<div class="{END_CLASS}" id="{END_CLASS}" style="{_HIDDEN}"></div>\n'
+    "</div>\n</body></html>\n"
 )
+"""The page around every notification's HTML: the column, and the reply markers
+(`reply_marker`) above and below the template's content."""
+_PAGE_HEAD, _PAGE_TAIL = _HTML_PAGE.split("{body}")
 
 
 class ComposeError(ValueError):
     """The settings do not allow composing an email (e.g. no From address)."""
+
+
+def helpdesk_name(settings: Settings) -> str:
+    """The helpdesk's name as notifications show it: `from_name`, else the From address."""
+    out = settings.outgoing
+    return header_text(out.from_name or out.from_address, 120)
 
 
 # --- template data from the host's data ------------------------------------------
@@ -141,6 +208,38 @@ def _files(attachments: Sequence[Attachment]) -> tuple[FileLink, ...]:
     return tuple(FileLink(a.filename, a.url or "", a.size) for a in attachments if not a.inline)
 
 
+def _content_id(attachment: Attachment) -> str:
+    """An attachment's Content-ID without angle brackets ("" when it has none)."""
+    return (attachment.content_id or "").strip().strip("<>").strip()
+
+
+# The emails of one event show the same messages, each email rendered on its own, and
+# reading HTML is their costly part (a second for a megabyte of nested tags): the last
+# two results are kept. What is kept is bounded: `sanitize_html` reads at most
+# `MAX_INPUT` characters, and its result is what `html_to_text` reads.
+@functools.lru_cache(maxsize=2)
+def _sanitized(
+    body_html: str, allow_cid: bool, scope: str, resolvable: frozenset[str]
+) -> tuple[str, tuple[str, ...]]:
+    """The sanitized HTML of a message whose `resolvable` inline parts (by Content-ID)
+    are written ``cid:<scope>.<Content-ID>``, and the Content-IDs it refers to."""
+    resolved: list[str] = []
+
+    def resolve(cid: str) -> str | None:
+        if cid not in resolvable:
+            return None
+        resolved.append(cid)
+        return f"{scope}.{cid}"
+
+    html = sanitize_html(body_html, allow_cid=allow_cid, resolve_cid=resolve)
+    return html, tuple(dict.fromkeys(resolved))
+
+
+@functools.lru_cache(maxsize=2)
+def _text_of(html: str) -> str:
+    return html_to_text(html, ALTERNATIVE)
+
+
 def _message(
     author: str,
     date: datetime | None,
@@ -149,10 +248,22 @@ def _message(
     attachments: tuple[FileLink, ...] = (),
     techs_only: bool = False,
     allow_cid: bool = True,
+    *,
+    parts: Sequence[Attachment] = (),
+    scope: str = "",
+    inline: dict[str, Attachment] | None = None,
 ) -> Message:
+    """One message of the log as templates show it. Its ``cid:`` images resolve only to
+    its own inline `parts`: each becomes ``cid:<scope>.<Content-ID>`` and is registered in
+    `inline` for the composer to attach; any other ``cid:`` reference (another message's
+    image, a techs-only comment's) is replaced by its alt text."""
     if body_html:
-        html = sanitize_html(body_html, allow_cid=allow_cid)
-        text = body_text or html_to_text(html, ALTERNATIVE)
+        own = {cid: a for a in parts if a.inline and (cid := _content_id(a))}
+        resolvable = frozenset(own) if inline is not None else frozenset()
+        html, resolved = _sanitized(body_html[:MAX_INPUT], allow_cid, scope, resolvable)
+        if inline is not None:
+            inline.update((f"{scope}.{cid}", own[cid]) for cid in resolved)
+        text = body_text or _text_of(html)
     else:
         html = text_to_html(body_text.strip())
         text = body_text
@@ -171,6 +282,8 @@ class _Reads:
         self._messages: dict[tuple[int, int], Message] = {}
         self._kb: dict[int, tuple[LinkItem, ...]] = {}
         self._files: dict[tuple[str | None, str, int, str | None], bytes] = {}
+        self.inline: dict[str, Attachment] = {}
+        """The inline images the shown messages refer to, by their scoped Content-ID."""
 
     def user(self, email: str) -> User | None:
         if email not in self._users:
@@ -226,6 +339,9 @@ class _Reads:
                 t.body_text,
                 attachments=_files(t.attachments),
                 allow_cid=self.allow_cid,
+                parts=t.attachments,
+                scope=f"t{t.id}",
+                inline=self.inline,
             )
         return self._messages[key]
 
@@ -242,13 +358,22 @@ class _Reads:
                 attachments=_files(c.attachments),
                 techs_only=c.techs_only,
                 allow_cid=self.allow_cid,
+                parts=c.attachments,
+                scope=f"c{t.id}.{index}",
+                inline=self.inline,
             )
         return self._messages[key]
 
     def kb_suggestions(self, t: Ticket) -> tuple[LinkItem, ...]:
         """KB articles similar to the ticket, for `#Suggested_KB_articles#`."""
         if t.id not in self._kb:
-            query = f"{t.subject} {t.body_text or html_to_text(t.body_html or '')}"
+            text = t.body_text[:KB_QUERY_CHARS] or html_to_text(
+                (t.body_html or "")[: 8 * KB_QUERY_CHARS]
+            )
+            query = f"{t.subject} {text}"
+            if len(query) > KB_QUERY_CHARS:  # not inside a word
+                cut = query.rfind(" ", 0, KB_QUERY_CHARS)
+                query = query[: cut if cut > 0 else KB_QUERY_CHARS]
             found = self.storage.search_kb(query, KB_SUGGESTIONS)
             self._kb[t.id] = tuple(LinkItem(a.title, a.url) for a in found)
         return self._kb[t.id]
@@ -334,6 +459,7 @@ def _build(
         kind=planned.template,
         originator=originator,
         login_url=settings.outgoing.helpdesk_url,
+        helpdesk_name=helpdesk_name(settings),
         recipients=tuple(r.name or r.email for r in (*planned.to, *planned.cc)),
     )
     sentence = SentenceFacts(event, originator.name)
@@ -428,7 +554,35 @@ def _about_ticket(b: _Build) -> _Built:
             _username(u, e) for e, u in subscriber_users if u is None or not u.is_staff
         ),
     )
+    if kind is K_CONFIRMATION and not getattr(planned.event, "sender_known", True):
+        return _Built(_without_content(data))
     return _Built(data, [a for a in shown_files if not a.inline])
+
+
+K_CONFIRMATION = TemplateKind.TICKET_CONFIRMATION
+
+
+def _without_content(data: TemplateData) -> TemplateData:
+    """A confirmation to a sender nobody knows: nothing they wrote is echoed back (not
+    the subject, the text, the files, the names they gave), since the From address
+    may be forged and the confirmation would carry an attacker's words to a stranger."""
+    return dataclasses.replace(
+        data,
+        what_happened_message=None,
+        subject="",
+        body_html="",
+        body_text="",
+        messages=(),
+        custom_fields=(),
+        attachments=(),
+        recent_attachments=(),
+        kb_articles=(),
+        submitter=Person(name=data.submitter.email, email=data.submitter.email),
+        originator=Person(name=data.originator.email, email=data.originator.email),
+        recipients=(),
+        subscribers=(),
+        non_tech_subscribers=(),
+    )
 
 
 def _shows_nothing(b: _Build, ticket: Ticket) -> tuple[Message | None, Sequence[Attachment]]:
@@ -530,6 +684,136 @@ def _recipient_data(
 # --- headers ----------------------------------------------------------------------
 
 
+class _Headers(HeaderRegistry):
+    """The email package's header registry, its header classes made once.
+
+    `HeaderRegistry` builds a new class for every header it parses (``type(...)`` on
+    each ``__getitem__``), which is most of the cost of setting a header; the classes
+    depend on the name only, so they are kept.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._made: dict[str, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        made = self._made.get(name.lower())
+        if made is None:
+            made = self._made[name.lower()] = super().__getitem__(name)
+        return made
+
+
+POLICY = policy.SMTP.clone(header_factory=_Headers())
+"""The policy of every message composed here: `email.policy.SMTP`, with header classes
+made once (see `_Headers`)."""
+_FOLDED_LINE = 78  # policy.SMTP.max_line_length
+
+
+def _one_line(name: str, value: str) -> bool:
+    """Whether the field is written as ``name: value`` on one line, as it is."""
+    return (
+        value.isascii()
+        and value.isprintable()
+        and len(name) + 2 + len(value) <= _FOLDED_LINE
+        and value == value.strip()
+    )
+
+
+def _fold_as_is(self: BaseHeader, *, policy: policy.Policy) -> str:
+    return f"{self.name}: {self}{policy.linesep}"
+
+
+_PARSED: dict[str, type[BaseHeader]] = {}
+_CONSTANT: dict[tuple[str, str], BaseHeader] = {}
+
+
+def _parsed(name: str, value: str) -> BaseHeader:
+    """The header object of a one-line field (`_one_line`), written as it is."""
+    cls = _PARSED.get(name.lower())
+    if cls is None:
+        base = POLICY.header_factory[name]  # type: ignore[index]
+        cls = type(f"_OneLine{base.__name__}", (base,), {"fold": _fold_as_is})
+        _PARSED[name.lower()] = cls
+    header: BaseHeader = cls(name, value)
+    return header
+
+
+def _set(msg: EmailMessage, name: str, value: str, *, read: bool = False) -> None:
+    """``msg[name] = value``, but a one-line value is stored as it will be written.
+
+    The email package parses a header when it is set, again each time it is read if it
+    was stored raw, and refolds it when it is written. A one-line value (`_one_line`)
+    comes out of all that unchanged: it is stored raw (parsed only if someone reads it)
+    or, for the fields read again before the message leaves (`read`: its recipients,
+    its MIME structure), parsed once into a header written as it is. Anything else takes
+    the usual way (encoded words, folding).
+    """
+    if not _one_line(name, value):
+        msg[name] = value
+    elif read:
+        msg.set_raw(name, _parsed(name, value))
+    else:
+        msg.set_raw(name, value)
+
+
+def _set_constant(msg: EmailMessage, name: str, value: str) -> None:
+    """A field whose value is the same in every message (parsed once in all)."""
+    header = _CONSTANT.get((name, value))
+    if header is None:
+        header = _CONSTANT[(name, value)] = _parsed(name, value)
+    msg.set_raw(name, header)
+
+
+def _set_addresses(
+    msg: EmailMessage, name: str, addresses: Sequence[Address], *, read: bool = False
+) -> None:
+    """An address header; ASCII names and addresses as `_set` stores them."""
+    text = ", ".join(str(a) for a in addresses)
+    if text.isascii() and all(a.display_name.isascii() for a in addresses):
+        _set(msg, name, text, read=read)
+    else:
+        msg[name] = addresses
+
+
+class _OneLine(str):
+    """A header value the email package writes on one line, as it is.
+
+    A ``List-Unsubscribe`` URL is longer than a folded line and has no space to fold at:
+    the email package would write it as RFC 2047 encoded words, which no mail client
+    reads as a URL. Values given here are printable ASCII without white space.
+    """
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _OneLine:
+        self = super().__new__(cls, value)
+        self.name = name
+        return self
+
+    def fold(self, *, policy: policy.Policy) -> str:
+        """The whole field, one line (the email package calls this to write it)."""
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _list_unsubscribe(url: str) -> _OneLine | None:
+    """``<url>`` for the List-Unsubscribe field, or None when it cannot be one line of ASCII."""
+    value = f"<{urllib.parse.quote(url, safe=_URL_SAFE)}>"  # printable ASCII, no space
+    if len("List-Unsubscribe: ") + len(value) > _MAX_HEADER_LINE:
+        return None
+    return _OneLine("List-Unsubscribe", value)
+
+
+def _unsubscribe_headers(msg: EmailMessage, url: str, one_click: bool) -> None:
+    """List-Unsubscribe (RFC 2369) and, for a link that works with one click, its POST
+    (RFC 8058)."""
+    value = _list_unsubscribe(url)
+    if value is None:
+        return
+    msg.set_raw("List-Unsubscribe", value)
+    if one_click and url.startswith("https://"):
+        _set_constant(msg, "List-Unsubscribe-Post", ONE_CLICK)
+
+
 def _address(email: str, name: str = "") -> Address | None:
     """An address for a header, or None if `email` is not a plain valid address."""
     email = email.strip()
@@ -595,6 +879,7 @@ def render_message(
     if template.skipped:
         return None
     uses_kb = template.uses(_KB_MASK)
+    uses_unsubscribe = template.uses(_UNSUBSCRIBE_MASK)
     now = clock.now()
     reads = _Reads(storage, planned.include_attachments)
     sender = _address(out.from_address, _human_name(planned, reads, settings) or out.from_name)
@@ -624,87 +909,352 @@ def render_message(
             continue
         built = built_for(all(r.role.is_staff for r in (*to, *cc)))
         data = _recipient_data(built.data, planned, personal, settings, now)
-        rendered = render_compiled_email(template, MaskValues(data))
-        msg = EmailMessage(policy=policy.SMTP)
-        msg["From"] = sender
+        subject = header_text(render_compiled(template.subject, MaskValues(data)))
+        msg = _Notification(policy=POLICY)
+        _set_addresses(msg, "From", [sender])
         if to_addrs:
-            msg["To"] = to_addrs
+            _set_addresses(msg, "To", to_addrs, read=True)
         if cc_addrs:
-            msg["Cc"] = cc_addrs
+            _set_addresses(msg, "Cc", cc_addrs, read=True)
         if out.reply_to:
             reply_to = _address(out.reply_to)
             if reply_to is not None:
-                msg["Reply-To"] = reply_to
-        msg["Subject"] = header_text(with_ticket_token(rendered.subject, data.ticket_id))
-        msg["Date"] = format_datetime(now)
-        msg["Message-ID"] = new_message_id(
-            data.ticket_id, domain, out.secret_key, random.token_bytes
+                _set_addresses(msg, "Reply-To", [reply_to])
+        subject = without_commands(subject)  # a reply runs only what its sender typed
+        _set(msg, "Subject", header_text(with_ticket_token(subject, data.ticket_id)))
+        _set(msg, "Date", format_datetime(now))
+        message_id = new_message_id(data.ticket_id, domain, out.secret_key, random.token_bytes)
+        _set(msg, "Message-ID", message_id, read=True)
+        _thread_headers(msg, ticket, out.secret_key)
+        _set_constant(msg, "Auto-Submitted", "auto-generated")
+        _set_constant(msg, "X-Auto-Response-Suppress", "All")
+        if uses_unsubscribe and data.unsubscribe_url:
+            signed = personal is not None and bool(out.secret_key)
+            _unsubscribe_headers(msg, data.unsubscribe_url, one_click=signed)
+        top = marker_line(settings.notifications.reply_marker)
+        bottom = marker_line(end_text(helpdesk_name(settings), data.ticket_id))
+        boundary = _boundary(message_id)
+        _body(
+            msg,
+            template,
+            data,
+            (top, bottom),
+            boundary,
+            planned,
+            ticket,
+            reads,
+            built.files,
+            settings.notifications,
         )
-        _thread_headers(msg, ticket)
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"
-        _body(msg, rendered, planned, ticket, reads, built.files)
+        _set_boundaries(msg, boundary)
         messages.append(msg)
     return messages
 
 
-def _thread_headers(msg: EmailMessage, ticket: Ticket | None) -> None:
+def _thread_headers(msg: EmailMessage, ticket: Ticket | None, secret: str) -> None:
+    """In-Reply-To and References from the ticket's stored Message-IDs, never one that
+    names another ticket: a signed one of ours for another ticket is left out (a host
+    that stored it anyway must not route this ticket's replies there)."""
     if ticket is None:
         return
     ids = list(
-        dict.fromkeys(m.strip() for m in ticket.message_ids if _MESSAGE_ID.fullmatch(m.strip()))
+        dict.fromkeys(
+            m.strip()
+            for m in ticket.message_ids
+            if _MESSAGE_ID.fullmatch(m.strip())
+            and check_message_id(m, secret).ticket_id in (None, ticket.id)
+        )
     )
     if not ids:
         return
-    msg["In-Reply-To"] = ids[-1]
+    _set(msg, "In-Reply-To", ids[-1])
     refs = ids if len(ids) <= MAX_REFERENCES else [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
-    msg["References"] = " ".join(refs)
+    _set(msg, "References", " ".join(refs))
+
+
+def _boundary(message_id: str) -> str:
+    """The multipart boundary of a message: unique as its Message-ID, and starting with
+    ``==``, which no quoted-printable body contains."""
+    # 20 hex digits: the Content-Type field stays on one line (see `_set`)
+    return "==hm_" + hashlib.sha256(message_id.encode()).hexdigest()[:20] + "=="
+
+
+def _text_part(texts: Iterable[str], subtype: str) -> EmailMessage:
+    """A UTF-8, quoted-printable text part of `texts` one after the other, as
+    ``set_content("".join(texts), subtype=..., charset="utf-8", cte="quoted-printable")``
+    makes it, its headers set as they are written.
+
+    The body is encoded a slice of whole lines at a time: the email package's encoder
+    holds the whole text five times over (bytes, lines, joined, decoded, encoded), and
+    the same bytes come out of it slice by slice (it encodes each line alone).
+    """
+    part = EmailMessage(policy=POLICY)
+    _set_constant(part, "Content-Type", f'text/{subtype}; charset="utf-8"')
+    _set_constant(part, "Content-Transfer-Encoding", "quoted-printable")
+    encoded: list[str] = []
+    for piece in _line_slices(texts):
+        # what set_content encodes: the text's UTF-8 bytes, as Latin-1 characters, each
+        # line ending in LF, a line end at the end
+        if "\r" in piece:
+            piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+        if not piece.endswith("\n"):
+            piece += "\n"
+        if not piece.isascii():
+            piece = piece.encode("utf-8").decode("latin-1")
+        encoded.extend(_quoted_printable(piece))
+    part.set_payload("".join(encoded) if encoded else "\n")
+    return part
+
+
+# `email.quoprimime.body_encode(body, 78)`, the encoder set_content uses, line for line,
+# with its output gathered in strings of many lines: it keeps a string per 77 characters
+# of output (a 4 MB line of spaces: 8 times its size).
+_QP_MAP = [f"={c:02X}" for c in range(256)]
+for _c in (
+    b" !\"#$%&'()*+,-./0123456789:;<>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`"
+    b"abcdefghijklmnopqrstuvwxyz{|}~\t\r\n"
+):
+    _QP_MAP[_c] = chr(_c)
+_QP_GROUP = 4096  # output lines gathered into one string
+
+
+def _quoted_printable(body: str) -> Iterator[str]:
+    """`quoprimime.body_encode(body, 78)` (line ends LF), in pieces to concatenate.
+    `body`: characters below 256, ending in a line end."""
+    body = body.translate(_QP_MAP)
+    width = _FOLDED_LINE - 1  # room for the "=" of a soft break
+    out: list[str] = []
+    append = out.append
+    for line in body.splitlines():
+        start = 0
+        last = len(line) - 1 - _FOLDED_LINE
+        while start <= last:
+            stop = start + width
+            if line[stop - 2] == "=":  # never split an escape
+                append(line[start : stop - 1])
+                start = stop - 2
+            elif line[stop - 1] == "=":
+                append(line[start:stop])
+                start = stop - 1
+            else:
+                append(line[start:stop] + "=")
+                start = stop
+            if len(out) >= _QP_GROUP:
+                yield "\n".join(out) + "\n"
+                out.clear()
+        if line and line[-1] in " \t":
+            room = start - last
+            quoted = f"={ord(line[-1]):02X}"
+            if room >= 3:
+                end = quoted
+            elif room == 2:
+                end = line[-1] + "=\n"
+            else:
+                end = "=\n" + quoted
+            append(line[start:-1] + end)
+        else:
+            append(line[start:])
+        if len(out) >= _QP_GROUP:
+            yield "\n".join(out) + "\n"
+            out.clear()
+    append("")  # the body ends in a line end
+    yield "\n".join(out)
+
+
+_SLICE = 1 << 16
+
+
+def _line_slices(texts: Iterable[str]) -> Iterator[str]:
+    """The text of `texts` one after the other, in slices that end where a line ends
+    (``\\n``), of about `_SLICE` characters; the last one may end otherwise."""
+    carry = ""
+    for text in texts:
+        start = 0
+        while start < len(text):
+            end = text.find("\n", start + max(_SLICE - len(carry), 0))
+            if end == -1:
+                carry += text[start:]
+                break
+            yield carry + text[start : end + 1]
+            carry, start = "", end + 1
+    if carry:
+        yield carry
+
+
+def _drained(pieces: list[str]) -> Iterator[str]:
+    """The pieces of `tidy_pieces`, each with its line end, each let go once taken: as
+    `tidy_text` ends the text."""
+    for i, piece in enumerate(pieces):
+        pieces[i] = ""
+        yield piece + "\n"
+    if not pieces:
+        yield "\n"
 
 
 def _body(
     msg: EmailMessage,
-    rendered: RenderedEmail,
+    template: EmailTemplate,
+    data: TemplateData,
+    markers: tuple[str, str],
+    boundary: str,
     planned: PlannedEmail,
     ticket: Ticket | None,
     reads: _Reads,
     files: Sequence[Attachment],
+    notifications: NotificationSettings,
 ) -> None:
-    """The text and HTML parts; with attachments on, the inline images the HTML shows
-    and the files of the message the email shows (`files`)."""
-    html = rendered.html
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        _HTML_PAGE.format(html), subtype="html", charset="utf-8", cte="quoted-printable"
+    """The text and HTML parts (``multipart/alternative``, separated by `boundary`),
+    between the reply markers (`markers`: the top and bottom lines); with attachments on,
+    the inline images the HTML shows and the files of the message the email shows
+    (`files`), in order while they fit in `max_attached_bytes` and `max_attached_files`
+    (the others are only listed).
+
+    What `render_compiled_email` renders, one body at a time, each encoded as soon as
+    it is rendered (a message of megabytes was held in each body, each mask value and
+    each intermediate at once): the HTML, then the plain text (`tidy_text` of the
+    template's text version).
+    """
+    top, bottom = markers
+    html = render_compiled(template.body, MaskValues(data))
+    attach = planned.include_attachments and ticket is not None
+    wanted = dict.fromkeys(html_lib.unescape(c) for c in _CID_REF.findall(html)) if attach else {}
+    head = _PAGE_HEAD.format(top=escape(top))
+    html_part = _text_part((head, html, _PAGE_TAIL.format(bottom=escape(bottom))), "html")
+    del html
+    text_version = template.body.text_version
+    text = render_compiled(text_version, MaskValues(data)) if text_version else ""
+    pieces = tidy_pieces(text)
+    del text
+    plain = _text_part(
+        itertools.chain((f"{top}\n\n",), _drained(pieces), (f"\n{bottom}\n",)), "plain"
     )
-    if not planned.include_attachments or ticket is None:
+    _set_constant(msg, "MIME-Version", "1.0")
+    _set(msg, "Content-Type", f'multipart/alternative; boundary="{boundary}"', read=True)
+    msg.set_payload([plain, html_part])
+    if not attach:
         return
-    wanted = dict.fromkeys(_CID_REF.findall(html))
-    if wanted:
-        pool = [*ticket.attachments, *(a for c in reads.comments(ticket) for a in c.attachments)]
-        html_part = msg.get_payload()[1]  # type: ignore[index]
-        assert isinstance(html_part, EmailMessage)
-        done: set[str] = set()
-        for a in pool:
-            cid = (a.content_id or "").strip("<> ")
-            if not (a.inline and cid in wanted and cid not in done):
-                continue
-            content = reads.content(a)
-            if content:
-                done.add(cid)
-                maintype, subtype = _content_type(a.content_type)
-                html_part.add_related(
-                    content,
-                    maintype=maintype,
-                    subtype=subtype,
-                    cid=f"<{cid}>",
-                    filename=_safe_filename(a.filename),
-                    disposition="inline",
-                )
-    for a in files:
+    budget = _Budget(notifications.max_attached_bytes, notifications.max_attached_files)
+    for cid in wanted:
+        # only the parts of the message that refers to them (see `_message`)
+        a = reads.inline.get(cid)
+        if a is None or not budget.fits(a):
+            continue
         content = reads.content(a)
-        if not content:  # a file the host keeps without bytes
+        if content and budget.take(content):
+            maintype, subtype = _content_type(a.content_type)
+            html_part.add_related(
+                content,
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{cid}>",
+                filename=_safe_filename(a.filename),
+                disposition="inline",
+            )
+    for a in files:
+        if not budget.fits(a):
+            continue
+        content = reads.content(a)
+        if not content or not budget.take(content):  # no bytes: a file the host keeps apart
             continue
         maintype, subtype = _content_type(a.content_type)
         msg.add_attachment(
             content, maintype=maintype, subtype=subtype, filename=_safe_filename(a.filename)
         )
+
+
+class _Budget:
+    """What one notification may still attach: bytes and files."""
+
+    def __init__(self, size: int, files: int) -> None:
+        self.bytes = size
+        self.files = files
+
+    def fits(self, attachment: Attachment) -> bool:
+        """Whether a file of this (stated) size may still be attached."""
+        return self.files > 0 and attachment.size <= self.bytes
+
+    def take(self, content: bytes) -> bool:
+        """Count these bytes as attached, if they fit."""
+        if self.files <= 0 or len(content) > self.bytes:
+            return False
+        self.files -= 1
+        self.bytes -= len(content)
+        return True
+
+
+def _set_boundaries(msg: EmailMessage, boundary: str) -> None:
+    """A boundary for each multipart that has none (attachments and inline images wrap
+    the parts), so that the writer does not make one: it joins the whole text of the
+    parts to find a string they do not hold. They start like `_boundary`'s, with
+    ``==``, which no quoted-printable body holds (nor base64 but at a line's end)."""
+    stack: list[tuple[EmailMessage, int]] = [(msg, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if part.is_multipart():
+            if not part.get_boundary():
+                part.set_boundary(f"{boundary[:-2]}_{depth}==")
+            stack.extend(
+                (child, depth + 1) for child in part.iter_parts() if isinstance(child, EmailMessage)
+            )
+
+
+class _Generator(BytesGenerator):
+    """The email package's writer, writing the same bytes in less memory: it splits a
+    body into a list of lines (50 bytes a line more than the text), and writes each part
+    to a buffer of its own before its headers (a copy of the body per level), so that it
+    may still change them (a boundary it makes, a transfer encoding it changes). A part
+    with its boundary set and an ASCII body needs neither: it is written straight out."""
+
+    def _write(self, msg: Any) -> None:
+        stored = getattr(msg, "_payload", None)
+        if (isinstance(stored, str) and not stored.isascii()) or (
+            msg.is_multipart() and not msg.get_boundary()
+        ):
+            super()._write(msg)  # type: ignore[misc]
+            return
+        self._write_headers(msg)  # type: ignore[attr-defined]
+        self._dispatch(msg)  # type: ignore[attr-defined]
+
+    def _handle_multipart(self, msg: Any) -> None:
+        boundary = msg.get_boundary()
+        parts = msg.get_payload()
+        if (
+            not boundary
+            or not isinstance(parts, list)
+            or msg.preamble is not None
+            or msg.epilogue is not None
+        ):
+            super()._handle_multipart(msg)  # type: ignore[misc]
+            return
+        line_end: str = getattr(self, "_NL", "\n")
+        out = self._fp  # type: ignore[attr-defined]
+        for i, part in enumerate(parts):
+            self.write(("" if i == 0 else line_end) + f"--{boundary}{line_end}")
+            self.clone(out).flatten(part, unixfrom=False, linesep=line_end)
+        self.write(f"{line_end}--{boundary}--{line_end}")
+
+    def _write_lines(self, lines: str) -> None:
+        start = 0
+        while start < len(lines):
+            end = lines.find("\n", start + _SLICE)
+            end = len(lines) if end == -1 else end + 1
+            piece = lines[start:end]
+            if "\r" in piece:
+                piece = piece.replace("\r\n", "\n").replace("\r", "\n")
+            line_end: str = getattr(self, "_NL", "\n")  # the policy's, set by flatten
+            self.write(piece.replace("\n", line_end) if line_end != "\n" else piece)
+            start = end
+
+
+class _Notification(EmailMessage):
+    """A notification: written as the email package writes an `EmailMessage`, in less
+    memory (see `_Generator`)."""
+
+    def as_bytes(self, unixfrom: bool = False, policy: Policy | None = None) -> bytes:
+        """The message as bytes (see `email.message.Message.as_bytes`)."""
+        out = BytesIO()
+        writer = _Generator(
+            out, mangle_from_=False, policy=self.policy if policy is None else policy
+        )
+        writer.flatten(self, unixfrom=unixfrom)
+        return out.getvalue()

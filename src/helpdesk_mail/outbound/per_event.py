@@ -40,8 +40,11 @@ from enum import StrEnum
 
 from ..events import (
     Event,
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    MessageTooLarge,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -73,7 +76,8 @@ class About(StrEnum):
     ARTICLE = "article"
     """A knowledge-base article (`article_id`): its title, category and link."""
     ACCOUNT = "account"
-    """An incoming mailbox account: only the sentence and the helpdesk's link."""
+    """An incoming mailbox account, or a message it did not accept: only the sentence and
+    the helpdesk's link."""
     NEW_USER = "new_user"
     """A new user's account (`email`, `password`): the welcome email's masks."""
 
@@ -109,6 +113,9 @@ EVENTS: Mapping[type[object], EventFacts] = {
     KBArticleUpdated:       EventFacts(_A),
     UserCreated:            EventFacts(_U),
     MailboxAccountDisabled: EventFacts(_C),
+    MessageTooLarge:        EventFacts(_C),
+    StaffAddressSuppressed: EventFacts(_C),
+    InboundFlood:           EventFacts(_C),
 }
 
 # The headline of each email (`TemplateData.what_happened`), per event type; a row with
@@ -133,6 +140,17 @@ WHAT_HAPPENED: Mapping[tuple[type[object], TemplateKind | None], str] = {
     (MailboxAccountDisabled, None):
         'The incoming mailbox account "{account}" has been disabled after {failures} '
         "failed attempts in a row. Last error: {last_error}",
+    (MessageTooLarge, None):
+        'Your message "{subject}" was not accepted: it is {size}, and messages to this '
+        "helpdesk may be at most {limit}.",
+    (StaffAddressSuppressed, None):
+        "Notifications to the staff address {email} are suspended until {until} UTC: "
+        "a delivery report proved that mail sent to it bounced ({reason}).",
+    (InboundFlood, None):
+        "Mail from {flood_source} went over the limit of {count} emails in {minutes} "
+        'minutes (mailbox account "{account}"). Until it stays under the limit, its mail '
+        "is kept for review in the account's quarantine instead of becoming tickets, "
+        "and this is the only notice about it for {minutes} minutes.",
 }
 # fmt: on
 
@@ -146,6 +164,13 @@ class SentenceFacts:
     """The actor's name (full name, else username, else address); empty if none."""
     article: str = ""
     """The KB article's title (`#<id>` when it is gone)."""
+
+
+def _megabytes(size: int) -> str:
+    """A size in bytes for people: `25.0 MB` (of 1024 x 1024 bytes), `512 KB` below 1 MB."""
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _event_field(name: str, empty: str = "") -> Callable[[SentenceFacts], str]:
@@ -166,8 +191,22 @@ NAMES: Mapping[str, Callable[[SentenceFacts], str]] = {
     "account": _event_field("account"),
     "failures": _event_field("failures"),
     "last_error": _event_field("last_error"),
+    "subject": _event_field("subject", "(no subject)"),
+    "size": lambda f: _megabytes(getattr(f.event, "size", 0)),
+    "limit": lambda f: _megabytes(getattr(f.event, "limit", 0)),
+    "email": _event_field("email"),
+    "until": lambda f: _event_field("until")(f).replace("T", " ").removesuffix("+00:00"),
+    "reason": _event_field("reason"),
+    "count": _event_field("count"),
+    "minutes": _event_field("minutes"),
+    "flood_source": lambda f: _flood_source(str(getattr(f.event, "scope", ""))),
 }
 """Every name a sentence may use, and how to read it."""
+
+
+def _flood_source(scope: str) -> str:
+    kind, _, value = scope.partition(":")
+    return f"the domain {value}" if kind == "domain" else value
 
 
 def sentence_names(sentence: str) -> tuple[str, ...]:

@@ -23,8 +23,11 @@ from typing import Literal
 from ..addresses import is_system_address, normalize_email, own_addresses
 from ..events import (
     Event,
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    MessageTooLarge,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -74,6 +77,8 @@ class Group(StrEnum):
     """Every administrator."""
     NEW_USER = "new_user"
     """The user whose account was created."""
+    SENDER = "sender"
+    """The sender of a message the helpdesk did not accept (too large)."""
 
 
 class When(StrEnum):
@@ -222,6 +227,15 @@ RULES: Mapping[type[object], tuple[Rule, ...]] = {
   MailboxAccountDisabled: _rules(
     (K.MAILBOX_DISABLED,    G.ADMINS,         W.ALWAYS,      None),
   ),
+  MessageTooLarge: _rules(
+    (K.MESSAGE_TOO_LARGE,   G.SENDER,         W.ALWAYS,      None),
+  ),
+  StaffAddressSuppressed: _rules(
+    (K.STAFF_ADDRESS_SUPPRESSED, G.ADMINS,    W.ALWAYS,      None),
+  ),
+  InboundFlood: _rules(
+    (K.INBOUND_FLOOD,       G.ADMINS,         W.ALWAYS,      None),
+  ),
 }
 
 # fmt: on
@@ -263,7 +277,9 @@ STAFF_FALLBACK: Mapping[type[object], tuple[TemplateKind, tuple[Group, ...]] | N
     TicketCreated: None,
 }
 
-ACCOUNT_MAIL: frozenset[type[object]] = frozenset({UserCreated, MailboxAccountDisabled})
+ACCOUNT_MAIL: frozenset[type[object]] = frozenset(
+    {UserCreated, MailboxAccountDisabled, StaffAddressSuppressed, InboundFlood}
+)
 """Events whose mail is sent even with the master switch off."""
 RECEIPTS: frozenset[TemplateKind] = frozenset({K.TICKET_CONFIRMATION, K.WELCOME})
 """Templates that acknowledge the actor's own action: the actor rule does not apply."""
@@ -427,6 +443,9 @@ class _Context:
             case Group.NEW_USER:
                 if isinstance(event, UserCreated):
                     yield normalize_email(event.email), None
+            case Group.SENDER:
+                if isinstance(event, MessageTooLarge):
+                    yield normalize_email(event.sender), None
 
     def _techs_serving(self, category: str | None) -> Iterable[tuple[str, User | None]]:
         return (
@@ -527,6 +546,8 @@ def _protect(
             reason = _protection(email, own, storage, now)
         if reason is None:
             detail = limited(email, staff)
+            if detail is None and rule.template is K.TICKET_CONFIRMATION:
+                detail = _inbound_flood(storage, email, settings, now)
             if detail is not None:
                 skipped.append(SkippedRecipient(email, R.RATE_LIMITED, detail))
                 return
@@ -539,6 +560,24 @@ def _protect(
         judge(claim)
     _staff_fallback(ctx, {c.email for c in claims}, kept, skipped, judge)
     return NotificationPlan(_emails(ctx, kept), tuple(skipped))
+
+
+def _inbound_flood(
+    storage: PlanReader, email: str, settings: Settings, now: datetime
+) -> str | None:
+    """The inbound flood limit the address (or its domain) is over, described, if any: a
+    confirmation answers no sender while their mail (or their domain's) floods in. The
+    counts include the email confirmed, so over means more than the limit."""
+    incoming = settings.incoming
+    for scope, limits in (
+        (f"from:{email}", incoming.sender_rate_limits),
+        (f"domain:{email.rpartition('@')[2]}", incoming.domain_rate_limits),
+    ):
+        for limit in limits:
+            since = now - timedelta(minutes=limit.minutes)
+            if storage.notifications_since(scope, since) > limit.count:
+                return f"sender flood: {scope} over {limit.count} emails in {limit.minutes} minutes"
+    return None
 
 
 def _describe(limit: RateLimit) -> str:

@@ -13,8 +13,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from ..events import (
+    InboundFlood,
     KBArticleUpdated,
     MailboxAccountDisabled,
+    MessageTooLarge,
+    StaffAddressSuppressed,
     TicketClosed,
     TicketCreated,
     TicketMoved,
@@ -218,6 +221,17 @@ SAMPLES: Mapping[TemplateKind, PlannedEmail] = {
     K.MAILBOX_DISABLED: PlannedEmail(
         K.MAILBOX_DISABLED,
         MailboxAccountDisabled("support-imap", 5, "[AUTHENTICATIONFAILED] Invalid credentials"),
+        (_ADMIN,), include_attachments=False),
+    K.MESSAGE_TOO_LARGE: PlannedEmail(
+        K.MESSAGE_TOO_LARGE,
+        MessageTooLarge("support-imap", CUSTOMER, 41_943_040, 26_214_400, "Scans of the invoices"),
+        (Recipient(CUSTOMER, "Jane Doe", Role.USER),), include_attachments=False),
+    K.STAFF_ADDRESS_SUPPRESSED: PlannedEmail(
+        K.STAFF_ADDRESS_SUPPRESSED,
+        StaffAddressSuppressed(TECH, "bounce (dsn_report)", "2026-01-12T09:30+00:00"),
+        (_ADMIN,), include_attachments=False),
+    K.INBOUND_FLOOD: PlannedEmail(
+        K.INBOUND_FLOOD, InboundFlood("from:bulk@spam.example", 20, 10, "support-imap"),
         (_ADMIN,), include_attachments=False),
 }
 # fmt: on

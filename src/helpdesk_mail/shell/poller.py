@@ -10,9 +10,10 @@ Rules (this file owns them):
    fetched in batches of `account.batch_size`; memory holds one batch, not the mailbox.
 3. For each message: receipt key = (account name, Message-ID, `content_sha256`: the
    SHA-256 of its identity headers and body, so that copies differing only in trace
-   headers match). A key the storage already has (`is_processed`) is a duplicate: the message
-   is only removed. Otherwise `process_email` -> `storage.commit(actions, key)`, which
-   records the key in the same transaction as the actions.
+   headers match; see `inbound.receipts`). A key the storage already has
+   (`is_processed`) is a duplicate: the message is only removed. Otherwise
+   `process_email` -> `storage.commit(actions, key)`, which records the key in the
+   same transaction as the actions.
 4. A message leaves the server (deleted, or moved to `account.move_to`) only after its
    commit succeeded, batch by batch. A crash or a dropped connection between commit
    and removal leaves it on the server; the next poll sees its key and just removes it.
@@ -37,22 +38,36 @@ Rules (this file owns them):
 8. Errors from the storage itself (not the mail), and unexpected errors (bugs), end
    that account's poll without touching its health record: the mail stays on the
    server for the next poll, and the other accounts are polled as usual.
-9. Several pollers (threads, processes, machines) on one storage: an account is
-   polled by the one holding its lease (`lease_mailbox`, renewed after each batch,
-   released at the end; a poller that dies loses it when it expires). When is an
-   account due is read from the storage (`MailboxState.last_polled_at`) whenever
-   another poller held it, so the pollers share one schedule.
-10. Stopping (`stop`, a `threading.Event`): checked before each message. The email
-   being processed is finished (committed), what was committed is removed from the
-   server, the session is closed and the lease released; the account's report says
-   `stopped` and its schedule is left as it was (the next poller polls it at once).
+9. Size: a message longer than `incoming.max_message_bytes` (or the account's own
+   `max_message_bytes`) is not processed. It is kept like held mail (recorded like
+   poison with the error `too large: ...`, quarantined on IMAP, left and skipped on
+   POP3) and counted in the report's `too_large`; in the same transaction a
+   `MessageTooLarge` event goes to the outbox, so that its sender is told (not a
+   machine, nor our own address, nor mail that asks for no automatic answer: see
+   `inbound.oversized`; the planner's protection and flood limits apply too).
+   `replay` processes such a record whatever its size: an admin's choice.
+10. Flood control: every email that would become a ticket or a comment is counted
+   under `from:<sender>` and `domain:<sender's domain>` (`NotificationCounts`, in its
+   own transaction). One that finds its sender at `incoming.sender_rate_limits`, or its
+   domain at `incoming.domain_rate_limits`, over a sliding window, is HELD (kept for
+   review like poison, not ticketed, not deleted) and counted too, so a flood stays
+   held while it goes on. The first held email of a window records one `InboundFlood`
+   event for the admins (counted under `flood:<scope>`), instead of one notification
+   per email. `replay` takes a held email in whatever the counts say.
+11. Several pollers (threads, processes, machines) on one storage: an account is
+    polled by the one holding its lease (`lease_mailbox`, renewed after each batch,
+    released at the end; a poller that dies loses it when it expires). When is an
+    account due is read from the storage (`MailboxState.last_polled_at`) whenever
+    another poller held it, so the pollers share one schedule.
+12. Stopping (`stop`, a `threading.Event`): checked before each message. The email
+    being processed is finished (committed), what was committed is removed from the
+    server, the session is closed and the lease released; the account's report says
+    `stopped` and its schedule is left as it was (the next poller polls it at once).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 import threading
 import time
 import traceback
@@ -64,9 +79,11 @@ from typing import Protocol, TypeVar
 
 from ..actions import CommitOutcome, StaleCommit
 from ..commit import commit
-from ..events import Event, MailboxAccountDisabled
+from ..events import Event, InboundFlood, MailboxAccountDisabled
+from ..inbound.oversized import max_message_bytes, too_large
 from ..inbound.process import process_email
-from ..inbound.result import InboundResult
+from ..inbound.receipts import receipt_key
+from ..inbound.result import InboundResult, Verdict
 from ..ports import (
     Bookkeeping,
     Clock,
@@ -79,7 +96,7 @@ from ..ports import (
     TransientStorageError,
 )
 from ..records import MailboxState, PoisonRecord, ReceiptKey
-from ..settings import MailboxAccount, Settings
+from ..settings import MailboxAccount, RateLimit, Settings
 
 __all__ = [
     "AccountReport",
@@ -88,18 +105,10 @@ __all__ = [
     "PollReport",
     "Poller",
     "Processor",
-    "content_sha256",
-    "message_id_of",
-    "receipt_key",
 ]
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_FOLD = re.compile(rb"\r?\n[ \t]+")
-_ANGLE_ID = re.compile(r"<[^<>\s]+>")
-_HEADER_SCAN_LIMIT = 256 * 1024
 
 
 class Processor(Protocol):
@@ -116,79 +125,6 @@ class Processor(Protocol):
     ) -> InboundResult:
         """Turn one raw email into an `InboundResult`."""
         ...
-
-
-def _split(raw: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """(header name lower-cased, unfolded value) pairs and the body, of a raw email."""
-    end = _HEADER_END.search(raw, 0, _HEADER_SCAN_LIMIT)
-    head = raw[: end.start()] if end is not None else raw[:_HEADER_SCAN_LIMIT]
-    body = raw[end.end() :] if end is not None else b""
-    fields: list[tuple[bytes, bytes]] = []
-    for line in _FOLD.sub(b" ", head).split(b"\n"):
-        name, colon, value = line.partition(b":")
-        if colon and name and b" " not in name.strip():
-            fields.append((name.strip().lower(), value.strip()))
-    return fields, body
-
-
-def message_id_of(raw: bytes) -> str | None:
-    """The Message-ID of a raw email (`<...>` form, first one), or None if it has none."""
-    for name, value in _split(raw)[0]:
-        if name == b"message-id":
-            text = value.decode("ascii", "replace")
-            match = _ANGLE_ID.search(text)
-            if match:
-                return match.group(0)
-            return text[:998] or None
-    return None
-
-
-# The headers that say what a message is. Trace headers that servers add on the way
-# (Received, Delivered-To, Return-Path, spam and authentication results...) are left
-# out, so two copies of one email delivered by different routes or aliases hash alike.
-IDENTITY_HEADERS = (
-    b"from",
-    b"sender",
-    b"reply-to",
-    b"to",
-    b"cc",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"in-reply-to",
-    b"references",
-    b"mime-version",
-    b"content-type",
-    b"content-transfer-encoding",
-)
-_SPACE = re.compile(rb"\s+")
-
-
-def content_sha256(raw: bytes) -> str:
-    """SHA-256 of what an email says: its identity headers and its body.
-
-    Line endings (CRLF or LF), header folding and trailing blank lines do not count,
-    nor do trace headers (see `IDENTITY_HEADERS`): the same email fetched twice, over
-    IMAP or POP3, or delivered twice through two aliases has one hash.
-    """
-    fields, body = _split(raw)
-    digest = hashlib.sha256()
-    for wanted in IDENTITY_HEADERS:
-        for name, value in fields:
-            if name == wanted:
-                digest.update(name + b":" + _SPACE.sub(b" ", value) + b"\n")
-    digest.update(b"\n")
-    digest.update(body.replace(b"\r\n", b"\n").rstrip(b"\n"))
-    return digest.hexdigest()
-
-
-def receipt_key(mailbox: str, raw: bytes) -> ReceiptKey:
-    """The de-duplication key of a raw email received in `mailbox`."""
-    return ReceiptKey(
-        mailbox=mailbox,
-        message_id=message_id_of(raw),
-        content_sha256=content_sha256(raw),
-    )
 
 
 class MessageStatus(StrEnum):
@@ -208,6 +144,9 @@ class MessageStatus(StrEnum):
     DEFERRED = "deferred"
     """The storage could not commit it for now (a transient error, or the data kept
     changing under it): left on the server and tried again by a later poll."""
+    TOO_LARGE = "too_large"
+    """Over `incoming.max_message_bytes`: not processed, kept like held mail, and its
+    sender told (a `MessageTooLarge` event, in `events`, unless nobody should be)."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +180,8 @@ class AccountReport:
     """Known poison messages left on the server."""
     held: int = 0
     """Messages kept for review (recorded like poison), e.g. without a sender address."""
+    too_large: int = 0
+    """Messages over `max_message_bytes`, not processed and kept for review like held mail."""
     deferred: int = 0
     """Messages left on the server because the storage could not take them now."""
     removed: int = 0
@@ -283,6 +224,11 @@ class PollReport:
     def held(self) -> int:
         """Messages kept for review, over all accounts."""
         return sum(a.held for a in self.accounts)
+
+    @property
+    def too_large(self) -> int:
+        """Messages over the size limit, kept for review, over all accounts."""
+        return sum(a.too_large for a in self.accounts)
 
     @property
     def deferred(self) -> int:
@@ -337,6 +283,7 @@ class _Tally:
     failed: int = 0
     skipped: int = 0
     held: int = 0
+    too_large: int = 0
     deferred: int = 0
     removed: int = 0
     quarantined: int = 0
@@ -511,7 +458,7 @@ class Poller:
         Once it commits, the copy still on the server (POP3) is removed by the next poll
         as a duplicate; an IMAP copy stays in the quarantine folder for the admin.
         """
-        report = self._process(record.account, record.uid, record.raw, record.key)
+        report = self._process(record.account, record.uid, record.raw, record.key, flood=False)
         self._deliver(report)
         return report
 
@@ -622,6 +569,7 @@ class Poller:
             failed=t.failed,
             skipped=t.skipped,
             held=t.held,
+            too_large=t.too_large,
             deferred=t.deferred,
             removed=t.removed,
             quarantined=t.quarantined,
@@ -632,7 +580,7 @@ class Poller:
         )
         log.info(
             "%s: polled%s: %d processed, %d duplicates, %d failed, %d skipped, %d held, "
-            "%d deferred, %d removed, %d quarantined%s",
+            "%d too large, %d deferred, %d removed, %d quarantined%s",
             account.name,
             " (stopped)" if stopped else "",
             t.processed,
@@ -640,6 +588,7 @@ class Poller:
             t.failed,
             t.skipped,
             t.held,
+            t.too_large,
             t.deferred,
             t.removed,
             t.quarantined,
@@ -723,6 +672,7 @@ class Poller:
         bad: list[str] = []
         stopped: BaseException | None = None
         asked_to_stop = False
+        limit = max_message_bytes(self.settings, account)
         try:
             for uid, raw in session.fetch(batch):
                 if self._stopping():
@@ -738,8 +688,17 @@ class Poller:
                 if self._waiting(key):
                     tally.deferred += 1
                     continue
-                report = self._process(account.name, uid, raw, key)
-                if report.status in (MessageStatus.FAILED, MessageStatus.HELD):
+                if len(raw) > limit:
+                    report = self._too_large(account, uid, raw, key, limit)
+                else:
+                    report = self._process(account.name, uid, raw, key)
+                if report.status is MessageStatus.TOO_LARGE:
+                    stuck_keys.add(key.as_string())
+                    tally.too_large += 1
+                    tally.events.extend(report.events)
+                    if quarantine:
+                        bad.append(uid)
+                elif report.status in (MessageStatus.FAILED, MessageStatus.HELD):
                     self._record_poison(account, uid, raw, key, report.error or "")
                     stuck_keys.add(key.as_string())
                     if report.status is MessageStatus.HELD:
@@ -822,8 +781,45 @@ class Poller:
 
     # --- one message ---
 
-    def _process(self, account: str, uid: str, raw: bytes, key: ReceiptKey) -> MessageReport:
-        """Process and commit one message in one transaction (again if the data changed)."""
+    def _too_large(
+        self, account: MailboxAccount, uid: str, raw: bytes, key: ReceiptKey, limit: int
+    ) -> MessageReport:
+        """Keep a message over the size limit for review, and tell its sender, at once."""
+        error = f"too large: {len(raw)} bytes, over the limit of {limit}"
+        try:
+            event = too_large(raw, self.settings, account, limit)
+        except Exception:  # a bug in reading the header: keep the mail, tell nobody
+            log.exception("%s: cannot read the header of message %s", account.name, uid)
+            event = None
+        events = (event,) if event is not None else ()
+        record = PoisonRecord(
+            key=key, account=account.name, uid=uid, raw=raw, error=error, at=self.clock.now()
+        )
+        try:
+            with self.storage.transaction() as unit:
+                if unit.books.is_processed(key):  # replayed earlier: a duplicate now
+                    return MessageReport(account.name, uid, key, MessageStatus.DUPLICATE)
+                unit.books.record_poison(record)
+                if events:
+                    unit.books.add_events(events, self.clock.now())
+        except Exception as exc:
+            log.exception("%s: cannot record a message that is too large", account.name)
+            raise _StorageFailure(f"storage: {exc}") from exc
+        log.warning(
+            "%s: message %s was set aside: %s; its sender %s",
+            account.name,
+            uid,
+            error,
+            f"is told ({event.sender})" if event is not None else "is not told",
+        )
+        status = MessageStatus.TOO_LARGE
+        return MessageReport(account.name, uid, key, status, events=events, error=error)
+
+    def _process(
+        self, account: str, uid: str, raw: bytes, key: ReceiptKey, *, flood: bool = True
+    ) -> MessageReport:
+        """Process and commit one message in one transaction (again if the data changed);
+        with `flood`, mail over the inbound flood limits is held (rule 9)."""
         error = ""
         for _ in range(STALE_RETRIES):
             result: InboundResult | None = None
@@ -842,6 +838,10 @@ class Poller:
                         error = f"held: {result.hold}"
                         status = MessageStatus.HELD
                         return MessageReport(account, uid, key, status, result, error=error)
+                    over = self._flood(unit.books, account, result) if flood else None
+                    if over is not None:  # kept for review; the counts are committed
+                        status = MessageStatus.HELD
+                        return MessageReport(account, uid, key, status, result, error=over)
                     outcome = commit(
                         unit, result.actions, key=key, events=result.events, at=self.clock.now()
                     )
@@ -867,6 +867,42 @@ class Poller:
         self._defer(key)
         return MessageReport(account, uid, key, MessageStatus.DEFERRED, error=error)
 
+    def _flood(self, books: Bookkeeping, account: str, result: InboundResult) -> str | None:
+        """Count `result`'s sender and domain; why it is held when one is over its flood
+        limits (recording the admins' one summary of the window), else None (rule 9)."""
+        sender = result.email.sender.email
+        if result.verdict is Verdict.DISCARD or "@" not in sender:
+            return None
+        incoming = self.settings.incoming
+        now = self.clock.now()
+        scopes = (
+            (f"from:{sender}", incoming.sender_rate_limits),
+            (f"domain:{sender.rpartition('@')[2]}", incoming.domain_rate_limits),
+        )
+        hit: tuple[str, RateLimit] | None = None
+        for scope, limits in scopes:
+            limit = _over(books, scope, limits, now)
+            if limit is not None:
+                hit = (scope, limit)
+                break
+        books.record_notification([scope for scope, _ in scopes], now)
+        if hit is None:
+            return None
+        scope, limit = hit
+        window = max(x.minutes for x in dict(scopes)[scope])
+        notice = f"flood:{scope}"
+        if books.notifications_since(notice, now - timedelta(minutes=window)) == 0:
+            books.record_notification([notice], now)
+            books.add_events((InboundFlood(scope, limit.count, limit.minutes, account),), now)
+            log.warning(
+                "%s: %s over %d emails in %d minutes: its mail is held for review",
+                account,
+                scope,
+                limit.count,
+                limit.minutes,
+            )
+        return f"held: flood: {scope} over {limit.count} emails in {limit.minutes} minutes"
+
     def _deliver(self, report: MessageReport) -> None:
         for event in report.events:
             self._emit(event)
@@ -883,3 +919,13 @@ class Poller:
             self.on_event(event)
         except Exception:
             log.exception("on_event callback failed for %r", event)
+
+
+def _over(
+    books: Bookkeeping, scope: str, limits: Sequence[RateLimit], now: datetime
+) -> RateLimit | None:
+    """The first of `limits` that `scope` has already reached at `now`, if any."""
+    for limit in limits:
+        if books.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count:
+            return limit
+    return None

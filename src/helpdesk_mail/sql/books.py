@@ -436,6 +436,15 @@ class SqlBookkeeping:
         }
         self._run(prebuilt(self.connection, "record_sent", _record_sent), values)
 
+    def sent_with_message_id(self, message_id: str) -> Sequence[SentRecord]:
+        """The lines with this Message-ID, in the order they were first recorded."""
+        query = (
+            sa.select(sent_ledger)
+            .where(sent_ledger.c.message_id == message_id)
+            .order_by(sent_ledger.c.id)
+        )
+        return tuple(_sent(r) for r in self._run(query))
+
     def sent_records(self, event_id: int | None = None) -> Sequence[SentRecord]:
         """The lines (of one event), in the order they were first recorded."""
         query = sa.select(sent_ledger).order_by(sent_ledger.c.id)

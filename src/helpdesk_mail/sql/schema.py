@@ -215,10 +215,12 @@ sent_ledger = sa.Table(
     _text("error", nullable=True),
     sa.UniqueConstraint("key_sha256"),
     sa.Index(None, "event_id", "id"),
+    sa.Index(None, "message_id"),
 )
 """What became of each notification email (`SentRecord`), unique by the digest of its
 idempotency key; `id` keeps the order in which keys were first recorded. `recipients` is
-a JSON list."""
+a JSON list. A bounce finds the lines of the Message-ID it returns by `message_id` (our
+own Message-IDs: short, so indexed as they are)."""
 
 BOOKKEEPING_TABLES = frozenset(
     t.name

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from ..commit import commit
 from ..events import Event
 from ..model import Comment, KBArticle, Ticket, User
 from ..ports import Bookkeeping, Clock, Domain, Storage, TransientStorageError
-from ..records import ReceiptKey
+from ..records import ReceiptKey, sent_from_state
 from .books import SqlBookkeeping
 from .domain import SqlDomain
 from .engine import configure_engine, is_transient, make_engine
@@ -193,6 +193,9 @@ class SqlStorage:
         transaction."""
         with self.transaction() as unit:
             unit.domain.load_state(state)
+            at = self.clock.now() if self.clock is not None else datetime.now(UTC)
+            for record in sent_from_state(state.get("sent", ()), at):
+                unit.books.record_sent(record)
 
 
 if TYPE_CHECKING:  # mypy checks that the classes keep the protocols of helpdesk_mail.ports

@@ -9,7 +9,7 @@ Rules (they are the contract of `scan_masks` and `validate_template`):
   ``#CF_<id>#`` for a custom field id (1 to 9 digits).
 - The welcome email has its own masks, ``#username``, ``#password`` and ``#URL``, with
   no closing ``#`` (one is consumed if present, so `#URL#` works there too). No other
-  mask is supported in it.
+  mask of the spec is supported in it; `#HelpdeskName#` (not in the spec) works everywhere.
 - The text is scanned left to right; where no known mask starts at a ``#`` the scan
   moves on by one character, so ``[##TicketID#]`` gives ``[#1234]`` and ``C#``,
   ``#hashtag`` or ``#1234`` stay as they are.
@@ -149,6 +149,11 @@ _SPECS = (
         rich=True,
     ),
     _m("Unsubscribe", 'An "unsubscribe from this ticket" link.', TICKET, rich=True),
+    _m(
+        "HelpdeskName",
+        "The helpdesk's name (outgoing.from_name, else the From address); not in the spec.",
+        ALL_KINDS,
+    ),
     MaskSpec("welcome:username", "#username", "The new user's username.", WELCOME),
     MaskSpec("welcome:password", "#password", "The new user's password.", WELCOME),
     MaskSpec("welcome:URL", "#URL", "A link to the helpdesk.", WELCOME),
@@ -309,7 +314,7 @@ def validate_template(
     for ref in found:
         if not ref.allowed:
             where = (
-                "the welcome email supports only #username, #password and #URL"
+                "the welcome email supports only #username, #password, #URL and #HelpdeskName#"
                 if k is TemplateKind.WELCOME
                 else f"{ref.spec.syntax} does not work in {k.value} emails"
             )

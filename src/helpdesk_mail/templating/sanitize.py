@@ -20,6 +20,8 @@ Rules:
 - URLs (``href``, ``src``) must be ``http``, ``https``, ``mailto``, ``tel`` or relative
   (``href`` only), or ``cid:`` for images when inline images are allowed. Anything
   else, ``javascript:``, ``vbscript:`` and ``data:`` included, drops the attribute.
+  A ``cid:`` reference may be resolved by the caller (`resolve_cid`): to another
+  Content-ID, or to nothing, which shows the image's alt text instead.
 - ``style`` keeps only allow-listed CSS properties whose values are plain
   (no ``url()``, ``expression()``, escapes or comments).
 - Nesting deeper than `MAX_DEPTH` is flattened; input longer than `MAX_INPUT` is cut.
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..text.scan import Attrs, scan_html
@@ -193,10 +196,17 @@ class Removal:
 class _Sanitizer:
     """Re-serialises what `scan_html` reports, keeping only the allow-list."""
 
-    def __init__(self, doc: str, allow_cid: bool, report: list[Removal] | None) -> None:
+    def __init__(
+        self,
+        doc: str,
+        allow_cid: bool,
+        report: list[Removal] | None,
+        resolve_cid: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.out: list[str] = []
         self.stack: list[str] = []
         self.allow_cid = allow_cid
+        self.resolve_cid = resolve_cid
         self.report = report
         self._doc = doc
         self._at = (0, 1, 0)  # (offset, its line, offset where that line starts)
@@ -259,6 +269,8 @@ class _Sanitizer:
             checked: str | None
             if name in URL_ATTRS:
                 checked = safe_url(value, image=tag == "img", allow_cid=self.allow_cid)
+                if checked is not None and self.resolve_cid is not None and tag == "img":
+                    checked = self._cid(checked)
             elif name == "style":
                 checked = _clean_style(value)
             elif name == "target":
@@ -273,6 +285,13 @@ class _Sanitizer:
                 continue
             kept[name] = checked
         return kept
+
+    def _cid(self, url: str) -> str | None:
+        """An image URL with its ``cid:`` reference resolved by the caller (None: gone)."""
+        if self.resolve_cid is None or url[:4].lower() != "cid:":
+            return url
+        resolved = self.resolve_cid(url[4:].strip().strip("<>"))
+        return None if resolved is None else f"cid:{resolved}"
 
     def end(self, tag: str, pos: int) -> None:
         tag = _AS_BLOCK.get(tag, tag)
@@ -294,15 +313,22 @@ class _Sanitizer:
 
 
 def sanitize_html(
-    source: str, *, allow_cid: bool = True, report: list[Removal] | None = None
+    source: str,
+    *,
+    allow_cid: bool = True,
+    report: list[Removal] | None = None,
+    resolve_cid: Callable[[str], str | None] | None = None,
 ) -> str:
     """`source` reduced to the limited HTML that templates allow (see the module rules).
 
     With `allow_cid` off, images that refer to inline parts (``cid:``) are replaced
-    by their alt text. `report`, when given, collects what was removed and where.
+    by their alt text. `resolve_cid`, when given, maps each ``cid:`` reference (its
+    Content-ID, without angle brackets) to the one to write instead, or to None to
+    replace the image by its alt text. `report`, when given, collects what was removed
+    and where.
     """
     source = clean_text(source[:MAX_INPUT])
-    sanitizer = _Sanitizer(source, allow_cid, report)
+    sanitizer = _Sanitizer(source, allow_cid, report, resolve_cid)
     try:
         scan_html(source, sanitizer, drop=_DROP_CONTAINERS)
     except Exception:  # the scanner never raises on a str; never let hostile input escape

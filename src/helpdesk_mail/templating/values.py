@@ -146,6 +146,8 @@ class TemplateData:
     username: str = ""
     password: str = ""
     login_url: str = ""
+    helpdesk_name: str = ""
+    """The helpdesk's name (`#HelpdeskName#`), e.g. "Acme Support"."""
 
 
 # --- formatting helpers ------------------------------------------------------------
@@ -462,6 +464,7 @@ _SIMPLE: dict[str, Callable[[TemplateData], str]] = {
     "Via": lambda d: d.via,
     "Subscribers": lambda d: ", ".join(d.subscribers),
     "NonTechSubscribers": lambda d: ", ".join(d.non_tech_subscribers),
+    "HelpdeskName": lambda d: d.helpdesk_name,
     "welcome:username": lambda d: d.username,
     "welcome:password": lambda d: d.password,
     "welcome:URL": lambda d: d.login_url,

@@ -443,6 +443,10 @@ class StorageContract:
             assert unit.books.sent_record(record.key) == record
             assert list(unit.books.sent_records(1)) == [record, failed]
             assert len(unit.books.sent_records()) == 3
+            by_id = [r.key for r in unit.books.sent_with_message_id("<x@acme.test>")]
+            assert by_id == [record.key, "2/x/y"]
+            assert unit.books.sent_with_message_id("<X@acme.test>") == ()
+            assert unit.books.sent_with_message_id("<other@acme.test>") == ()
 
     # --- suppressions and counts ---
 

@@ -3,7 +3,7 @@
 Pure and linear in its input; it imports nothing else from helpdesk_mail.
 
 - `html_to_text(html, style)`: readable plain text; the styles `READING` (incoming
-  mail), `REPLY` (reply detection) and `ALTERNATIVE` / `TEMPLATE_ALTERNATIVE` (the
+  mail), `REPLY` / `REPLY_MARKED` (reply detection) and `ALTERNATIVE` / `TEMPLATE_ALTERNATIVE` (the
   ``text/plain`` part of notifications) are where callers differ (`text.render`).
 - `HtmlRender`: the same rendering, incremental and with quote markers (`inbound.quotes`).
 - `scan_html`: the one-pass HTML tokenizer, also used by `templating.sanitize`.
@@ -16,6 +16,7 @@ from .render import (
     MAX_HTML_CHARS,
     READING,
     REPLY,
+    REPLY_MARKED,
     TEMPLATE_ALTERNATIVE,
     AttrMap,
     HtmlRender,
@@ -25,7 +26,7 @@ from .render import (
     html_to_text,
 )
 from .scan import RAW_TEXT, Attrs, HtmlSink, scan_html
-from .tidy import tidy_lines
+from .tidy import tidy_lines, tidy_pieces
 
 __all__ = [
     "ALTERNATIVE",
@@ -34,6 +35,7 @@ __all__ = [
     "RAW_TEXT",
     "READING",
     "REPLY",
+    "REPLY_MARKED",
     "TEMPLATE_ALTERNATIVE",
     "AttrMap",
     "Attrs",
@@ -45,4 +47,5 @@ __all__ = [
     "html_to_text",
     "scan_html",
     "tidy_lines",
+    "tidy_pieces",
 ]

@@ -17,6 +17,9 @@ What differs between callers is data, the presets below:
 - `REPLY`: like `READING`, but ``<blockquote>`` content is marked with ``>`` like a
   plain-text quote (except ``type="cite"``, which quote detection cuts at), so the
   plain-text reply rules can judge it.
+- `REPLY_MARKED`: like `REPLY`, but only blockquotes marked as quotations (a
+  ``cite`` attribute, a class naming a quote, a left border) get ``>``; a bare or
+  indenting blockquote (the indent button) is a plain block.
 - `ALTERNATIVE`: the ``text/plain`` part of our own notifications, from sanitized
   HTML: link targets after the link text (``text <https://...>``), images as
   ``[alt]``, every blockquote marked with ``>``, ``<hr>`` as a line of dashes, two
@@ -69,8 +72,10 @@ MarkerCallback = Callable[[str, AttrMap], str | None]
 class TextStyle:
     """How one kind of caller wants HTML as text (see the presets)."""
 
-    quote: Literal["none", "all", "uncited"] = "none"
-    """``<blockquote>`` content as ``>`` lines: never, always, or unless ``type="cite"``."""
+    quote: Literal["none", "all", "uncited", "marked"] = "none"
+    """``<blockquote>`` content as ``>`` lines: never, always, unless ``type="cite"``, or
+    (``marked``) only when not ``type="cite"`` and marked as a quotation (a ``cite``
+    attribute, a class naming a quote, a left border: the quote bar clients draw)."""
     links: tuple[str, ...] = ()
     """Link targets starting with one of these (lower case) are written after the link
     text as ``<target>`` (or instead of an empty link text); none when empty."""
@@ -84,6 +89,7 @@ class TextStyle:
 
 READING = TextStyle()
 REPLY = TextStyle(quote="uncited")
+REPLY_MARKED = TextStyle(quote="marked")
 ALTERNATIVE = TextStyle(
     quote="all",
     links=("http:", "https:", "mailto:", "tel:"),
@@ -128,6 +134,27 @@ _PRE = frozenset({"pre", "textarea", "xmp", "listing", "plaintext"})
 _CELLS = frozenset({"td", "th"})
 _WS_CHARS = " \t\n\r\f\v"
 _WS = re.compile(r"[ \t\n\r\f\v]+")
+_WS_TO_COLLAPSE = re.compile(r"[\t\n\r\f\v]|  ")
+_COLLAPSE_CHUNK = 1 << 16
+
+
+def _collapse(text: str) -> str:
+    """Runs of whitespace as one space, a slice at a time: a regular expression keeps a
+    piece per match (hundreds of thousands of short words: ten times the text)."""
+    if not _WS_TO_COLLAPSE.search(text):
+        return text
+    pieces: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + _COLLAPSE_CHUNK, len(text))
+        if end < len(text) and text[end - 1] in _WS_CHARS:
+            run = _WS.match(text, end)  # a run of whitespace is not cut
+            end = run.end() if run is not None else end
+        pieces.append(_WS.sub(" ", text[start:end]))
+        start = end
+    return "".join(pieces)
+
+
 _MAX_DEPTH = 10_000  # caps per-tag bookkeeping on absurdly nested input
 _MAX_LINKS = 64  # open links whose targets are tracked
 _MAX_QUOTE_PREFIX = 10  # deeper nesting is rendered like this depth
@@ -143,6 +170,7 @@ class _Renderer:
         self.marks: list[tuple[str, int]] = []
         self.mark_pieces: list[int] = []  # index into ``out`` where each mark starts
         self.mark_visible: list[bool] = []  # visible text already emitted at each mark?
+        self.mark_sources: list[int] = []  # offset in the HTML where each mark's tag starts
         self.visible = False  # visible (non-space) characters emitted so far
         self._style = style
         self._marker = marker
@@ -210,6 +238,7 @@ class _Renderer:
                 self.marks.append((name, self.size))
                 self.mark_pieces.append(len(self.out))
                 self.mark_visible.append(self.visible)
+                self.mark_sources.append(pos)
         self._open(tag, attrs)
         if self_closing and tag not in _VOID:
             self.end(tag, pos)
@@ -233,8 +262,11 @@ class _Renderer:
         if tag in _PRE:
             self._pre += 1
         elif tag == "blockquote":
-            quoted = style.quote == "all" or (
-                style.quote == "uncited" and _attr(attrs, "type").strip().lower() != "cite"
+            uncited = _attr(attrs, "type").strip().lower() != "cite"
+            quoted = (
+                style.quote == "all"
+                or (style.quote == "uncited" and uncited)
+                or (style.quote == "marked" and uncited and _quotation_marked(attrs))
             )
             self._quote_stack.append(quoted)
             if quoted:
@@ -312,7 +344,7 @@ class _Renderer:
             return
         if data[0] in _WS_CHARS:
             self._space()
-        self._text(_WS.sub(" ", core))
+        self._text(_collapse(core))
         if data[-1] in _WS_CHARS:
             self._gap = " "
 
@@ -328,6 +360,21 @@ class _Renderer:
 
     def result(self) -> str:
         return "".join(self.out)
+
+
+_QUOTE_BAR = re.compile(
+    r"border-left\s*:\s*(?!none|0(?:px)?\s*(?:;|$))|border-left-style\s*:\s*(?!none)"
+)
+
+
+def _quotation_marked(attrs: Attrs) -> bool:
+    """Does a ``<blockquote>`` say it quotes something (not indentation)?"""
+    if any(k == "cite" for k, _ in attrs):
+        return True
+    for name in _attr(attrs, "class").lower().split()[:50]:
+        if "quot" in name and "indent" not in name:  # gmail_quote, not webkit-indent-blockquote
+            return True
+    return _QUOTE_BAR.search(_attr(attrs, "style")[:2000].lower()) is not None
 
 
 def _attr(attrs: Attrs, name: str) -> str:
@@ -380,6 +427,10 @@ class HtmlRender:
                 break
         return "".join(got)[:limit]
 
+    def source_offset(self, index: int) -> int:
+        """Where the tag of mark ``index`` starts in the HTML (an offset into its source)."""
+        return self._r.mark_sources[index]
+
     def visible_before(self, index: int) -> bool:
         """Was any visible text rendered before mark ``index``?"""
         return self._r.mark_visible[index]
@@ -392,6 +443,12 @@ class HtmlRender:
     def raw(self) -> str:
         """All raw text rendered so far (use `finish_text` on slices of it)."""
         return self._r.result()
+
+    def take(self) -> str:
+        """All raw text rendered, taken out: the render is done and keeps none of it."""
+        text = self._r.result()
+        self._r.out.clear()
+        return text
 
 
 def html_to_text(html: str, style: TextStyle = READING) -> str:

@@ -33,11 +33,11 @@ import re
 import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from ..ports import MailboxAuthError, MailboxError
 from ..settings import MailboxAccount, TlsMode
+from .batching import MAX_BATCH_BYTES, TransportStats, split_batches
 from .secrets import SecretError, mailbox_password
 from .tls import ssl_context, xoauth2_string
 
@@ -47,7 +47,6 @@ __all__ = [
     "ImapTransport",
     "TransportStats",
     "encode_mailbox_name",
-    "split_batches",
     "uid_set",
 ]
 
@@ -55,20 +54,6 @@ _UID_RE = re.compile(rb"UID (\d+)", re.IGNORECASE)
 _BODY_RE = re.compile(rb"BODY\[\]", re.IGNORECASE)
 _FETCH_START_RE = re.compile(rb"^\d+ \(")
 _SIZE_RE = re.compile(rb"RFC822\.SIZE (\d+)", re.IGNORECASE)
-
-MAX_BATCH_BYTES = 32 * 1024 * 1024
-"""Default cap on the bytes of one fetch batch (a single bigger message goes alone)."""
-
-
-@dataclass
-class TransportStats:
-    """Counters summed over a transport's sessions (for benchmarks and tests)."""
-
-    connections: int = 0
-    commands: int = 0
-    """Command lines sent to the server."""
-    round_trips: int = 0
-    """Server answers waited for: the greeting plus one per command (or pipelined batch)."""
 
 
 def uid_set(uids: Sequence[str]) -> str:
@@ -86,23 +71,6 @@ def uid_set(uids: Sequence[str]) -> str:
         start = prev = n
     parts.append(f"{start}:{prev}" if prev != start else str(start))
     return ",".join(parts)
-
-
-def split_batches(
-    uids: Sequence[str], count: int, sizes: dict[str, int], max_bytes: int
-) -> Iterator[list[str]]:
-    """`uids` in batches of at most `count` messages and (when sizes are known) `max_bytes`."""
-    batch: list[str] = []
-    total = 0
-    for uid in uids:
-        size = sizes.get(uid, 0)
-        if batch and (len(batch) >= count or total + size > max_bytes):
-            yield batch
-            batch, total = [], 0
-        batch.append(uid)
-        total += size
-    if batch:
-        yield batch
 
 
 def _modified_base64(text: str) -> str:

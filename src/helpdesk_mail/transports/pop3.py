@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 
 from ..ports import MailboxAuthError, MailboxError
 from ..settings import MailboxAccount, TlsMode
-from .imap import MAX_BATCH_BYTES, TransportStats, split_batches
+from .batching import MAX_BATCH_BYTES, TransportStats, split_batches
 from .secrets import SecretError, mailbox_password
 from .tls import ssl_context, xoauth2_string
 
