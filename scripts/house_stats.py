@@ -2,8 +2,9 @@
 
     python scripts/house_stats.py            # a short table, then one JSON line
 
-Public names: the `__all__` of every module that has one (what the module offers
-others), and the names the top-level package exports. Used for the closing notes
+Names: the `__all__` of every module that has one (what the module offers others,
+public or internal), the names the top-level package exports, and the names of the
+public modules (those whose docstring does not say "Internal:"). Used for the closing notes
 of restructuring work, to compare before and after.
 """
 
@@ -34,6 +35,8 @@ def main() -> int:
     all_total = 0
     with_all = 0
     top_level: list[str] = []
+    public_names = 0
+    internal = 0
     for path in sorted(ROOT.rglob("*.py")):
         rel = path.relative_to(ROOT.parent).with_suffix("").as_posix().replace("/", ".")
         source = path.read_text("utf-8")
@@ -44,6 +47,10 @@ def main() -> int:
                 end = node.end_lineno or node.lineno
                 functions.append((end - node.lineno + 1, f"{rel}:{node.name}"))
         names = _all_names(tree)
+        is_internal = "Internal: not part of the public API" in (ast.get_docstring(tree) or "")
+        internal += is_internal
+        if not is_internal:
+            public_names += len(names or [])
         if names is not None:
             with_all += 1
             all_total += len(names)
@@ -64,6 +71,9 @@ def main() -> int:
         "modules_with_all": with_all,
         "all_names_total": all_total,
         "top_level_exports": len(top_level),
+        "internal_modules": internal,
+        "public_modules": len(modules) - internal,
+        "public_module_names": public_names,
     }
     print(json.dumps(figures))
     return 0

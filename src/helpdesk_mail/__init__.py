@@ -130,7 +130,7 @@ from .transports.dns import DnsResolver
 from .transports.imap import ImapTransport
 from .transports.mailbox import MailTransport
 from .transports.pop3 import Pop3Transport
-from .transports.smtp import SmtpSendError, SmtpTransport
+from .transports.smtp import SendResult, SmtpSendError, SmtpTransport
 from .transports.stack import send_transport, with_dkim
 
 __version__ = "0.1.0"
@@ -214,6 +214,7 @@ __all__ = [
     "Role",
     "SeededRandom",
     "SendError",
+    "SendResult",
     "SendTransport",
     "SentRecord",
     "Settings",

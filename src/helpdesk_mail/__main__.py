@@ -1,4 +1,7 @@
-"""`python -m helpdesk_mail`."""
+"""`python -m helpdesk_mail`.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
+"""
 
 import sys
 

@@ -16,6 +16,8 @@ Rules for every action:
   the whole transaction is rolled back; the caller processes the email again.
 - Applying is all or nothing: an error leaves the host's data unchanged (the
   transaction rolls back).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@
   never subscribe them, and notifications are never sent to them.
   `NEVER_MAIL_LOCAL_PARTS` adds the addresses that may send mail a person wrote (a
   list's bounces@ return path) but must never be mailed.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ SQL storage does too. The form, and its rules:
   in `TYPES` (a hypothesis property checks it). It raises `CodecError` for an unknown
   type, another version, a missing required field, an unknown field or a value of
   the wrong shape: stored data is never half-read.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

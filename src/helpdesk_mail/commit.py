@@ -16,6 +16,8 @@ The library's one way of writing: inside a `UnitOfWork` it
 All of it commits or rolls back with the transaction, so a crash at any point
 leaves either everything or nothing: a notification is never lost between the
 commit and its delivery, and an email is never committed twice.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

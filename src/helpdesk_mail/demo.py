@@ -12,6 +12,8 @@ the same storage and nothing new happens at all: every email's receipt is stored
 (all duplicates), and the outbox has nothing pending (no email sent).
 
 `run_mailbox_demo` does the same against a real IMAP or POP3 mailbox.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ comment it adds: `bind_ticket` fills both in from the commit's outcome
 Events are plain data: `helpdesk_mail.codec` turns each into a versioned JSON-ready
 dict and back, and enum fields given as their string values (`via="email"`) are
 turned into the enum, so a stored and loaded event is equal to the original.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

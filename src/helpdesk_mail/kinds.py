@@ -20,6 +20,8 @@ Invariants (tests/unit/test_tables.py checks them):
     welcome email's own three (`#username`, `#password`, `#URL`).
  6. `rating`: the email may carry `#RatingLinks#` (the planner decides to whom: the
     ticket's creator, never in CC mode). Implies `about_ticket`.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ These are the library's read-only view of the host's data. The host keeps its ow
 records in its own database and hands the library these frozen snapshots through
 the `Storage` protocol. People are identified by their lower-cased email address,
 categories by name, tickets by an integer id.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

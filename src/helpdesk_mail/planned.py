@@ -1,4 +1,7 @@
-"""What the notification planner produces and the renderer consumes."""
+"""What the notification planner produces and the renderer consumes.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
+"""
 
 from __future__ import annotations
 

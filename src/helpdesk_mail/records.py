@@ -6,6 +6,8 @@ emails set aside (`PoisonRecord`), events waiting to be delivered
 (`OutboxEntry`) and what became of each notification (`SentRecord`). The library
 ships implementations that keep them (in memory, and in SQL with the `sql`
 extra); a host only reads them, for example to list failed notifications.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

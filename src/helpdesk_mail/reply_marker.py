@@ -23,6 +23,8 @@ the HTML elements first, then for the lines. Rules (the contract of `is_marker_l
 - The first marker line found is the top one, the last one after it the bottom one.
 - The marker text must not contain ``##`` (see `valid_marker_text`), so a configured
   text can never close the decoration early.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The real clock and random source, for production use (tests use `memory`)."""
+"""The real clock and random source, for production use (tests use `memory`).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
+"""
 
 from __future__ import annotations
 

@@ -4,6 +4,8 @@ Build them in code (`IncomingSettings(accept_unregistered=False)`) or load them
 from a mapping, JSON or TOML (`load_settings("helpdesk.toml")`). Either way every
 value is checked against the rule attached to its field, and a bad value raises
 `SettingsError` naming the key, the value and the rule broken.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ notification must not pass their sign-in link on to everyone the ticket notifies
 
 Randomness comes in as a `token_bytes(n)` function (a `RandomSource`'s method), so
 this module stays free of I/O.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -5,7 +5,10 @@ Changing what `helpdesk_mail` exports is a decision: this list changes with it.
 
 from __future__ import annotations
 
+import ast
 import inspect
+import re
+from pathlib import Path
 
 import helpdesk_mail
 
@@ -88,6 +91,7 @@ EXPORTED = [
     "Role",
     "SeededRandom",
     "SendError",
+    "SendResult",
     "SendTransport",
     "SentRecord",
     "Settings",
@@ -163,3 +167,53 @@ def test_every_exported_class_and_function_says_what_it_is() -> None:
         value = getattr(helpdesk_mail, name)
         if inspect.isclass(value) or inspect.isfunction(value):
             assert (value.__doc__ or "").strip(), name
+
+
+# The modules a host may import besides the package itself (docs/architecture.md, "The
+# public surface"); every other module says in its docstring that it is internal.
+PUBLIC_MODULES = {
+    "helpdesk_mail",
+    "helpdesk_mail.memory",
+    "helpdesk_mail.ports",
+    "helpdesk_mail.samples",
+    "helpdesk_mail.samples.preview",
+    "helpdesk_mail.sql",
+    "helpdesk_mail.templating",
+    "helpdesk_mail.testing",
+}
+INTERNAL = 'Internal: not part of the public API (docs/architecture.md, "The public surface").'
+SOURCE = Path(helpdesk_mail.__file__).resolve().parents[1]
+
+
+def _modules() -> dict[str, str]:
+    """Every module of the package by dotted name, with its docstring."""
+    found: dict[str, str] = {}
+    for path in sorted(SOURCE.joinpath("helpdesk_mail").rglob("*.py")):
+        parts = list(path.relative_to(SOURCE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = ast.get_docstring(ast.parse(path.read_text("utf-8"))) or ""
+    return found
+
+
+def test_every_module_that_is_not_public_says_it_is_internal() -> None:
+    modules = _modules()
+    assert modules.keys() >= PUBLIC_MODULES
+    unmarked = [
+        name for name, doc in modules.items() if name not in PUBLIC_MODULES and INTERNAL not in doc
+    ]
+    marked = [name for name in PUBLIC_MODULES if INTERNAL in modules[name]]
+    assert unmarked == [] and marked == []
+
+
+def test_the_docs_import_from_public_modules_only() -> None:
+    docs = SOURCE.parent / "docs"
+    imported = {
+        (page.name, match.group(1))
+        for page in [*docs.glob("*.md"), SOURCE.parent / "README.md"]
+        for match in re.finditer(
+            r"^\s*(?:from|import) (helpdesk_mail[\w.]*)", page.read_text("utf-8"), re.M
+        )
+    }
+    assert imported, "no Python example found in the docs"
+    assert sorted(pair for pair in imported if pair[1] not in PUBLIC_MODULES) == []

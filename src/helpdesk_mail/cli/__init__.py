@@ -3,6 +3,8 @@
 Each subcommand lives in its own module with `add_arguments(parser)` and
 `run(args) -> int`; the table below names them, and they are imported only
 when used, so `helpdesk-mail --help` stays fast.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ With --imap URL (imap://user:password@host:port/folder, imaps:// for implicit
 TLS; pop3:// and pop3s:// work too) a real mailbox is polled once instead, into an
 in-memory helpdesk (or the --db given). Its mail stays on the server unless
 --delete is given.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

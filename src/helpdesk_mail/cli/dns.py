@@ -17,6 +17,8 @@ given on the command line win. `--nameserver IP[:PORT]` asks that DNS server ins
 of the system's; `--json` prints one JSON object. Exit status: 0 every check passed
 (warnings allowed), 1 a problem was found, 2 bad arguments or an unusable key,
 3 a DNS failure (try again).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ the sample helpdesk (its users and tickets), unless --state is given.
 Keys: path, verdict, reason, from, subject, commands, ticket_id, body_text,
 attachments, subscribers (the inspect contract of docs/cli.md), and detail,
 no_auto_response, bounced_recipients, message_id.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

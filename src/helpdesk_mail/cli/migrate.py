@@ -6,6 +6,8 @@ library): run it at every deploy, before starting the workers.
 
 Safe to run again: it does nothing when the database is current. Exit status: 0
 done, 2 bad settings or arguments, 3 database unreachable or failing.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

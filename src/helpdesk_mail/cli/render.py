@@ -9,6 +9,8 @@ A template file holds the HTML body, optionally after a first line
 found by `validate_template` (unknown masks, masks the kind does not support,
 markup that will be removed) are printed to standard error; with `--strict` they
 make the exit status 1. An empty template prints nothing: that email is skipped.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

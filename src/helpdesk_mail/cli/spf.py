@@ -12,6 +12,8 @@ the RFC 7208 evaluation for one client IP, MAIL FROM and HELO.
 `--nameserver IP[:PORT]` asks that DNS server instead of the system's;
 `--json` prints one JSON object. Exit status: 0 authorised (`setup`: every host;
 `check`: pass), 1 not authorised, 2 bad arguments, 3 a DNS failure (try again).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

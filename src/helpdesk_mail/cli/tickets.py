@@ -8,6 +8,8 @@ sent ledger (what became of each notification email).
 Meant for a first look (the demo's file, a test database): it reads the whole outbox
 and ledger and shows the last --last entries of each (default 20). Exit status: 0,
 2 bad arguments or settings, 3 database unreachable or not at the schema.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

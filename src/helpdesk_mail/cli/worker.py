@@ -19,6 +19,8 @@ Exit status: 0 stopped (or --once done), 1 unexpected error, 2 bad settings or
 arguments (the file, a secret that cannot be read, no database named, a bad URL, a
 missing extra), 3 database unreachable, refusing the connection, or not at the
 schema (run `helpdesk-mail migrate`, or pass --migrate).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ Your receiving server must add its header to every message it accepts (Postfix w
 OpenDMARC, Gmail and Exchange Online do): if it does not, a sender's own header
 claiming your authserv-id would be the topmost. When it writes several (one per
 milter), the topmost must carry the verdict that counts: OpenDMARC's `dmarc=` result.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

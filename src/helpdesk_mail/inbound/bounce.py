@@ -13,6 +13,8 @@ are decoded, at most `MAX_PARTS` MIME parts are visited, attachments are never
 decoded. Facts come from `shared/reference/bounce-formats.md` (RFC 3464/6522
 structure, the per-MTA table in its section 3, delays in section 4, traps in
 section 6).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ case-insensitive and removed from the stored subject. The subject is cleaned fir
 (`tokens.clean_subject`: no control, zero-width or bidi characters), so a command is
 read exactly when a person sees one. Who may use which command is decided by
 `process.py`, not here.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ Sources of the facts: ``shared/reference/bounce-formats.md`` and
 ``shared/reference/autoreply-formats.md``.  It never raises: a rule whose
 predicate fails on a broken message is skipped, and any other failure gives the
 human-mail verdict.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ constants), and a cap never cuts inside a word or an address.
   `parse_bytes` also rewrites a Content-Type or Content-Disposition too long or
   too odd for other readers (mail-parser copies headers into plain stdlib
   messages) from its first parameters.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ Rules (this file owns them):
    filter's header rules: Auto-Submitted, a null Return-Path, Precedence bulk,
    List-Id, X-Auto-Response-Suppress...). The planner then applies its own
    protection (bounced addresses, the recipient's flood limits) as for any email.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

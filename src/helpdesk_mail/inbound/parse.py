@@ -8,6 +8,8 @@ and decodes every header it is given. Addresses are split before their display
 names are decoded, so that an encoded comma stays inside its name. Nothing here
 raises on any input: what cannot be read becomes a defect string and an empty
 value. Stored text holds no C0 control characters but tab and newline.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

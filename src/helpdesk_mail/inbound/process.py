@@ -6,6 +6,8 @@ actions, the preconditions they were computed under first (`RequireTicket`,
 actions. It never raises: an email that cannot be read is discarded as
 `malformed`, and an internal error gives a `malformed` result whose `error` is
 set, which the poller treats as a poison message (kept on the server, never lost).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -72,6 +72,8 @@ a time (at most ``_MAX_VIEW`` characters; a few joined lines for a wrapped
 attribution, at most 600 characters), quantifiers are bounded, verbs are
 found with ``str.find``; HTML is tokenized in one pass (at most
 ``MAX_HTML_CHARS``) and at most ``_MAX_MARKS_JUDGED`` markers are examined.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

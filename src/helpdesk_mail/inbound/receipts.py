@@ -15,6 +15,8 @@ duplicate). Such an email (and one without a blank line whose lines are not all
 header fields) is now hashed whole, line endings aside; for it, and only for it, a
 key computed by an older version no longer matches: one still on the server from
 before an upgrade may be processed once more.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The result of processing one incoming email: the parsed summary, verdict, actions and events."""
+"""The result of processing one incoming email: the parsed summary, verdict, actions and events.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
+"""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ In this order (the first that finds an existing ticket wins):
 2. A subject token `[#1234]`, which anyone can type: it only counts when the sender
    is the ticket's submitter, one of its subscribers, or a technician or
    administrator. Anyone else starts a new ticket (the hijack of Zammad issue 5064).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ be used as another.
 
 URLs (the host routes them): ``{base}/autologin?token=...``,
 ``{base}/ticket/{id}/rate/{good|ok|bad}?token=...``, ``{base}/ticket/{id}/unsubscribe?token=...``.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

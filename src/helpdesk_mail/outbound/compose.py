@@ -63,6 +63,8 @@ The text and HTML parts are built directly, their multipart boundary derived fro
 Message-ID. Bytes on the wire are those `set_content`/`add_alternative` would give;
 the email package's own way is kept for anything else (non-ASCII names and subjects,
 long values, attachments).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ Invariants of the tables below:
     of that kind only (the confirmation says "Your ticket has been received.").
  5. Sentences are `str.format` templates filled with plain text (the masks escape
     it); the names they use are read from `NAMES`, only the ones each sentence needs.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

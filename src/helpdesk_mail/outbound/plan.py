@@ -9,6 +9,8 @@ which is what the rate limits of the next plans read.
 The rules are data (`RULES`, `RESTRICTIONS`, and `addresses` for own and machine
 addresses); the code below them only evaluates the tables. `docs/notifications.md`
 tells the same in prose.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -36,6 +36,8 @@ Rules (this file owns them):
 `notify(event, ...)` is the same path for one event, now: it records the event in
 the outbox and delivers it at once, returning what happened (a temporary failure
 stays in the outbox for a `Deliverer` to retry).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ Rules (this file owns them):
     being processed is finished (committed), what was committed is removed from the
     server, the session is closed and the lease released; the account's report says
     `stopped` and its schedule is left as it was (the next poller polls it at once).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

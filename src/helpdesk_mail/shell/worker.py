@@ -27,6 +27,8 @@ Rules (this file owns them):
    that delivered something (events, emails sent, failed, left pending). Unexpected
    errors in a round are logged and the loop goes on after a pause; `run` returns 1
    only when a loop itself died.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

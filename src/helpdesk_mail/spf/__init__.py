@@ -14,6 +14,8 @@
 
 All DNS goes through the `Resolver` protocol: `helpdesk_mail.memory.InMemoryResolver`
 in tests, `helpdesk_mail.dns_resolver.DnsResolver` (dnspython) for real.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from .check import (

@@ -35,6 +35,8 @@ Rules this module owns (section numbers of RFC 7208):
   labels on the left until it fits; one with an empty label or a label over 63
   characters cannot exist: its mechanism does not match (an include or
   redirect to it is ``permerror``).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

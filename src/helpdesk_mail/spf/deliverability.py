@@ -29,6 +29,8 @@ fewest labels that publishes a DMARC record, ``psd=`` honoured; the domain itsel
 when none does) instead of a public-suffix list. The walk stops at two labels (it
 never asks for ``_dmarc.<tld>``) and asks at most eight names. A DNS failure makes
 the affected check ``temperror``; nothing raises for what the DNS holds.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

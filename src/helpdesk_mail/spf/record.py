@@ -20,6 +20,8 @@ Rules this module owns:
 - Macros: ``%{`` letter, optional non-zero digits, optional ``r``, delimiters from
   ``.-+,/_=``, ``}``; or ``%%``, ``%_``, ``%-``. Letters ``slodiphv`` everywhere,
   ``c``, ``r`` and ``t`` only in explanation text. Any other ``%`` is an error.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

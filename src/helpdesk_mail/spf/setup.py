@@ -30,6 +30,8 @@ publish. Rules:
   record and the records it includes or redirects to) instead of an address.
 - Warnings that do not make the setup wrong (``+all``, a host with a private or
   loopback address) are notes.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

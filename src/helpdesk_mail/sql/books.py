@@ -16,6 +16,8 @@ Concurrency (PostgreSQL and SQLite alike, across processes and machines):
 - `claim_events` is one UPDATE of the due, unleased rows, chosen on PostgreSQL by
   `SELECT ... FOR UPDATE SKIP LOCKED` (concurrent claimers skip each other's rows) and
   on SQLite guarded by the same lease columns in the statement (one writer at a time).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ already serialises writers), so `RequireTicket` compares the status and version 
 rest of the transaction writes against. Reads are light and take a fixed number of
 queries whatever the size of the ticket: `ticket()` three, `comments()` two,
 `users()` one (per 500 addresses), attachments without their bytes.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ transaction takes the write lock when it starts, so two processes never both rea
 then deadlock upgrading to write (SQLite would fail one of them with "database is
 locked" at once, without waiting). PostgreSQL engines get `pool_pre_ping` (a connection
 the server dropped is replaced before use).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ Two branches, so that a host with its own tables gets only the library's:
 bookkeeping. The revisions are kept in a table of their own, `hdm_alembic_version`, so a
 host's own Alembic history (`alembic_version`) is never touched, and the scripts only see
 `hdm_` tables. `check_schema` tells whether a database is at the head the code expects.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

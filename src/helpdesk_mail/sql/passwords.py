@@ -11,6 +11,8 @@ Django's `ScryptPasswordHasher` (and `verify_password` here) checks:
   not be slow, and a work factor of 2**8 keeps a new customer's first email from costing
   a sixth of a second of CPU. Django upgrades it to its own work factor at the user's
   first login (`must_update`).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -17,6 +17,8 @@ in and out; SQLite has no time zones) and `CleanText` (text PostgreSQL accepts: 
 and lone surrogates become U+FFFD, on both databases, so that both store the same).
 Keys that come from outside and may be long (a Message-ID can be 16 KB) are unique
 through their SHA-256 digest, as a PostgreSQL B-tree entry holds at most ~2.7 KB.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ unit's `domain` (`SqlDomain`) and `books` (`SqlBookkeeping`): committed when the
 ends, rolled back when it raises. Connection-type failures (the database is away, busy,
 locked, failing over) come out of `transaction()` as `SqlTransientError`, a
 `ports.TransientStorageError`, so the poller keeps the email and tries again later.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

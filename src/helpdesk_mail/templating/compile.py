@@ -15,6 +15,8 @@
    of the template's own text is written as `{{&lb}}`: the admin's text can never
    open a mustache tag. The chevron tokens of that source are kept (with the `lb`
    tags folded back into text), so rendering never re-tokenizes.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ Rules (they are the contract of `scan_masks` and `validate_template`):
 - A known mask that a kind of email does not support (e.g. `#RatingLinks#` in a
   "ticket updated" email) renders empty, and `validate_template` reports it.
 - ``#Word#`` that names no mask is left in the text unchanged, and reported.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ A host's templates are a mapping kind -> (subject, body), e.g.
 Kinds it leaves out use the defaults (`default_templates()`); a kind mapped to an
 empty body is skipped: `render_email` returns None and no email is sent. An empty
 subject with a body falls back to the default subject.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ Rules:
 
 Plain text from HTML is `helpdesk_mail.text.html_to_text` (the ``ALTERNATIVE`` style
 for the ``text/plain`` part of every email).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ needs: plain text (text emails, subjects), HTML (escaped text or, for the "rich"
 masks, a fragment of markup built here from escaped parts), an HTML attribute
 value, or a URL. Values are memoized per mask, so a template with both
 `#Subject#` and `#Subject#` computes it once.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -20,6 +20,8 @@ expiry, notification counts, the event outbox (claim, lease expiry,
 acknowledgement), the sent ledger, mailbox state and leases, poison records, and
 concurrent commits of one receipt key from two connections. `helpdesk_mail.memory`
 and `helpdesk_mail.sql` pass it; docs/protocols.md explains each rule.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

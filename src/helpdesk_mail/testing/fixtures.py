@@ -6,6 +6,8 @@
         assert len(helpdesk_outbox) == 1
 
 Every fixture is function-scoped and fresh for each test.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

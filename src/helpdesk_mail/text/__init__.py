@@ -8,6 +8,8 @@ Pure and linear in its input; it imports nothing else from helpdesk_mail.
 - `HtmlRender`: the same rendering, incremental and with quote markers (`inbound.quotes`).
 - `scan_html`: the one-pass HTML tokenizer, also used by `templating.sanitize`.
 - `tidy_lines`: trailing blanks and runs of empty lines removed, in linear time.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from .render import (

@@ -33,6 +33,8 @@ the output in final order. At most `MAX_HTML_CHARS` characters are read.
 `HtmlRender` serves reply detection (`inbound.quotes`): it renders while recording
 where in the output chosen start tags (quote markers) occurred, so the caller can
 cut the text at the first marker and stop rendering early.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

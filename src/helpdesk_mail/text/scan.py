@@ -21,6 +21,8 @@ which re-scans unterminated constructs and turns quadratic on hostile mail. Rule
   One that is never closed does not hide the rest of the input: the scan goes back
   to just after its start tag and drops that tag alone (each unclosed one, however
   many are nested, found in the same pass: at most two passes over the input).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 Regexes such as ``[ \\t]+\\n`` look linear but retry at every position of a long run of
 spaces that is not followed by a line break, which is quadratic; here each line is
 trimmed once with ``str.rstrip``.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

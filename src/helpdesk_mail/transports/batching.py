@@ -1,4 +1,7 @@
-"""What the mailbox transports share: batches of fetches and their counters."""
+"""What the mailbox transports share: batches of fetches and their counters.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
+"""
 
 from __future__ import annotations
 

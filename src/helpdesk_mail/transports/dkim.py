@@ -24,6 +24,8 @@ message just before handing it to `inner` (any transport: SMTP, the in-memory
   variable, a key that is not an unencrypted RSA key in PEM or shorter than 1024
   bits is a `DkimKeyError` (a `SettingsError`) at start-up, not a failure per message.
   A message that cannot be signed raises `DkimSignError`, a permanent `SendError`.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ PTR names with their trailing dot. No data and NXDOMAIN are ``[]``; so is a
 name that cannot exist (an empty or over-long label). Time-outs, SERVFAIL,
 REFUSED and every other DNS failure raise `TemporaryDnsError`. CNAME chains
 are followed; answers too big for UDP are fetched again over TCP.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ Every network or protocol failure raises `MailboxError`; refused credentials rai
 `MailboxAuthError`. The session counts the commands it sends (`commands`) and the
 answers it waits for (`round_trips`, the greeting included); the transport sums
 them over its sessions for benchmarks.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

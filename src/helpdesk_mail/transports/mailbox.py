@@ -1,4 +1,7 @@
-"""`MailTransport`: the production `MailboxTransport`, IMAP or POP3 by the account's protocol."""
+"""`MailTransport`: the production `MailboxTransport`, IMAP or POP3 by the account's protocol.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
+"""
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ transports build one with `provider_for(settings)` from an `OAuth2Settings` tabl
   transports turn it into `MailboxError`/`MailboxAuthError` or `SmtpSendError`.
 
 Only the standard library (urllib) is used: docs/decisions.md says why not MSAL.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

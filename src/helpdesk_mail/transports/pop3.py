@@ -19,6 +19,8 @@ A session: connect (implicit TLS, or STLS which is then required), CAPA, log in
 
 Messages are read with this module's own multi-line reader rather than
 `poplib.retr`, which refuses lines over 2,048 bytes (common in HTML mail).
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@
 An environment variable's value and a file's text are stripped of surrounding white
 space; an empty one counts as missing. Error messages name the setting and where it
 points, never the secret.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

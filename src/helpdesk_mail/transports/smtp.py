@@ -31,6 +31,8 @@ refuses some recipients but accepts others, the message WAS sent to the others:
 instead of raising.
 
 Not thread-safe: use one transport per thread.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ Build it once at start-up: that is when a DKIM key that is missing or unusable
 shows (`DkimKeyError`, a `SettingsError`), and when DKIM is configured without
 dkimpy installed (`SettingsError` naming `outgoing.dkim_selector`: install
 ``helpdesk-mail[dkim]``). dkimpy is imported only when DKIM is on.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

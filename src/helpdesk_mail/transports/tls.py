@@ -3,6 +3,8 @@
 Certificates are always verified (`ssl.create_default_context`, hostname check
 included); a private server is trusted by naming its CA bundle in
 `MailboxAccount.ca_file`, never by switching verification off.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ Run by `helpdesk_mail.sql.upgrade`, which passes its connection in
 `script_location` is `helpdesk_mail.sql:migrations` and `sqlalchemy.url` the database
 (offline `--sql` mode included). Revisions are kept in `hdm_alembic_version` and only
 `hdm_` tables are looked at, so a host's own tables and Alembic history are left alone.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ the event outbox and the sent ledger.
 Revision ID: hdm_books_0001
 Revises:
 Create Date: 2026-03-02
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

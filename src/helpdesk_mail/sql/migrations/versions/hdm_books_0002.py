@@ -4,6 +4,8 @@ Message-ID it returns was sent to that address (`SentLedger.sent_with_message_id
 Revision ID: hdm_books_0002
 Revises: hdm_books_0001
 Create Date: 2027-01-10
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Message-IDs, comments, attachments and their bytes, KB articles.
 Revision ID: hdm_domain_0001
 Revises:
 Create Date: 2026-03-02
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
 Revision ID: hdm_domain_0002
 Revises: hdm_domain_0001
 Create Date: 2026-12-06
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations
