@@ -31,7 +31,13 @@ def test_readme_example_prints_what_its_comments_say(capsys: pytest.CaptureFixtu
     [code] = blocks("README.md")
     exec(compile(code, "README.md", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["create_ticket ('bob@example.com',)", "Printer on fire"]
+    said = [
+        line.split("#", 1)[1].split(", in the")[0].strip()
+        for line in code.splitlines()
+        if line.startswith("print(")
+    ]
+    assert said == ["create_ticket ('bob@example.com',)", "Printer on fire", "['TicketCreated']"]
+    assert lines == said
 
 
 def test_protocols_doc_test_function_passes() -> None:
