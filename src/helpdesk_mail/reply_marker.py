@@ -12,9 +12,10 @@ stands right before the top line and right after the bottom one. Clients that qu
 HTML keep those attributes, at most prefixed (Gmail writes ``m_<digits>hm-reply-above``,
 Outlook on the web ``x_hm-reply-above``), so they are matched as substrings.
 
-Inbound (`inbound.quotes`) cuts a reply at the top marker before any heuristic, and
-keeps what follows the bottom marker (a reply written below the quote); it looks for
-the HTML elements first, then for the lines. Rules (the contract of `is_marker_line`):
+Inbound (`inbound.quotes`, `inbound.quotes_html`) cuts a reply at the top marker before
+any heuristic, and keeps what follows the bottom marker (a reply written below the
+quote); it looks for the HTML elements first, then for the lines. Rules (the contract
+of `is_marker_line`):
 
 - A marker line is a line of its own: optional quote marks (``>``) and spaces, ``##-``,
   one to `MAX_MARKER_TEXT` characters of text, ``-##``, nothing else. A customer's

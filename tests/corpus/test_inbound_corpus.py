@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from helpdesk_mail.inbound.process import process_email
-from helpdesk_mail.inbound.quotes import strip_signature
 from helpdesk_mail.inbound.result import InboundResult
+from helpdesk_mail.inbound.signatures import strip_signature
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.settings import Settings
 
@@ -180,7 +180,8 @@ ALL_ENTRIES = _manifest()
 
 
 def _visible_text(entry: dict[str, Any]) -> str | None:
-    from helpdesk_mail.inbound.quotes import reply_text_from_html, reply_text_from_plain
+    from helpdesk_mail.inbound.quotes import reply_text_from_plain
+    from helpdesk_mail.inbound.quotes_html import reply_text_from_html
 
     fmt = entry.get("format")
     if fmt in FULL_MESSAGE_FORMATS:
@@ -203,7 +204,7 @@ _RFC3676_BLOCK = re.compile(r"\n-- \n.*\Z", re.DOTALL)
 
 def _body_matches(entry: dict[str, Any], got: str) -> bool:
     """Exact, allowing for the source's own signature policy against ours (the rule of
-    inbound/quotes.py): where the source also strips signatures (`signature_stripped`) our
+    inbound/signatures.py): where the source also strips signatures (`signature_stripped`) our
     kept sign-offs are stripped before comparing; where it keeps them, its RFC 3676 block
     (a "-- " line and what follows), which our rule drops, is dropped from its text."""
     want = entry["body_visible"]

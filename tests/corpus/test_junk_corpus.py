@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from helpdesk_mail.inbound.junk import JunkVerdict, classify
-from helpdesk_mail.inbound.mime import decode_header_text
+from helpdesk_mail.inbound.mime_headers import decode_header_text
 
 pytestmark = pytest.mark.corpus
 

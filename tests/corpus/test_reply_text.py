@@ -29,11 +29,9 @@ from typing import Any
 
 import pytest
 
-from helpdesk_mail.inbound.quotes import (
-    reply_text_from_html,
-    reply_text_from_plain,
-    strip_signature,
-)
+from helpdesk_mail.inbound.quotes import reply_text_from_plain
+from helpdesk_mail.inbound.quotes_html import reply_text_from_html
+from helpdesk_mail.inbound.signatures import strip_signature
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = Path(os.environ.get("HELPDESK_MAIL_SHARED", str(REPO.parent / "shared"))) / "corpus"

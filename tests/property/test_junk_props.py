@@ -158,7 +158,8 @@ def test_rules_themselves_do_not_raise(text: str, raw: bytes) -> None:
     # classify() swallows errors (a broken rule is skipped); this checks that the
     # rules and the bounce details do not rely on that on hostile input.
     from helpdesk_mail.inbound.junk import NO_AUTO_RESPONSE_RULES, RULES, _Context
-    from helpdesk_mail.inbound.mime import decoded_headers, parse_bytes
+    from helpdesk_mail.inbound.mime import parse_bytes
+    from helpdesk_mail.inbound.mime_headers import decoded_headers
 
     for data in (text.encode("utf-8", "surrogatepass"), raw):
         for msg in (email.message_from_bytes(data), parse_bytes(data)):

@@ -1,4 +1,5 @@
-"""inbound.mime never raises, keeps its caps, and reads ordinary parameters as the stdlib does."""
+"""inbound.mime (and charsets, mime_headers, mime_parts, mime_bounds) never raises, keeps
+its caps, and reads ordinary parameters as the stdlib does."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpdesk_mail.inbound import mime
+from helpdesk_mail.inbound import charsets, mime, mime_bounds, mime_headers, mime_parts
 
 CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f]")  # header text is one line: no newline either
 
@@ -26,7 +27,7 @@ QUOTED = st.text(
 @st.composite
 def parameter_header(draw: st.DrawFn) -> str:
     main = draw(st.sampled_from(["text/plain", "multipart/mixed", "attachment", "inline"]))
-    params = draw(st.lists(st.tuples(TOKEN, TOKEN | QUOTED), max_size=mime.MAX_PARAMS))
+    params = draw(st.lists(st.tuples(TOKEN, TOKEN | QUOTED), max_size=mime_headers.MAX_PARAMS))
     spaces = st.sampled_from(["", " ", "  "])
     return main + "".join(f";{draw(spaces)}{name}={value}" for name, value in params)
 
@@ -34,7 +35,7 @@ def parameter_header(draw: st.DrawFn) -> str:
 @settings(max_examples=300)
 @given(parameter_header())
 def test_ordinary_parameters_read_as_the_stdlib_reads_them(value: str) -> None:
-    ours, theirs = mime.Part(), email.message.Message()
+    ours, theirs = mime_headers.Part(), email.message.Message()
     ours["content-type"] = theirs["content-type"] = value
     assert ours.get_params() == theirs.get_params()
 
@@ -42,15 +43,15 @@ def test_ordinary_parameters_read_as_the_stdlib_reads_them(value: str) -> None:
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=3000) | st.binary(max_size=3000).map(lambda b: b.decode("latin-1")))
 def test_header_readers_never_raise(value: str) -> None:
-    for text in (mime.decode_header_text(value), mime.decode_raw_text(value)):
+    for text in (mime_headers.decode_header_text(value), mime_headers.decode_raw_text(value)):
         assert not CONTROLS.search(text)
-    params = mime.split_params(value)
-    assert 1 <= len(params) <= 1 + mime.MAX_PARAMS
-    assert all(len(v) <= mime.MAX_PARAM_CHARS for _, v in params[1:])
-    mime.split_addresses(value)
-    mime.find_addresses(value)
-    assert len(mime.clip(value, 100)) <= 100
-    part = mime.Part()
+    params = mime_headers.split_params(value)
+    assert 1 <= len(params) <= 1 + mime_headers.MAX_PARAMS
+    assert all(len(v) <= mime_headers.MAX_PARAM_CHARS for _, v in params[1:])
+    mime_headers.split_addresses(value)
+    mime_headers.find_addresses(value)
+    assert len(mime_headers.clip(value, 100)) <= 100
+    part = mime_headers.Part()
     part["content-type"] = value
     part["content-disposition"] = value
     part.get_params()
@@ -63,16 +64,16 @@ def test_header_readers_never_raise(value: str) -> None:
 @given(st.binary(max_size=3000))
 def test_raw_readers_never_raise(raw: bytes) -> None:
     msg = mime.parse_bytes(raw)
-    mime.decoded_headers(msg)
+    mime_headers.decoded_headers(msg)
     for part in msg.walk():
-        mime.payload(part)
-        mime.body_bytes(part)
-        mime.body_bytes(part, 100)
-        mime.content_type(part)
-        mime.param(part, "charset")
-    mime.split_message(raw)
+        mime_parts.payload(part)
+        mime_parts.body_bytes(part)
+        mime_parts.body_bytes(part, 100)
+        mime_headers.content_type(part)
+        mime_headers.param(part, "charset")
+    mime_headers.split_message(raw)
     for charset in ("utf-8", "idna", "punycode", "undefined", "iso-2022-jp", "bogus", None):
-        mime.decode_bytes(raw, charset)
+        charsets.decode_bytes(raw, charset)
 
 
 # --- cutting long bodies out before the stdlib parser reads them -------------------------
@@ -131,7 +132,7 @@ def _tree(msg: email.message.Message) -> list[object]:
             [type(d).__name__ for d in p.defects],
             p.get_default_type(),
         )
-        for p in mime.iter_parts(msg)
+        for p in mime_parts.iter_parts(msg)
     ]
 
 
@@ -145,10 +146,10 @@ def _whole(raw: bytes) -> email.message.Message:
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
 @given(line_soup())
 def test_cutting_long_bodies_out_parses_the_same(raw: bytes) -> None:
-    saved = mime.CUT_MIN_MESSAGE, mime.CUT_MIN_RUN
-    mime.CUT_MIN_MESSAGE, mime.CUT_MIN_RUN = 0, 1  # cut every run, however short
+    saved = mime_bounds.CUT_MIN_MESSAGE, mime_bounds.CUT_MIN_RUN
+    mime_bounds.CUT_MIN_MESSAGE, mime_bounds.CUT_MIN_RUN = 0, 1  # cut every run, however short
     try:
         cut = _tree(mime.parse_bytes(raw))
     finally:
-        mime.CUT_MIN_MESSAGE, mime.CUT_MIN_RUN = saved
+        mime_bounds.CUT_MIN_MESSAGE, mime_bounds.CUT_MIN_RUN = saved
     assert cut == _tree(_whole(raw))

@@ -5,11 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpdesk_mail.inbound.quotes import (
-    reply_text_from_html,
-    reply_text_from_plain,
-    strip_signature,
-)
+from helpdesk_mail.inbound.quotes import reply_text_from_plain
+from helpdesk_mail.inbound.quotes_html import reply_text_from_html
+from helpdesk_mail.inbound.signatures import strip_signature
 from helpdesk_mail.text import html_to_text
 
 # Lines built from pieces that trigger the rules, mixed with arbitrary text.

@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpdesk_mail.inbound.process import process_email
-from helpdesk_mail.inbound.quotes import reply_text_from_html, reply_text_from_plain
+from helpdesk_mail.inbound.quotes import reply_text_from_plain
+from helpdesk_mail.inbound.quotes_html import reply_text_from_html
 from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.outbound.compose import render_message
 from helpdesk_mail.reply_marker import REPLY_MARKERS

@@ -11,7 +11,7 @@ from charset_samples import SAMPLES, Sample, message
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpdesk_mail.inbound import mime
+from helpdesk_mail.inbound import charsets
 from helpdesk_mail.inbound.parse import parse_email
 
 # ISO-8859-2 and windows-1250 read this Czech text equally well (both are Czech, they
@@ -92,18 +92,18 @@ def test_a_long_line_without_spaces_is_cut_between_characters() -> None:
     """The sample is cut at `MAX_DETECT_BYTES`, never inside a double-byte character."""
     text = "ログインできません" * 2000  # no space, no line break: 36 KB of Shift_JIS
     data = text.encode("shift_jis")
-    assert len(data) > mime.MAX_DETECT_BYTES
-    assert mime.detect_charset([b"x" + data]) == "cp932"
+    assert len(data) > charsets.MAX_DETECT_BYTES
+    assert charsets.detect_charset([b"x" + data]) == "cp932"
 
 
 def test_nothing_to_guess() -> None:
-    assert mime.detect_charset([]) is None
-    assert mime.detect_charset([b"plain ascii"]) is None
-    assert mime.detect_charset(["caf\u00e9".encode()]) is None
+    assert charsets.detect_charset([]) is None
+    assert charsets.detect_charset([b"plain ascii"]) is None
+    assert charsets.detect_charset(["caf\u00e9".encode()]) is None
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.binary(max_size=300), max_size=4))
 def test_detect_charset_takes_any_bytes(samples: list[bytes]) -> None:
-    codec = mime.detect_charset(samples)
-    assert codec is None or mime.text_codec(codec) == codec
+    codec = charsets.detect_charset(samples)
+    assert codec is None or charsets.text_codec(codec) == codec

@@ -1,4 +1,5 @@
-"""inbound.mime: charsets, header text, parameters, address lists, header blocks."""
+"""inbound.charsets, mime_headers, mime_parts, mime: charsets, header text, parameters,
+address lists, header blocks, payloads, parsing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import email
 
 import pytest
 
-from helpdesk_mail.inbound import mime
+from helpdesk_mail.inbound import charsets, mime, mime_headers, mime_parts
 
 
 @pytest.mark.parametrize(
@@ -30,28 +31,28 @@ from helpdesk_mail.inbound import mime
     ],
 )
 def test_text_codec(charset: str | None, codec: str | None) -> None:
-    assert mime.text_codec(charset) == codec
+    assert charsets.text_codec(charset) == codec
 
 
 def test_decode_bytes_falls_back() -> None:
-    assert mime.decode_bytes("café".encode(), "idna") == "café"
-    assert mime.decode_bytes("café".encode("cp1252"), "utf-8") == "café"
-    assert mime.decode_bytes(b"\x81\x8d", None) == "\ufffd\ufffd"
-    assert mime.decode_bytes("Привет".encode("cp1251"), "bogus", ["windows-1251"]) == "Привет"
+    assert charsets.decode_bytes("café".encode(), "idna") == "café"
+    assert charsets.decode_bytes("café".encode("cp1252"), "utf-8") == "café"
+    assert charsets.decode_bytes(b"\x81\x8d", None) == "\ufffd\ufffd"
+    assert charsets.decode_bytes("Привет".encode("cp1251"), "bogus", ["windows-1251"]) == "Привет"
 
 
 def test_clip_never_cuts_a_word() -> None:
-    assert mime.clip("short", 10) == "short"
-    assert mime.clip("a@b.com, ceo@bigcorp.com", 20) == "a@b.com,"
-    assert mime.clip("one two three", 9) == "one two"
-    assert mime.clip("x" * 30, 10) == "x" * 10  # one run longer than the cap
+    assert mime_headers.clip("short", 10) == "short"
+    assert mime_headers.clip("a@b.com, ceo@bigcorp.com", 20) == "a@b.com,"
+    assert mime_headers.clip("one two three", 9) == "one two"
+    assert mime_headers.clip("x" * 30, 10) == "x" * 10  # one run longer than the cap
 
 
 def test_header_text_is_one_clean_line() -> None:
-    assert mime.decode_header_text("a\x00b\x07c\r\n\td") == "abc d"
-    assert mime.decode_header_text("=?utf-8?q?x=00y?= z") == "xy z"
+    assert mime_headers.decode_header_text("a\x00b\x07c\r\n\td") == "abc d"
+    assert mime_headers.decode_header_text("=?utf-8?q?x=00y?= z") == "xy z"
     long = ("word " * 5000).encode("ascii")
-    assert mime.decode_header_text(long.decode()).endswith("word")
+    assert mime_headers.decode_header_text(long.decode()).endswith("word")
 
 
 @pytest.mark.parametrize(
@@ -69,16 +70,16 @@ def test_header_text_is_one_clean_line() -> None:
     ],
 )
 def test_split_params(value: str, expected: list[tuple[str, str]]) -> None:
-    assert mime.split_params(value) == expected
+    assert mime_headers.split_params(value) == expected
 
 
 def test_split_params_caps() -> None:
     many = "a/b" + "; p=v" * 100
-    assert len(mime.split_params(many)) == 1 + mime.MAX_PARAMS
-    long_value = "a/b; name=" + "x" * (mime.MAX_PARAM_CHARS + 1) + "; c=d"
-    assert mime.split_params(long_value) == [("a/b", ""), ("c", "d")]
-    cut = "a/b; c=d; name=" + "x" * mime.MAX_HEADER_CHARS
-    assert mime.split_params(cut) == [("a/b", ""), ("c", "d")]
+    assert len(mime_headers.split_params(many)) == 1 + mime_headers.MAX_PARAMS
+    long_value = "a/b; name=" + "x" * (mime_headers.MAX_PARAM_CHARS + 1) + "; c=d"
+    assert mime_headers.split_params(long_value) == [("a/b", ""), ("c", "d")]
+    cut = "a/b; c=d; name=" + "x" * mime_headers.MAX_HEADER_CHARS
+    assert mime_headers.split_params(cut) == [("a/b", ""), ("c", "d")]
 
 
 def test_part_reads_parameters_like_the_stdlib_and_decodes_rfc2231() -> None:
@@ -87,7 +88,7 @@ def test_part_reads_parameters_like_the_stdlib_and_decodes_rfc2231() -> None:
         b'name*1=.txt\r\nContent-Disposition: attachment; filename="a b.txt"\r\n\r\nx'
     )
     part = mime.parse_bytes(raw)
-    assert isinstance(part, mime.Part)
+    assert isinstance(part, mime_headers.Part)
     assert part.get_content_charset() == "utf-8"
     assert part.get_param("name") == "café.txt"
     assert part.get_filename() == "a b.txt"
@@ -114,21 +115,21 @@ def test_payload_is_what_was_received() -> None:
     part = mime.parse_bytes(b"Content-Type: text/plain; charset=idna\r\n\r\ncaf\xc3\xa9")
     with pytest.raises(UnicodeError):
         part.get_payload()  # the stdlib applies the charset
-    assert mime.payload(part) == "caf\udcc3\udca9"
-    assert mime.body_bytes(part) == "café".encode()
+    assert mime_parts.payload(part) == "caf\udcc3\udca9"
+    assert mime_parts.body_bytes(part) == "café".encode()
 
 
 def test_body_bytes_with_a_limit() -> None:
     part = mime.parse_bytes(
         b"Content-Transfer-Encoding: base64\r\n\r\n" + b"aGVsbG8g" * 1000 + b"\r\n"
     )
-    assert mime.body_bytes(part, 12).startswith(b"hello hello ")
-    assert len(mime.body_bytes(part, 12)) <= 24
+    assert mime_parts.body_bytes(part, 12).startswith(b"hello hello ")
+    assert len(mime_parts.body_bytes(part, 12)) <= 24
 
 
 def test_split_addresses() -> None:
     value = '"Smith, John" <j@x.com>, (a, comment) b@y.com, <c@z.com>, "q\\"," <d@w.com>,,'
-    assert mime.split_addresses(value) == [
+    assert mime_headers.split_addresses(value) == [
         '"Smith, John" <j@x.com>',
         "(a, comment) b@y.com",
         "<c@z.com>",
@@ -137,16 +138,16 @@ def test_split_addresses() -> None:
 
 
 def test_find_addresses() -> None:
-    assert mime.find_addresses("To: A@B.example, <c@d.example>. a@b.example") == [
+    assert mime_headers.find_addresses("To: A@B.example, <c@d.example>. a@b.example") == [
         "a@b.example",
         "c@d.example",
     ]
 
 
 def test_split_message() -> None:
-    fields, body = mime.split_message(
+    fields, body = mime_headers.split_message(
         b"Subject: a\r\n  folded\r\nX Y: no\r\nnot a field\r\nTo:b\r\n\r\nbody\r\n"
     )
     assert fields == [(b"subject", b"a folded"), (b"to", b"b")]
     assert body == b"body\r\n"
-    assert mime.split_message(b"Subject: only") == ([(b"subject", b"only")], b"")
+    assert mime_headers.split_message(b"Subject: only") == ([(b"subject", b"only")], b"")

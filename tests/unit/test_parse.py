@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from helpdesk_mail.inbound.mime import decode_header_text
+from helpdesk_mail.inbound.mime_headers import decode_header_text
 from helpdesk_mail.inbound.parse import parse_email
 
 

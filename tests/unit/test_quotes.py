@@ -10,14 +10,10 @@ import time
 
 import pytest
 
-from helpdesk_mail.inbound.quotes import (
-    HEADER_LABELS,
-    HTML_MARKERS,
-    MOBILE_SIGNATURES,
-    reply_text_from_html,
-    reply_text_from_plain,
-    strip_signature,
-)
+from helpdesk_mail.inbound.quote_patterns import HEADER_LABELS
+from helpdesk_mail.inbound.quotes import reply_text_from_plain
+from helpdesk_mail.inbound.quotes_html import HTML_MARKERS, reply_text_from_html
+from helpdesk_mail.inbound.signatures import MOBILE_SIGNATURES, strip_signature
 from helpdesk_mail.text import HtmlRender, html_to_text
 
 # --------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk_mail.inbound.quotes import reply_text_from_html, reply_text_from_plain
+from helpdesk_mail.inbound.quotes import reply_text_from_plain
+from helpdesk_mail.inbound.quotes_html import reply_text_from_html
 
 PLAIN: list[tuple[str, str, str]] = [
     # discourse/email_reply_trimmer test/emails/delimiter_inside_new_reply.txt: a rule of

@@ -11,7 +11,8 @@ from email.message import EmailMessage
 import pytest
 
 from helpdesk_mail.inbound.process import process_email
-from helpdesk_mail.inbound.quotes import reply_text_from_html, reply_text_from_plain
+from helpdesk_mail.inbound.quotes import reply_text_from_plain
+from helpdesk_mail.inbound.quotes_html import reply_text_from_html
 from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.outbound.compose import render_message

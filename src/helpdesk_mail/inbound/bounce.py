@@ -8,7 +8,7 @@ these, `match_bounce_subject` and the tables `MTA_BODY_FORMATS` and
 `FAILURE_PHRASES`.
 
 Everything is pure and never raises on hostile input; decoding goes through
-`mime`. Scanning is bounded: at most `TEXT_SCAN_LIMIT` characters of a text part
+`mime_headers`. Scanning is bounded: at most `TEXT_SCAN_LIMIT` characters of a text part
 are decoded, at most `MAX_PARTS` MIME parts are visited, attachments are never
 decoded. Facts come from `shared/reference/bounce-formats.md` (RFC 3464/6522
 structure, the per-MTA table in its section 3, delays in section 4, traps in
@@ -28,7 +28,7 @@ from email.message import Message
 from functools import cached_property
 from typing import Any
 
-from . import mime
+from . import charsets, mime_headers, mime_parts
 
 __all__ = [
     "FAILURE_PHRASES",
@@ -58,7 +58,7 @@ MAX_RETURNED_IDS = 10
 _MESSAGE_ID_RE = re.compile(r"<[^<>\s@]{1,250}@[^<>\s@]{1,250}>")
 
 _MAX_TEXT_PARTS = 4
-_ADDR = mime.ADDRESS_PATTERN
+_ADDR = mime_headers.ADDRESS_PATTERN
 _ADDR_RE = re.compile(_ADDR)
 # In DSN fields an address may be UTF-8 (RFC 6531/6533 global delivery status).
 _DSN_ADDR_RE = re.compile(
@@ -101,16 +101,16 @@ def _iter_parts(msg: Message, max_parts: int = MAX_PARTS) -> Iterator[Message]:
         part = stack.pop()
         seen += 1
         yield part
-        if mime.content_type(part).startswith("message/"):
+        if mime_headers.content_type(part).startswith("message/"):
             continue
-        children = mime.payload(part)
+        children = mime_parts.payload(part)
         if isinstance(children, list):
             stack.extend(reversed(children[:max_parts]))
 
 
 def _messages_in(part: Message) -> list[Message]:
     """The messages a `message/*` part carries."""
-    children = mime.payload(part)
+    children = mime_parts.payload(part)
     return children if isinstance(children, list) else []
 
 
@@ -123,12 +123,12 @@ def _charset(part: Message) -> str | None:
 
 def _part_text(part: Message, limit: int = TEXT_SCAN_LIMIT) -> str:
     """At most about `limit` characters of a leaf part's text (HTML tags removed)."""
-    data = mime.body_bytes(part, limit)
+    data = mime_parts.body_bytes(part, limit)
     if not data:
         return ""
-    text = mime.decode_bytes(data[: limit * 4], _charset(part))[:limit]
+    text = charsets.decode_bytes(data[: limit * 4], _charset(part))[:limit]
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    subtype = mime.content_type(part).partition("/")[2]
+    subtype = mime_headers.content_type(part).partition("/")[2]
     if subtype == "html" or (subtype != "plain" and "<html" in text[:2000].lower()):
         text = _TAG_RE.sub(" ", re.sub(r"(?i)<br\s*/?>|</p>|</div>|</tr>", "\n", text))
         text = html.unescape(text)
@@ -156,7 +156,7 @@ class _DsnRecipient:
 def _fields(text: str) -> dict[str, str]:
     """`Name: value` lines of one block (lower-case names, the first of each wins)."""
     block: dict[str, str] = {}
-    for name, value in mime.header_fields(text.encode("utf-8", "surrogateescape")):
+    for name, value in mime_headers.header_fields(text.encode("utf-8", "surrogateescape")):
         key = name.decode("utf-8", "replace")
         block.setdefault(key, value.decode("utf-8", "replace"))
     return block
@@ -170,7 +170,7 @@ def _field_blocks(text: str) -> list[dict[str, str]]:
 
 def _dsn_blocks(part: Message) -> list[dict[str, str]]:
     """Field blocks of a `message/*delivery-status` or feedback part."""
-    children = mime.payload(part)
+    children = mime_parts.payload(part)
     if isinstance(children, str):
         return _field_blocks(_part_text(part))
     blocks: list[dict[str, str]] = []
@@ -178,10 +178,10 @@ def _dsn_blocks(part: Message) -> list[dict[str, str]]:
         # DSN fields are not RFC 2047 text: "=?utf-8?...?=@x" is kept as sent.
         block: dict[str, str] = {}
         for name, value in sub.raw_items():
-            block.setdefault(str(name).lower(), mime.decode_raw_text(value))
+            block.setdefault(str(name).lower(), mime_headers.decode_raw_text(value))
         if block:
             blocks.append(block)
-        body = mime.payload(sub)
+        body = mime_parts.payload(sub)
         if isinstance(body, str) and body:
             blocks.extend(_field_blocks(body))
     return blocks
@@ -702,12 +702,12 @@ def _bare_recipients(report: str, reporter: str, returned: str) -> list[str]:
         if "@" in local or local in ("the", "an", "a", "to", "for", "your", "this"):
             continue
         candidates: list[str] = []
-        for addr in mime.find_addresses(returned[:TEXT_SCAN_LIMIT]):
+        for addr in mime_headers.find_addresses(returned[:TEXT_SCAN_LIMIT]):
             if addr.partition("@")[0] == local:
                 candidates.append(addr)
         domains = [org] + [
             a.partition("@")[2]
-            for a in mime.find_addresses(report)
+            for a in mime_headers.find_addresses(report)
             if _registered_domain(a.partition("@")[2]) == org
         ]
         candidates.extend(f"{local}@{d}" for d in domains if d)
@@ -752,7 +752,7 @@ def _ses_notification(text: str) -> tuple[str, list[str], bool | None] | None:
         if isinstance(entries, list):
             for entry in entries[:MAX_RECIPIENTS]:
                 if isinstance(entry, dict) and isinstance(entry.get("emailAddress"), str):
-                    recipients.extend(mime.find_addresses(entry["emailAddress"]))
+                    recipients.extend(mime_headers.find_addresses(entry["emailAddress"]))
         bounce_type = section.get("bounceType")
         if bounce_type == "Transient":
             temporary = True
@@ -771,7 +771,7 @@ def _ses_by_regex(text: str) -> tuple[str, list[str], bool | None] | None:
     recipients: list[str] = []
     if kind != "Delivery":
         for addr in re.findall(r'\\?"emailAddress\\?"\s*:\s*\\?"([^"\\]{1,300})', head):
-            recipients.extend(mime.find_addresses(addr))
+            recipients.extend(mime_headers.find_addresses(addr))
     bounce_type = re.search(r'\\?"bounceType\\?"\s*:\s*\\?"(\w+)', head)
     temporary = None
     if bounce_type and bounce_type.group(1) in ("Transient", "Permanent"):
@@ -791,7 +791,7 @@ def _sole_recipient(headers: Iterable[tuple[str, str]]) -> str | None:
     found: dict[str, None] = {}
     for name, value in headers:
         if name.lower() in ("to", "cc", "bcc"):
-            for addr in mime.find_addresses(value):
+            for addr in mime_headers.find_addresses(value):
                 found.setdefault(addr, None)
     return next(iter(found)) if len(found) == 1 else None
 
@@ -803,7 +803,7 @@ def _returned_header_lines(text: str) -> list[tuple[str, str]]:
     head = text[:TEXT_SCAN_LIMIT].split("\n\n", 1)[0].encode("utf-8", "surrogateescape")
     return [
         (name.decode("utf-8", "replace"), value.decode("utf-8", "replace"))
-        for name, value in mime.header_fields(head)
+        for name, value in mime_headers.header_fields(head)
     ]
 
 
@@ -852,7 +852,7 @@ class Report:
 
     def report_type(self, part: Message) -> str:
         """The `report-type` parameter of a part (lower case)."""
-        return mime.param(part, "report-type").lower()
+        return mime_headers.param(part, "report-type").lower()
 
     @cached_property
     def text_parts(self) -> list[str]:
@@ -861,8 +861,8 @@ class Report:
         for part in self.parts:
             if len(texts) >= _MAX_TEXT_PARTS:
                 break
-            ctype = mime.content_type(part)
-            if not isinstance(mime.payload(part), str):
+            ctype = mime_headers.content_type(part)
+            if not isinstance(mime_parts.payload(part), str):
                 continue
             if ctype.startswith("message/") or ctype == "text/rfc822-headers":
                 continue
@@ -903,7 +903,7 @@ class Report:
         return [
             p
             for p in self.parts
-            if mime.content_type(p) in _REPORT_PARTS
+            if mime_headers.content_type(p) in _REPORT_PARTS
             or self.report_type(p) in ("delivery-status", "global-delivery-status")
         ]
 
@@ -913,16 +913,16 @@ class Report:
         return [
             p
             for p in self.parts
-            if mime.content_type(p) == "message/feedback-report"
+            if mime_headers.content_type(p) == "message/feedback-report"
             or (
-                mime.content_type(p) == "multipart/report"
+                mime_headers.content_type(p) == "multipart/report"
                 and self.report_type(p) == "feedback-report"
             )
         ]
 
     def feedback_type(self, part: Message) -> str:
         """The Feedback-Type a feedback part states, `""` if none."""
-        if not mime.content_type(part).startswith("message/"):
+        if not mime_headers.content_type(part).startswith("message/"):
             return ""
         blocks = _dsn_blocks(part)
         return blocks[0].get("feedback-type", "") if blocks else ""
@@ -933,7 +933,7 @@ class Report:
         return [
             sub
             for part in self.parts
-            if mime.content_type(part) == "message/rfc822"
+            if mime_headers.content_type(part) == "message/rfc822"
             for sub in _messages_in(part)
         ]
 
@@ -942,7 +942,7 @@ class Report:
         """The delivery-status fields (also when a text part carries them inline)."""
         blocks: list[dict[str, str]] = []
         for part in self.report_parts:
-            if mime.content_type(part).startswith("message/"):
+            if mime_headers.content_type(part).startswith("message/"):
                 blocks.extend(_dsn_blocks(part))
         if not blocks and ("final-recipient" in self.flat.lower()):
             # DSN fields inline in a text part (broken MIME, SES/WorkMail "Technical report").
@@ -963,11 +963,11 @@ class Report:
     def returned_sole_recipient(self) -> str | None:
         """The single To/Cc address of the returned message (attached or inline)."""
         for part in self.parts:
-            ctype = mime.content_type(part)
+            ctype = mime_headers.content_type(part)
             if ctype in _ATTACHED_MESSAGES:
                 for sub in _messages_in(part):
                     return _sole_recipient(
-                        (str(n), mime.decode_header_text(v)) for n, v in sub.raw_items()
+                        (str(n), mime_headers.decode_header_text(v)) for n, v in sub.raw_items()
                     )
             if ctype == "text/rfc822-headers":
                 return _sole_recipient(_returned_header_lines(_part_text(part)))
@@ -979,10 +979,12 @@ class Report:
         """The Message-IDs of the returned message (attached, its headers, or inline)."""
         found: dict[str, None] = {}
         for part in self.parts:
-            ctype = mime.content_type(part)
+            ctype = mime_headers.content_type(part)
             if ctype in _ATTACHED_MESSAGES:
                 for sub in _messages_in(part):
-                    fields = [(str(n), mime.decode_header_text(v)) for n, v in sub.raw_items()]
+                    fields = [
+                        (str(n), mime_headers.decode_header_text(v)) for n, v in sub.raw_items()
+                    ]
                     found.update(dict.fromkeys(_message_ids_in(fields)))
             elif ctype == "text/rfc822-headers":
                 lines = _returned_header_lines(_part_text(part))
@@ -1031,14 +1033,14 @@ class Report:
                 if addr:
                     recipients.setdefault(addr, None)
         for value in failed:
-            for addr in mime.find_addresses(value):
+            for addr in mime_headers.find_addresses(value):
                 recipients.setdefault(addr, None)
         if self.feedback_parts:
             return Bounce(self._complaint_recipients(recipients, excluded), None)
         if rule == "jmrp_complaint":
             for sub in self.attached_messages:
-                for value in mime.raw_header_values(sub, "x-hmxmroriginalrecipient"):
-                    for addr in mime.find_addresses(mime.decode_raw_text(value)):
+                for value in mime_headers.raw_header_values(sub, "x-hmxmroriginalrecipient"):
+                    for addr in mime_headers.find_addresses(mime_headers.decode_raw_text(value)):
                         recipients.setdefault(addr, None)
             return Bounce(tuple(recipients), None)
         if ses and self.ses is not None:
@@ -1067,11 +1069,11 @@ class Report:
         self, recipients: dict[str, None], excluded: frozenset[str]
     ) -> tuple[str, ...]:
         for part in self.feedback_parts:
-            if not mime.content_type(part).startswith("message/"):
+            if not mime_headers.content_type(part).startswith("message/"):
                 continue
             for block in _dsn_blocks(part):
                 for field in ("original-rcpt-to", "removal-recipient"):
-                    for addr in mime.find_addresses(block.get(field, "")):
+                    for addr in mime_headers.find_addresses(block.get(field, "")):
                         recipients.setdefault(addr, None)
         sole = self.returned_sole_recipient
         if not recipients and sole and sole not in excluded:
@@ -1083,7 +1085,7 @@ class Report:
         blocks: list[dict[str, str]] = []
         for sub in self.attached_messages:
             for inner in _iter_parts(sub, 20):
-                if mime.content_type(inner) in _REPORT_PARTS:
+                if mime_headers.content_type(inner) in _REPORT_PARTS:
                     blocks.extend(_dsn_blocks(inner))
         found: list[str] = []
         for r in _dsn_recipients(blocks)[0]:

@@ -45,7 +45,7 @@ from typing import Literal
 
 from ..addresses import SYSTEM_LOCAL_PARTS, normalize_email, system_sender_rule
 from . import bounce as _b
-from . import mime
+from . import mime_headers
 from .result import ParsedEmail
 
 __all__ = [
@@ -184,7 +184,7 @@ def _local_part(addr: str) -> str:
 class _Context:
     """Features of one message, computed lazily and at most once.
 
-    Header values come decoded (`mime.decoded_headers`, or the `ParsedEmail`'s);
+    Header values come decoded (`mime_headers.decoded_headers`, or the `ParsedEmail`'s);
     the report structure and text are read by `bounce.Report`.
     """
 
@@ -211,13 +211,13 @@ class _Context:
     def header(self, name: str) -> str | None:
         """First value of header `name`, at most 2000 characters."""
         values = self.values.get(name)
-        return mime.clip(values[0], _MAX_HEADER) if values else None
+        return mime_headers.clip(values[0], _MAX_HEADER) if values else None
 
     def has(self, name: str) -> bool:
         return name in self.values
 
     def headers(self, name: str) -> list[str]:
-        return [mime.clip(v, _MAX_HEADER) for v in self.values.get(name, [])[:20]]
+        return [mime_headers.clip(v, _MAX_HEADER) for v in self.values.get(name, [])[:20]]
 
     @cached_property
     def subject(self) -> str:
@@ -253,7 +253,7 @@ class _Context:
         values: list[str] = []
         for name in ("from", "to", "cc", "reply-to", "sender", "return-path", "errors-to"):
             values.extend(self.headers(name))
-        found = set(mime.find_addresses(" ".join(values))) | self.helpdesk
+        found = set(mime_headers.find_addresses(" ".join(values))) | self.helpdesk
         if self.sender:
             found.add(self.sender)
         return frozenset(found)
@@ -373,14 +373,14 @@ def _own_message_id(c: _Context) -> str | None:
 
 def _own_x_loop(c: _Context) -> str | None:
     for value in c.headers("x-loop"):
-        for addr in mime.find_addresses(value):
+        for addr in mime_headers.find_addresses(value):
             if addr in c.helpdesk:
                 return f"X-Loop: {value}"
     return None
 
 
 def _dsn_report(c: _Context) -> str | None:
-    top = mime.content_type(c.msg)
+    top = mime_headers.content_type(c.msg)
     report_type = c.report.report_type(c.msg)
     if report_type in ("delivery-status", "global-delivery-status"):
         return f"Content-Type: {top}; report-type={report_type}"
@@ -392,7 +392,7 @@ def _dsn_report(c: _Context) -> str | None:
         return None
     part = c.report.report_parts[0]
     kind = c.report.report_type(part)
-    return f"{mime.content_type(part)} part" + (f" (report-type={kind})" if kind else "")
+    return f"{mime_headers.content_type(part)} part" + (f" (report-type={kind})" if kind else "")
 
 
 def _arf_report(c: _Context) -> str | None:
@@ -408,7 +408,7 @@ def _arf_report(c: _Context) -> str | None:
         ):
             return None
         kind = c.report.feedback_type(part)
-        return f"{mime.content_type(part)}" + (f" Feedback-Type: {kind}" if kind else "")
+        return f"{mime_headers.content_type(part)}" + (f" Feedback-Type: {kind}" if kind else "")
     return None
 
 
@@ -418,7 +418,7 @@ def _jmrp_complaint(c: _Context) -> str | None:
     if not re.match(r"(?:fw:\s*)?complaint about message from", c.subject, re.IGNORECASE):
         return None
     for sub in c.report.attached_messages:
-        if mime.raw_header_values(sub, "x-hmxmroriginalrecipient"):
+        if mime_headers.raw_header_values(sub, "x-hmxmroriginalrecipient"):
             return f"Subject: {c.subject}"
     return None
 
@@ -474,7 +474,7 @@ def _mta_returned_message(c: _Context) -> str | None:
     if not c.strict_bounce_sender:
         return None
     for part in c.report.parts:
-        ctype = mime.content_type(part)
+        ctype = mime_headers.content_type(part)
         if ctype in ("message/rfc822", "text/rfc822-headers", "message/global"):
             return _clip(f"From {c.from_header[1]}; returned message ({ctype})")
     if c.report.returned_text:
@@ -512,7 +512,7 @@ def _list_server_error(c: _Context) -> str | None:
 def _read_receipt(c: _Context) -> str | None:
     top_report = c.report.report_type(c.msg) == "disposition-notification"
     for part in c.report.parts:
-        ctype = mime.content_type(part)
+        ctype = mime_headers.content_type(part)
         if ctype == "message/disposition-notification" or (
             ctype == "multipart/report" and c.report.report_type(part) == "disposition-notification"
         ):
@@ -745,7 +745,7 @@ def classify(
     used instead of decoding them again.
     """
     try:
-        headers = parsed.headers if parsed is not None else mime.decoded_headers(message)
+        headers = parsed.headers if parsed is not None else mime_headers.decoded_headers(message)
         ctx = _Context(message, headers, sender, helpdesk_addresses, is_own_message_id)
         for rule in RULES:
             evidence = _run(rule.predicate, ctx)

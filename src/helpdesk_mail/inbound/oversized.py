@@ -4,7 +4,7 @@ Rules (this file owns them):
 
 1. A message longer than `max_message_bytes(settings, account)` bytes is not parsed:
    only its header block is read (up to the first blank line, at most
-   `mime.MAX_SCANNED_HEAD` bytes), through the same parser as any mail.
+   `mime_headers.MAX_SCANNED_HEAD` bytes), through the same parser as any mail.
 2. Its sender is told (`MessageTooLarge`) unless nobody should be: no sender address,
    one of the helpdesk's own addresses, a machine's address (`is_system_address`), or
    a header that asks for no automatic answer or marks machine mail (the junk
@@ -23,7 +23,7 @@ from ..addresses import is_system_address, own_addresses
 from ..events import MessageTooLarge
 from ..settings import MailboxAccount, Settings
 from ..tokens import check_message_id
-from . import mime
+from . import mime_headers
 from .junk import classify
 from .parse import parse_email
 
@@ -41,8 +41,8 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 def header_block(raw: bytes) -> bytes:
     """The header of a raw email, up to its first blank line (at most `MAX_SCANNED_HEAD`)."""
-    end = _HEADER_END.search(raw, 0, mime.MAX_SCANNED_HEAD)
-    return raw[: end.start()] if end is not None else raw[: mime.MAX_SCANNED_HEAD]
+    end = _HEADER_END.search(raw, 0, mime_headers.MAX_SCANNED_HEAD)
+    return raw[: end.start()] if end is not None else raw[: mime_headers.MAX_SCANNED_HEAD]
 
 
 def too_large(

@@ -1,7 +1,8 @@
 """Raw bytes to a `ParsedEmail`: headers, addresses, bodies and attachments, decoded.
 
 The bytes are read once, by `mime.parse_bytes`; headers and bodies are decoded by
-`mime` (a fallback chain for wrong, unknown or missing charsets). mail-parser
+`mime_headers`, `mime_parts` and `charsets` (a fallback chain for wrong, unknown or
+missing charsets). mail-parser
 finds the attachments (RFC 2183 disposition rules, epilogue recovery); it is
 shown the parts and only the Content-* headers it reads, since it parses
 and decodes every header it is given. Addresses are split before their display
@@ -33,8 +34,9 @@ import mailparser
 
 from ..addresses import normalize_email
 from ..model import Attachment
-from . import mime
-from .mime import decode_header_text
+from . import mime, mime_bounds, mime_headers, mime_parts
+from .charsets import MAX_DETECT_BYTES, decode_bytes, detect_charset, text_codec
+from .mime_headers import decode_header_text
 from .result import Address, ParsedEmail
 
 __all__ = [
@@ -113,9 +115,9 @@ def _addresses(
     found: list[Address] = []
     seen: set[str] = set()
     capped: set[str] = set()
-    for value in mime.raw_header_values(msg, name):
-        pieces = mime.split_addresses(
-            mime.decode_raw_text(value, fallbacks, limit=MAX_ADDRESS_HEADER_CHARS)
+    for value in mime_headers.raw_header_values(msg, name):
+        pieces = mime_headers.split_addresses(
+            mime_headers.decode_raw_text(value, fallbacks, limit=MAX_ADDRESS_HEADER_CHARS)
         )
         if len(value) > MAX_ADDRESS_HEADER_CHARS:
             pieces = pieces[:-1]  # the last piece may be cut
@@ -139,10 +141,10 @@ ADDRESSES_CAPPED = "AddressesCapped"
 
 FLATTENED = "Flattened"
 """The defect that says the message was read flattened, with how many parts it had
-(`mime.Flattened`: nested too deep or too many parts)."""
+(`mime_bounds.Flattened`: nested too deep or too many parts)."""
 
 HEADERS_CAPPED = "HeadersCapped"
-"""The defect that says header fields were left out or cut (`mime.HeadersCapped`)."""
+"""The defect that says header fields were left out or cut (`mime_bounds.HeadersCapped`)."""
 
 
 def _message_id(value: object) -> str | None:
@@ -175,7 +177,7 @@ def _date(value: object) -> datetime | None:
 def _body_charsets(msg: Message) -> tuple[str, ...]:
     """Charsets declared by the body parts: the best guess for undeclared 8-bit headers."""
     found: list[str] = []
-    for part in mime.iter_parts(msg):
+    for part in mime_parts.iter_parts(msg):
         charset = part.get_content_charset()
         if charset and charset.lower() not in ("us-ascii", "ascii") and charset not in found:
             found.append(charset.lower())
@@ -191,25 +193,25 @@ _GUESSED_HEADERS = ("subject", "from", "sender", "reply-to", "to", "cc")
 def _undecodable(msg: Message, declared: tuple[str, ...]) -> Iterable[bytes]:
     """The raw 8-bit text of the message that no declared charset, nor UTF-8, decodes:
     body parts first (the longest text, the best sample), then the address and
-    subject headers; about `mime.MAX_DETECT_BYTES` of each at most."""
-    candidates = [c for c in (*declared, "utf-8") if mime.text_codec(c)]
+    subject headers; about `charsets.MAX_DETECT_BYTES` of each at most."""
+    candidates = [c for c in (*declared, "utf-8") if text_codec(c)]
     stack = [msg]
     while stack:
         part = stack.pop()
-        ctype = mime.content_type(part)
-        children = mime.payload(part)
+        ctype = mime_headers.content_type(part)
+        children = mime_parts.payload(part)
         if isinstance(children, list):
             if not ctype.startswith("message/"):  # an attached message has its own charsets
                 stack.extend(reversed(children))
             continue
         if ctype not in ("text/plain", "text/html") or _Bodies._is_file(part):
             continue
-        data = mime.body_bytes(part, limit=mime.MAX_DETECT_BYTES)
+        data = mime_parts.body_bytes(part, limit=MAX_DETECT_BYTES)
         if not data.isascii() and not _decodes(data, (part.get_content_charset(), *candidates)):
             yield data
     for name in _GUESSED_HEADERS:
-        for value in mime.raw_header_values(msg, name):
-            raw = mime.header_bytes(value)
+        for value in mime_headers.raw_header_values(msg, name):
+            raw = mime_headers.header_bytes(value)
             if not raw.isascii() and not _decodes(raw, candidates):
                 yield raw
 
@@ -217,7 +219,7 @@ def _undecodable(msg: Message, declared: tuple[str, ...]) -> Iterable[bytes]:
 def _decodes(data: bytes, charsets: Iterable[str | None]) -> bool:
     """Whether one of `charsets` decodes `data` (which may end inside a character)."""
     for charset in charsets:
-        codec = mime.text_codec(charset)
+        codec = text_codec(charset)
         if codec is None:
             continue
         with contextlib.suppress(Exception):  # any codec failure: not this one
@@ -233,8 +235,8 @@ def _attachment_content(item: dict[str, Any], blobs: _Blobs) -> bytes:
             restored = blobs.decode(payload.encode("ascii", "replace"))
             if restored is not None:
                 return restored
-        return mime.decode_base64(str(payload).encode("ascii", "replace"))
-    charset = mime.text_codec(item.get("charset")) or "utf-8"
+        return mime_parts.decode_base64(str(payload).encode("ascii", "replace"))
+    charset = text_codec(item.get("charset")) or "utf-8"
     try:
         return str(payload).encode(charset)
     except Exception:  # a codec that cannot write these characters
@@ -272,7 +274,7 @@ def _attachments(parser: Any, msg: Message, view: _View, blobs: _Blobs) -> tuple
         filename = _clean_filename(decode_header_text(item.get("filename") or ""))
         disposition = (item.get("content-disposition") or "").lower()
         inline = disposition.startswith("inline") or (bool(content_id) and not disposition)
-        if part is not None and mime.content_type(part).startswith("message/"):
+        if part is not None and mime_headers.content_type(part).startswith("message/"):
             # an attached message: its real file name, else named after its subject
             if named is None:
                 named = _part_filenames(msg)
@@ -305,10 +307,10 @@ def _attachments(parser: Any, msg: Message, view: _View, blobs: _Blobs) -> tuple
 
 def _message_name(part: Message) -> str:
     """The file name of an attached message or report that carries none (Zammad's)."""
-    ctype = mime.content_type(part)
+    ctype = mime_headers.content_type(part)
     if ctype in REPORT_PART_NAMES:
         return REPORT_PART_NAMES[ctype]
-    inner = mime.payload(part)
+    inner = mime_parts.payload(part)
     first = inner[0] if isinstance(inner, list) and inner else None
     subject = decode_header_text(first.get("subject")) if isinstance(first, Message) else ""
     return f"{subject or 'message'}.eml"
@@ -322,8 +324,8 @@ def _unnamed_message_parts(msg: Message, reported: set[int], blobs: _Blobs) -> l
     attachments, the messages attached to it) is not looked into.
     """
     found: list[Attachment] = []
-    for part in mime.iter_parts(msg, into_messages=False):
-        ctype = mime.content_type(part)
+    for part in mime_parts.iter_parts(msg, into_messages=False):
+        ctype = mime_headers.content_type(part)
         if id(part) in reported or (
             ctype not in REPORT_PART_NAMES and ctype not in ATTACHED_MESSAGE_TYPES
         ):
@@ -344,8 +346,8 @@ def _unnamed_message_parts(msg: Message, reported: set[int], blobs: _Blobs) -> l
 def _part_content(part: Message, blobs: _Blobs) -> bytes | None:
     """The bytes of a file part: transfer-decoded (base64 leniently), an attached
     message written back whole; None for a part that is not a leaf."""
-    ctype = mime.content_type(part)
-    stored = mime.payload(part)
+    ctype = mime_headers.content_type(part)
+    stored = mime_parts.payload(part)
     if ctype in ATTACHED_MESSAGE_TYPES:
         return _message_bytes(part, blobs)
     if ctype.startswith("message/") or ctype in REPORT_PART_NAMES:
@@ -356,31 +358,31 @@ def _part_content(part: Message, blobs: _Blobs) -> bytes | None:
         restored = blobs.decode(stored.encode("ascii", "replace"))
         if restored is not None:
             return restored
-    return mime.body_bytes(part)
+    return mime_parts.body_bytes(part)
 
 
 def _message_bytes(part: Message, blobs: _Blobs) -> bytes:
     """An attached message as a file: the message it carries, written back once."""
-    inner = mime.payload(part)
+    inner = mime_parts.payload(part)
     if isinstance(inner, str):
-        data = mime.body_bytes(part)
+        data = mime_parts.body_bytes(part)
     else:
-        data = blobs.restore(b"\n".join(mime.flatten(m) for m in inner))
+        data = blobs.restore(b"\n".join(mime_parts.flatten(m) for m in inner))
         if len(inner) == 1 and not inner[0].keys():  # no header: the text as received
             data = data[1:]
     cte = str(part.get("content-transfer-encoding", "")).strip().lower()
     if cte == "base64":  # not allowed for message/rfc822 (RFC 2046), but seen
-        return mime.decode_base64(data)
+        return mime_parts.decode_base64(data)
     if cte == "quoted-printable":
         return quopri.decodestring(data)
     return data
 
 
 def _part_bytes(part: Message) -> bytes:
-    payload = mime.payload(part)
+    payload = mime_parts.payload(part)
     if isinstance(payload, list):
         return b"\n".join(p.as_bytes() for p in payload)
-    return mime.body_bytes(part)
+    return mime_parts.body_bytes(part)
 
 
 # The shape of the names mail-parser invents (`random_string()` + ".rtf" or ".txt").
@@ -390,7 +392,7 @@ _INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:rtf|txt)")
 def _part_filenames(msg: Message) -> set[str]:
     """The file names the parts of `msg` really carry (as mail-parser reports them)."""
     names: set[str] = set()
-    for part in mime.iter_parts(msg):
+    for part in mime_parts.iter_parts(msg):
         raw_name: str | None = None
         with contextlib.suppress(Exception):  # a malformed RFC 2231 parameter
             raw_name = part.get_filename()
@@ -420,12 +422,12 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
     blobs = blobs or _Blobs(b"")
     defects: list[str] = [
         f"{type(d).__name__}: {d}"
-        if isinstance(d, mime.Flattened | mime.HeadersCapped)
+        if isinstance(d, mime_bounds.Flattened | mime_bounds.HeadersCapped)
         else type(d).__name__
         for d in getattr(msg, "defects", ())
     ]
     fallbacks = _body_charsets(msg)
-    guess = mime.detect_charset(_undecodable(msg, fallbacks))
+    guess = detect_charset(_undecodable(msg, fallbacks))
     if guess is not None:  # after what the message declares, and after UTF-8
         fallbacks = (*fallbacks, "utf-8", guess)
     quiet = _PARSING.set(True)
@@ -444,7 +446,7 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
         (found for name in SENDER_HEADERS if (found := _addresses(msg, name, fallbacks, defects))),
         (),
     )
-    subject = next(iter(mime.raw_header_values(msg, "subject")), None)
+    subject = next(iter(mime_headers.raw_header_values(msg, "subject")), None)
     return ParsedEmail(
         message_id=_message_id(msg.get("message-id")),
         in_reply_to=_message_ids(msg.get_all("in-reply-to") or ()),
@@ -455,11 +457,11 @@ def parse_message(msg: Message, blobs: _Blobs | None = None) -> ParsedEmail:
         reply_to=_addresses(msg, "reply-to", fallbacks, defects),
         subject=decode_header_text(subject, fallbacks),
         date=_date(msg.get("date")),
-        text=mime.clean_body("\n".join(bodies.plain)),
-        html=mime.clean_body("\n".join(bodies.html)) if bodies.html else None,
+        text=mime_headers.clean_body("\n".join(bodies.plain)),
+        html=mime_headers.clean_body("\n".join(bodies.html)) if bodies.html else None,
         attachments=attachments,
         defects=tuple(defects),
-        headers=mime.decoded_headers(msg, fallbacks),
+        headers=mime_headers.decoded_headers(msg, fallbacks),
     )
 
 
@@ -479,11 +481,15 @@ _PART_MARKER_RE = re.compile(r"HELPDESKMAILPART(\d{8})")
 
 def _view_of(part: Message) -> Message:
     """A part as mail-parser is shown it: of its headers only the four Content-* headers
-    mail-parser reads (each cut at `mime.MAX_HEADER_CHARS`), no payload yet."""
-    view = mime.Part()
+    mail-parser reads (each cut at `mime_headers.MAX_HEADER_CHARS`), no payload yet."""
+    view = mime_headers.Part()
     for key, value in part.raw_items():
         if str(key).lower() in _MAILPARSER_HEADERS:
-            view[key] = mime.clip(value, mime.MAX_HEADER_CHARS) if isinstance(value, str) else value
+            view[key] = (
+                mime_headers.clip(value, mime_headers.MAX_HEADER_CHARS)
+                if isinstance(value, str)
+                else value
+            )
     view.set_default_type(part.get_default_type())
     view.preamble, view.epilogue = part.preamble, part.epilogue
     view.defects = part.defects
@@ -517,8 +523,8 @@ class _View:
         stack: list[tuple[Message, Message, int]] = [(msg, self.root, 0)]
         while stack:
             part, view, depth = stack.pop()
-            body = mime.payload(part)
-            ctype = mime.content_type(part)
+            body = mime_parts.payload(part)
+            ctype = mime_headers.content_type(part)
             if ctype.startswith("message/") and ctype not in _MESSAGE_FILES:
                 view.set_payload([])  # message/partial, message/external-body: no file
                 continue
@@ -553,9 +559,12 @@ def _leaves(part: Message) -> list[Message]:
     """The parts under `part` that are not multiparts (attached messages are leaves)."""
     return [
         p
-        for p in mime.iter_parts(part, into_messages=False)
+        for p in mime_parts.iter_parts(part, into_messages=False)
         if p is not part
-        and (not isinstance(mime.payload(p), list) or mime.content_type(p).startswith("message/"))
+        and (
+            not isinstance(mime_parts.payload(p), list)
+            or mime_headers.content_type(p).startswith("message/")
+        )
     ]
 
 
@@ -588,7 +597,7 @@ class _Bodies:
             ctype = part.get_content_type()
             if ctype.startswith("message/"):
                 continue
-            children = mime.payload(part)
+            children = mime_parts.payload(part)
             if isinstance(children, list):
                 if ctype == "multipart/alternative":
                     subs = [_Bodies(self.blobs, self.fallbacks) for _ in children]
@@ -624,20 +633,20 @@ class _Bodies:
             data = part.get_payload(decode=True)
         except Exception:  # a broken transfer encoding: read what is there
             data = None
-        stored = mime.payload(part)
+        stored = mime_parts.payload(part)
         stored = stored if isinstance(stored, str) else ""
         if not isinstance(data, bytes):
             data = stored.encode("utf-8", "surrogateescape")
         elif _BLOB_TOKEN in data[:64] or _BLOB_TOKEN.decode() in stored[:64]:
             restored = self.blobs.decode(stored.encode("ascii", "replace"))
             data = restored if restored is not None else data
-        return mime.decode_bytes(data, part.get_content_charset(), self.fallbacks)
+        return decode_bytes(data, part.get_content_charset(), self.fallbacks)
 
 
 def _stdlib_attachments(msg: Message, blobs: _Blobs) -> tuple[Attachment, ...]:
     found: list[Attachment] = []
-    for part in mime.iter_parts(msg, into_messages=False):
-        if not isinstance(mime.payload(part), str) or not _Bodies._is_file(part):
+    for part in mime_parts.iter_parts(msg, into_messages=False):
+        if not isinstance(mime_parts.payload(part), str) or not _Bodies._is_file(part):
             continue
         try:
             data = _part_content(part, blobs) or b""
@@ -750,5 +759,5 @@ def parse_email(raw: bytes) -> tuple[ParsedEmail, Message]:
     try:
         return parse_message(msg, blobs), msg
     except RecursionError:
-        empty = mime.Part()
+        empty = mime_headers.Part()
         return parse_message(empty, _Blobs(b"")), empty

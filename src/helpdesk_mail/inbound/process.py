@@ -41,7 +41,7 @@ from ..tokens import TICKET_TOKEN, check_message_id, clean_subject, neutralize_l
 from .authentication import AuthVerdict, authenticate
 from .commands import CANONICAL_ORDER, parse_subject
 from .junk import JunkVerdict, classify
-from .mime import MAX_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_PARTS
+from .mime_bounds import MAX_FIELD_BYTES, MAX_HEADER_FIELDS, MAX_PARTS
 from .parse import ADDRESSES_CAPPED, FLATTENED, HEADERS_CAPPED, parse_email
 from .result import Address, DiscardReason, InboundResult, ParsedEmail, Verdict
 from .thread import find_ticket
@@ -303,9 +303,10 @@ def _new_message(email: ParsedEmail) -> tuple[str, str | None]:
     The text is the whole visible text when reply extraction leaves nothing of a message
     that had text (a reply written below the quote, say): an email with words in it never
     becomes an empty comment; its HTML is then kept whole as well. The HTML is cut where
-    the text is (`quotes.reply_html`): a ten-round conversation stores one reply, not
+    the text is (`quotes_html.reply_html`): a ten-round conversation stores one reply, not
     the thread quoted ten times over."""
-    from .quotes import reply_html, reply_text_and_html, reply_text_from_plain
+    from .quotes import reply_text_from_plain
+    from .quotes_html import reply_html, reply_text_and_html
 
     new = ""
     new_html: str | None = None

@@ -8,7 +8,7 @@ IMAP or POP3, or delivered through two aliases, has one key. Keys are stored by
 the host: the hash of a given email must never change from one version to the next.
 
 One exception, so that the hash covers the whole message: an email whose header has
-no end (no blank line) within its first `mime.MAX_SCANNED_HEAD` bytes (256 KB) used
+no end (no blank line) within its first `mime_headers.MAX_SCANNED_HEAD` bytes (256 KB) used
 to be hashed on its identity headers in those bytes alone, so that two different
 such emails without Message-ID counted as one (the second was deleted as a
 duplicate). Such an email (and one without a blank line whose lines are not all
@@ -25,7 +25,7 @@ import hashlib
 import re
 
 from ..ports import ReceiptKey
-from .mime import MAX_SCANNED_HEAD, header_end, split_message
+from .mime_headers import MAX_SCANNED_HEAD, header_end, split_message
 
 __all__ = ["IDENTITY_HEADERS", "content_sha256", "message_id_of", "receipt_key"]
 

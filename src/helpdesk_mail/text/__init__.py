@@ -5,7 +5,7 @@ Pure and linear in its input; it imports nothing else from helpdesk_mail.
 - `html_to_text(html, style)`: readable plain text; the styles `READING` (incoming
   mail), `REPLY` / `REPLY_MARKED` (reply detection) and `ALTERNATIVE` / `TEMPLATE_ALTERNATIVE` (the
   ``text/plain`` part of notifications) are where callers differ (`text.render`).
-- `HtmlRender`: the same rendering, incremental and with quote markers (`inbound.quotes`).
+- `HtmlRender`: the same rendering, incremental and with quote markers (`inbound.quotes_html`).
 - `scan_html`: the one-pass HTML tokenizer, also used by `templating.sanitize`.
 - `tidy_lines`: trailing blanks and runs of empty lines removed, in linear time.
 

@@ -30,7 +30,7 @@ What differs between callers is data, the presets below:
 Work is linear in the input: `scan_html` makes one pass and text goes straight into
 the output in final order. At most `MAX_HTML_CHARS` characters are read.
 
-`HtmlRender` serves reply detection (`inbound.quotes`): it renders while recording
+`HtmlRender` serves reply detection (`inbound.quotes_html`): it renders while recording
 where in the output chosen start tags (quote markers) occurred, so the caller can
 cut the text at the first marker and stop rendering early.
 
@@ -395,7 +395,7 @@ def finish_text(raw: str) -> str:
 
 
 class HtmlRender:
-    """Incremental rendering handle used by reply detection (`inbound.quotes`)."""
+    """Incremental rendering handle used by reply detection (`inbound.quotes_html`)."""
 
     def __init__(
         self,
