@@ -164,9 +164,10 @@ def one_run(
         while len(found) < MESSAGES and time.monotonic() < deadline:
             time.sleep(0.5)
             found = receipts(url)
-        polls = sum(1 for line in worker.lines if "poll: 1 accounts polled" in line)
     finally:
         status, _cpu = worker.terminate()
+    # counted once the worker is gone: a round's line comes after its commits
+    polls = sum(1 for line in worker.lines if "poll: 1 accounts polled" in line)
     missing = sorted(set(appended) - set(found))
     if missing or status != 0:
         raise SystemExit(f"{run}: {len(missing)} not committed, exit {status} ({worker.log_path})")
