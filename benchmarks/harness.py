@@ -238,6 +238,9 @@ class WorkerProcess:
         self.ready_at = 0.0
         self.ready_cpu = 0.0
         self.name = ""
+        self.lines: list[str] = []
+        """Every line of its stderr so far (see `wait_for_line`)."""
+        self._line_seen = threading.Condition()
         self._log: IO[str] = log.open("a", encoding="utf-8")
         base = list(command) if command else [sys.executable, "-m", "helpdesk_mail"]
         self.process = subprocess.Popen(
@@ -262,7 +265,29 @@ class WorkerProcess:
                     self.name = match.group(1)
                     self.ready.set()
             self._log.write(line)
+            with self._line_seen:
+                self.lines.append(line)
+                self._line_seen.notify_all()
         self._log.flush()
+        with self._line_seen:
+            self._line_seen.notify_all()
+
+    def wait_for_line(self, pattern: str, timeout: float) -> str | None:
+        """The first stderr line matching the regex `pattern`, waiting up to `timeout`
+        seconds for it (None: not within the time, or the process ended)."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._line_seen:
+            while True:
+                for line in self.lines[seen:]:
+                    if regex.search(line):
+                        return line
+                seen = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or (not self._reader.is_alive() and seen == len(self.lines)):
+                    return None
+                self._line_seen.wait(min(left, 1.0))
 
     def alive(self) -> bool:
         return self.process.poll() is None

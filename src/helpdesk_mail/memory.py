@@ -15,7 +15,7 @@ import random
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -46,7 +46,9 @@ from .ports import (
     MailboxAuthError,
     MailboxError,
     SendError,
+    StopSignal,
     TemporaryDnsError,
+    WatchUnsupported,
 )
 from .records import (
     EventStatus,
@@ -64,6 +66,7 @@ __all__ = [
     "InMemoryMailbox",
     "InMemoryResolver",
     "InMemoryStorage",
+    "InMemoryWatcher",
     "ManualClock",
     "Outbox",
     "SeededRandom",
@@ -865,6 +868,52 @@ class InMemoryMailbox:
     def auth_failure(message: str = "[AUTHENTICATIONFAILED] Authentication failed.") -> Exception:
         """An authentication failure to queue in `fail_connect`."""
         return MailboxAuthError(message)
+
+
+class InMemoryWatcher:
+    """A `MailboxWatcher` told by the test: `announce(name)` is new mail in that account.
+
+    `watch` blocks (in the worker's thread) until `stop`, calling `on_new_mail` for each
+    announcement of its account; accounts named in `unsupported` raise
+    `WatchUnsupported`, as a server without IDLE does. `watching` holds the names being
+    watched now (a test waits for it before announcing).
+    """
+
+    def __init__(self, unsupported: Iterable[str] = ()) -> None:
+        self.unsupported = set(unsupported)
+        self.watching: set[str] = set()
+        self._lock = threading.Lock()
+        self._announced: dict[str, threading.Event] = {}
+
+    def watch(
+        self, account: MailboxAccount, on_new_mail: Callable[[], object], stop: StopSignal
+    ) -> None:
+        """Call `on_new_mail` at each `announce(account.name)` until `stop` is set."""
+        name = account.name
+        if name in self.unsupported:
+            raise WatchUnsupported(f"{name}: no IDLE here")
+        announced = threading.Event()
+        with self._lock:
+            self._announced[name] = announced
+            self.watching.add(name)
+        try:
+            while not stop.is_set():
+                if announced.wait(0.01):
+                    announced.clear()
+                    on_new_mail()
+        finally:
+            with self._lock:
+                self.watching.discard(name)
+
+    def announce(self, name: str) -> bool:
+        """New mail in account `name`: its watcher calls back (False: nobody watches it)."""
+        with self._lock:
+            announced = self._announced.get(name)
+            watched = name in self.watching
+        if announced is None or not watched:
+            return False
+        announced.set()
+        return True
 
 
 class InMemoryResolver:

@@ -11,14 +11,15 @@ became, its receipt and its events are committed together (`helpdesk_mail.commit
 The core reads through `DomainReader` (inbound) and `PlanReader` (notifications),
 time through `Clock` and randomness through `RandomSource`; it never does I/O
 itself. The shell talks to servers through `MailboxTransport`, `SendTransport`
-and `Resolver`. `helpdesk_mail.memory` has an in-memory implementation of each.
+and `Resolver`, and is told of new mail by a `MailboxWatcher` (IMAP IDLE).
+`helpdesk_mail.memory` has an in-memory implementation of each.
 docs/protocols.md is the reference: every method, what it must guarantee, and a
 worked example of a host's own storage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +54,7 @@ __all__ = [
     "MailboxSession",
     "MailboxState",
     "MailboxTransport",
+    "MailboxWatcher",
     "NotificationCounts",
     "OutboxEntry",
     "PlanReader",
@@ -67,11 +69,13 @@ __all__ = [
     "SendTransport",
     "SentLedger",
     "SentRecord",
+    "StopSignal",
     "Storage",
     "Suppressions",
     "TemporaryDnsError",
     "TransientStorageError",
     "UnitOfWork",
+    "WatchUnsupported",
 ]
 
 
@@ -376,6 +380,35 @@ class MailboxTransport(Protocol):
         ...
 
 
+class StopSignal(Protocol):
+    """What a long wait looks at to end early (`threading.Event` is one)."""
+
+    def is_set(self) -> bool:
+        """Whether stopping was asked for."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until set or `timeout` seconds passed; whether it is set."""
+        ...
+
+
+class MailboxWatcher(Protocol):
+    """Tells of new mail in a mailbox account as it arrives (IMAP IDLE), so that it is
+    polled at once instead of at its next interval."""
+
+    def watch(
+        self,
+        account: MailboxAccount,
+        on_new_mail: Callable[[], object],
+        stop: StopSignal,
+    ) -> None:
+        """Watch `account` until `stop` is set, calling `on_new_mail()` (from this thread)
+        whenever the server announces new mail, and after each reconnection (mail may
+        have come meanwhile). A lost connection is re-established with backoff, here.
+        Raises `WatchUnsupported` when the server cannot be watched: poll it instead."""
+        ...
+
+
 class SendTransport(Protocol):
     """Sends composed emails (SMTP or in-memory)."""
 
@@ -401,6 +434,10 @@ class MailboxError(Exception):
 
 class MailboxAuthError(MailboxError):
     """The mailbox server refused the credentials."""
+
+
+class WatchUnsupported(MailboxError):
+    """The mailbox server offers no way to watch it (no IMAP IDLE): it is polled."""
 
 
 @dataclass(frozen=True)

@@ -654,11 +654,22 @@ class MailboxAccount:
     """Network time-out of each server operation."""
     max_message_bytes: int | None = _setting(None, rule=_in_range(1024))
     """None: the incoming settings' `max_message_bytes`."""
+    idle: bool | None = None
+    """IMAP: watch the folder with IDLE (RFC 2177) so that new mail is fetched within
+    seconds, when the server offers it (else it is polled); the check interval still
+    bounds the wait. None: on for IMAP. `false` turns it off; POP3 has no IDLE."""
 
     def __post_init__(self) -> None:
         _check(self)
         _check_password_sources(self, "")
         _check_oauth2(self.oauth2, self.oauth2_token, self.username, "")
+        if self.idle and self.protocol is MailProtocol.POP3:
+            raise SettingsError("idle", self.idle, "IMAP only: POP3 has no IDLE, leave it unset")
+
+    @property
+    def watches(self) -> bool:
+        """Whether a worker watches this account with IMAP IDLE (IMAP, `idle` not false)."""
+        return self.protocol is MailProtocol.IMAP and self.idle is not False
 
     @property
     def effective_port(self) -> int:

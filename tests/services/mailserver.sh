@@ -14,7 +14,9 @@
 #     "token" $HELPDESK_TEST_OAUTH_TOKEN (a real provider would introspect it);
 #   - a listener pair without any TLS on 127.0.0.2 (`local 127.0.0.2 { ssl = no }`):
 #     a real server that does not offer STARTTLS/STLS, to check that the client
-#     refuses to go on in plain text when STARTTLS is configured.
+#     refuses to go on in plain text when STARTTLS is configured.  Its IMAP also
+#     announces no IDLE (a fixed imap_capability), to check that such an account is
+#     polled instead of watched.
 #
 # Usage:  bash mailserver.sh start|stop|restart|status|env|reset|deliver USER <MSG
 #
@@ -318,9 +320,12 @@ protocol imap {
 protocol pop3 {
   pop3_uidl_format = %08Xu%08Xv
 }
-# no TLS at all on the second address: STARTTLS/STLS are not offered there
+# no TLS at all on the second address: STARTTLS/STLS are not offered there; nor IDLE
 local $NOTLS_HOST {
   ssl = no
+  protocol imap {
+    imap_capability = IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE UIDPLUS MOVE NAMESPACE CHILDREN UNSELECT
+  }
 }
 protocol lda {
   postmaster_address = postmaster@example.test

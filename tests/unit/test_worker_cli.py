@@ -146,3 +146,31 @@ def test_tickets_of_a_database_without_tables_is_status_3(
 ) -> None:
     status, err = run(capsys, "tickets", "--db", f"sqlite:///{tmp_path}/empty.db")
     assert status == EXIT_DATABASE and "helpdesk-mail migrate" in err
+
+
+@pytest.mark.parametrize(("flag", "watched"), [((), 1), (("--no-idle",), 0)])
+def test_imap_accounts_are_watched_unless_no_idle(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    flag: tuple[str, ...],
+    watched: int,
+) -> None:
+    accounts = [
+        # nobody listens on port 1: the --once poll fails at once, which is fine here
+        {"name": "imap", "host": "127.0.0.1", "port": 1, "tls": "none"},
+        {"name": "pop", "host": "127.0.0.1", "port": 1, "tls": "none", "protocol": "pop3"},
+        {"name": "quiet", "host": "127.0.0.1", "port": 1, "tls": "none", "idle": False},
+    ]
+    settings = {**SETTINGS, "incoming": {**SETTINGS["incoming"], "accounts": accounts}}
+    path = write(tmp_path, settings)
+    url = f"sqlite:///{tmp_path}/hd.db"
+    caplog.set_level("INFO", logger="helpdesk_mail.worker")
+    status, err = run(
+        capsys, "worker", "--settings", path, "--db", url, "--migrate", "--once", *flag
+    )
+    assert status == 0, err
+    assert any(
+        f"3 mailbox account(s) (imap, pop, quiet), {watched} to watch with IDLE" in m
+        for m in caplog.messages
+    ), caplog.messages

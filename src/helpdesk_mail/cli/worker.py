@@ -40,6 +40,7 @@ from typing import Any
 from ..runtime import SystemClock, SystemRandom
 from ..settings import Settings, SettingsError, load_settings
 from ..shell.worker import Worker
+from ..transports.idle import IdleWatcher
 from ..transports.mailbox import MailTransport
 from ..transports.secrets import SecretError, database_url, secret_problems
 from ..transports.stack import send_transport
@@ -93,6 +94,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="poll every account this often instead of the settings' check intervals"
         " (for tests and benchmarks; the spec asks for 1 to 5 minutes)",
+    )
+    parser.add_argument(
+        "--no-idle",
+        action="store_true",
+        help="do not watch IMAP accounts with IDLE: poll every account at its interval"
+        " (default: accounts whose server offers IDLE are watched, new mail fetched at once)",
     )
     parser.add_argument(
         "--idle-seconds",
@@ -246,14 +253,16 @@ def _built(args: argparse.Namespace) -> Iterator[Worker]:
         lease=lease,
         poll_interval=interval,
         idle_seconds=max(0.1, args.idle_seconds),
+        watcher=None if args.no_idle else IdleWatcher(),
     )
     accounts = [a.name for a in settings.incoming.accounts if a.enabled]
     log.info(
-        "worker %s: database %s, %d mailbox account(s) (%s), SMTP %s:%d",
+        "worker %s: database %s, %d mailbox account(s) (%s), %d to watch with IDLE, SMTP %s:%d",
         name,
         describe_url(url),
         len(accounts),
         ", ".join(accounts) or "none",
+        len(worker.watched),
         settings.outgoing.smtp_host,
         settings.outgoing.smtp_port,
     )

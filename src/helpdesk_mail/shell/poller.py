@@ -63,8 +63,16 @@ Rules (this file owns them):
     being processed is finished (committed), what was committed is removed from the
     server, the session is closed and the lease released; the account's report says
     `stopped` and its schedule is left as it was (the next poller polls it at once).
+<<<<<<< HEAD
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
+=======
+13. Wakes: `wake(name)` (any thread; the worker calls it when IMAP IDLE announces new
+    mail) makes that account due now: the next `run_once` polls it whatever its
+    interval, taking its lease as any poll does (held elsewhere: that poller's own
+    wake or interval covers it). A wake that comes while the account is being polled
+    is kept for the next round, since the new mail may have come after the listing.
+>>>>>>> idle
 """
 
 from __future__ import annotations
@@ -358,6 +366,8 @@ class Poller:
         self._next_due: dict[str, datetime] = {}
         self._retry: dict[str, tuple[int, datetime]] = {}
         self._lock = threading.Lock()
+        self._woken: set[str] = set()
+        self._woken_lock = threading.Lock()
 
     # --- scheduling ---
 
@@ -374,9 +384,29 @@ class Poller:
         return timedelta(minutes=minutes)
 
     def is_due(self, account: MailboxAccount) -> bool:
-        """Whether `account` should be polled now (never polled, or its interval has passed)."""
+        """Whether `account` should be polled now (never polled, its interval has passed,
+        or it was woken)."""
+        if self.is_woken(account.name):
+            return True
         due = self._due_at(account)
         return due is None or self.clock.now() >= due
+
+    def wake(self, name: str) -> None:
+        """Make account `name` due now: new mail was announced (rule 13). Thread-safe."""
+        with self._woken_lock:
+            self._woken.add(name)
+
+    def is_woken(self, name: str) -> bool:
+        """Whether account `name` was woken and not polled since."""
+        with self._woken_lock:
+            return name in self._woken
+
+    def _take_wake(self, name: str) -> bool:
+        with self._woken_lock:
+            if name in self._woken:
+                self._woken.discard(name)
+                return True
+            return False
 
     def _due_at(self, account: MailboxAccount) -> datetime | None:
         """When `account` is next due: from this poller's schedule, else from the stored state
@@ -393,6 +423,8 @@ class Poller:
 
     def seconds_until_due(self) -> float:
         """Seconds until the next account is due (0 if one is due now)."""
+        if any(self.is_woken(a.name) for a in self.accounts):
+            return 0.0
         now = self.clock.now()
         dues = [self._due_at(a) for a in self.accounts]
         waits = [(due - now).total_seconds() if due is not None else 0.0 for due in dues]
@@ -412,10 +444,16 @@ class Poller:
             reports: list[AccountReport] = []
             events: list[Event] = []
             for account in self.settings.incoming.accounts:
-                if not account.enabled or not (force or self.is_due(account)) or self._stopping():
+                woken = self._take_wake(account.name)
+                if not account.enabled or not (force or woken or self.is_due(account)):
                     reports.append(AccountReport(account=account.name, polled=False))
                     continue
-                report, account_events = self._poll(account, only_if_due=not force)
+                if self._stopping():
+                    if woken:  # left for whoever polls next
+                        self.wake(account.name)
+                    reports.append(AccountReport(account=account.name, polled=False))
+                    continue
+                report, account_events = self._poll(account, only_if_due=not (force or woken))
                 reports.append(report)
                 events.extend(account_events)
             return PollReport(accounts=tuple(reports), events=tuple(events))

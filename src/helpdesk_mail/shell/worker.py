@@ -27,6 +27,16 @@ Rules (this file owns them):
    that delivered something (events, emails sent, failed, left pending). Unexpected
    errors in a round are logged and the loop goes on after a pause; `run` returns 1
    only when a loop itself died.
+5. Watching (`watcher`, IMAP IDLE in production): `run` starts one more thread per
+   enabled account that `watches` (IMAP, `idle` not false), which keeps the watcher's
+   connection to it. New mail announced there wakes that account in the poller
+   (`Poller.wake`) and the poll loop at once, so it is polled within moments instead
+   of at its interval; its lease is taken as for any poll, so with N workers one
+   polls. An account whose server cannot be watched (`WatchUnsupported`) is polled
+   at its interval, with one log line; so is every account while its watcher is
+   reconnecting, and the interval still bounds the wait in any case. A watcher that
+   fails unexpectedly is logged and leaves its account to polling; it never stops
+   the worker.
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
@@ -41,8 +51,16 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import timedelta
 
-from ..ports import Clock, MailboxTransport, RandomSource, SendTransport, Storage
-from ..settings import Settings
+from ..ports import (
+    Clock,
+    MailboxTransport,
+    MailboxWatcher,
+    RandomSource,
+    SendTransport,
+    Storage,
+    WatchUnsupported,
+)
+from ..settings import MailboxAccount, Settings
 from ..templating.render import Templates
 from .delivery import Deliverer, DeliveryReport, RetryPolicy
 from .poller import MessageReport, MessageStatus, Poller, PollReport
@@ -66,7 +84,8 @@ class Worker:
     is). `name` goes in the leases; `lease` is how long a lease lasts without renewal;
     `poll_interval` replaces the settings' check intervals (tests, benchmarks);
     `idle_seconds` is how often the outbox is looked at when idle; `delivery_batch`
-    how many events are claimed at once.
+    how many events are claimed at once. `watcher` (e.g. `transports.idle.IdleWatcher`)
+    watches the accounts that allow it for new mail (rule 5); None: polling only.
     """
 
     def __init__(
@@ -87,8 +106,11 @@ class Worker:
         retry: RetryPolicy | None = None,
         stop: threading.Event | None = None,
         on_message: Callable[[MessageReport], object] | None = None,
+        watcher: MailboxWatcher | None = None,
     ) -> None:
         self.name = name
+        self.watcher = watcher
+        self._poll_wake = threading.Event()
         self.stop = stop if stop is not None else threading.Event()
         self.idle_seconds = idle_seconds
         self.sender = sender
@@ -188,6 +210,20 @@ class Worker:
         """Ask both loops to stop after the email or event at hand (rule 3)."""
         self.stop.set()
         self._wake.set()
+        self._poll_wake.set()
+
+    @property
+    def watched(self) -> tuple[MailboxAccount, ...]:
+        """The accounts `run` watches for new mail (none without a `watcher`)."""
+        if self.watcher is None:
+            return ()
+        return tuple(a for a in self.poller.accounts if a.watches)
+
+    def new_mail(self, account: str) -> None:
+        """New mail was announced in `account`: poll it now (thread-safe; rule 5)."""
+        log.debug("%s: new mail announced", account)
+        self.poller.wake(account)
+        self._poll_wake.set()
 
     def run(self) -> int:
         """Run both loops until `request_stop()` (or `stop` set); 0, or 1 if a loop died."""
@@ -195,16 +231,34 @@ class Worker:
             threading.Thread(target=self._guard, args=(self._poll_loop,), name="poll"),
             threading.Thread(target=self._guard, args=(self._delivery_loop,), name="delivery"),
         ]
-        for thread in threads:
+        watchers = [
+            threading.Thread(target=self._watch, args=(account,), name=f"watch {account.name}")
+            for account in self.watched
+        ]
+        for thread in threads + watchers:
             thread.start()
         try:
             while not self.stop.is_set() and all(t.is_alive() for t in threads):
                 self.stop.wait(1.0)
         finally:
             self.request_stop()
-            for thread in threads:
+            for thread in threads + watchers:
                 thread.join()
         return 1 if self._died else 0
+
+    def _watch(self, account: MailboxAccount) -> None:
+        assert self.watcher is not None
+        name = account.name
+        try:
+            self.watcher.watch(account, lambda: self.new_mail(name), self.stop)
+        except WatchUnsupported as exc:
+            log.info("%s: not watched (%s): polled every %s", name, exc, self._every(account))
+        except Exception:
+            log.exception("%s: watching failed: polled every %s", name, self._every(account))
+
+    def _every(self, account: MailboxAccount) -> str:
+        seconds = self.poller.interval(account).total_seconds()
+        return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
     def _guard(self, loop: Callable[[], None]) -> None:
         try:
@@ -215,14 +269,16 @@ class Worker:
             self.request_stop()
 
     def _poll_loop(self) -> None:
+        # A wake (new mail announced, or a stop) ends the wait at once.
         while not self.stop.is_set():
+            self._poll_wake.clear()
             try:
                 self.poll_round()
                 wait = max(1.0, self.poller.seconds_until_due())
             except Exception:
                 log.exception("poll round failed")
                 wait = ERROR_PAUSE
-            self.stop.wait(wait)
+            self._poll_wake.wait(wait)
 
     def _delivery_loop(self) -> None:
         # While work keeps coming, one SMTP connection serves every round; it is let go

@@ -169,6 +169,11 @@ class ImapSession:
         self._exists: int | None = None
         self._sizes: dict[str, int] = {}
 
+    @property
+    def exists(self) -> int | None:
+        """How many messages SELECT said the folder holds (None: it did not say)."""
+        return self._exists
+
     # --- setup (called by ImapTransport.open) ---
 
     def _login(self) -> None:
