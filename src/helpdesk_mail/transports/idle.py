@@ -22,6 +22,8 @@ The reader works on the raw socket, so that a wait can end every `tick` to look 
 `stop` (`imaplib` has no IDLE, and its buffered file cannot be read with a time-out).
 Every read is bounded: a line longer than `MAX_LINE` is an error, literals are skipped
 without being kept. Anything the server sends either parses or raises `MailboxError`.
+
+Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
 
 from __future__ import annotations
