@@ -26,6 +26,7 @@ __all__ = [
     "MAX_DETECT_BYTES",
     "decode_bytes",
     "detect_charset",
+    "guess_8bit",
     "text_codec",
 ]
 
@@ -118,10 +119,10 @@ def _reads_as_cyrillic(data: bytes) -> bool:
     """Every 8-bit byte of `data` is a Cyrillic letter in KOI8-R and windows-1251, and
     there are more of them than ASCII letters (words in Cyrillic, not accents)."""
     high = [b for b in data if b >= 0x80]
-    return all(b in _CYRILLIC_LETTER for b in high) and _guess_8bit(data) != "cp1252"
+    return all(b in _CYRILLIC_LETTER for b in high) and guess_8bit(data) != "cp1252"
 
 
-def _guess_8bit(data: bytes) -> str:
+def guess_8bit(data: bytes) -> str:
     """A legacy charset for undeclared 8-bit text: Cyrillic (KOI8-R or windows-1251) or cp1252.
 
     In Cyrillic text nearly every letter is an 8-bit byte, while accented Latin text
@@ -187,7 +188,7 @@ def detect_charset(samples: Iterable[bytes]) -> str | None:
         # The detector recognised no language (a subject, a name): its pick is one of
         # many that fit. Russian mail was the commonest to go out unlabelled (KOI8-R),
         # and a sample of nothing but Cyrillic letters is read as such.
-        return text_codec(_guess_8bit(sample))
+        return text_codec(guess_8bit(sample))
     # Several code pages often fit a sample equally well: windows-1252, the commonest
     # charset of undeclared mail, wins such a tie.
     tied = [m.encoding for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]

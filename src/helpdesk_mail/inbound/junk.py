@@ -45,7 +45,7 @@ from typing import Literal
 
 from ..addresses import SYSTEM_LOCAL_PARTS, normalize_email, system_sender_rule
 from . import bounce as _b
-from . import mime_headers
+from . import bounce_patterns, mime_headers
 from .result import ParsedEmail
 
 __all__ = [
@@ -302,7 +302,7 @@ class _Context:
 
     @cached_property
     def bounce_subject(self) -> str | None:
-        return _b.match_bounce_subject(self.subject)
+        return bounce_patterns.match_bounce_subject(self.subject)
 
     @cached_property
     def machine_signal(self) -> str | None:
@@ -489,7 +489,7 @@ def _machine_failure_text(c: _Context) -> str | None:
         return None
     if not (c.bounce_subject or c.machine_sender or c.null_from):
         return None
-    m = _b.FAILURE_PHRASES.search(c.report.flat[:8000])
+    m = bounce_patterns.FAILURE_PHRASES.search(c.report.flat[:8000])
     if m is None:
         return None
     return _clip(f"{c.machine_signal}; body: {m.group(0)}")
@@ -638,7 +638,7 @@ RULES: tuple[Rule, ...] = (
     Rule("ses_notification", "bounce", _ses_notification),
     *(
         Rule(f"{name}_body", "bounce", _body_rule(name, pattern))
-        for name, pattern in _b.MTA_BODY_FORMATS
+        for name, pattern in bounce_patterns.MTA_BODY_FORMATS
     ),
     Rule("bounce_sender_subject", "bounce", _bounce_sender_subject),
     Rule("mta_returned_message", "bounce", _mta_returned_message),

@@ -26,21 +26,15 @@ import urllib.parse
 from email.message import Message
 from typing import Any
 
+from . import mime_bounds
 from .charsets import text_codec
-from .mime_bounds import (
-    Flattened,
-    _bounded_head,
-    _Cut,
-    _flattened,
-    _needs_flattening,
-    _shape,
-)
+from .mime_bounds import Cut, Flattened, bounded_head, needs_flattening
 from .mime_headers import (
     MAX_HEADER_CHARS,
     MAX_PARAMS,
     Part,
-    _decoded_params,
     clip,
+    decoded_params,
     raw_header_values,
     split_params,
 )
@@ -64,14 +58,14 @@ by `parse_bytes`, and values longer than `MAX_HEADER_CHARS` cut."""
 
 def parse_bytes(raw: bytes) -> Message:
     """The stdlib message (compat32, of `Part`s) of raw bytes; never raises."""
-    raw, capped = _bounded_head(raw)
+    raw, capped = bounded_head(raw)
     flattened: Flattened | None = None
-    shape = _needs_flattening(raw)
+    shape = needs_flattening(raw)
     if shape is not None:
-        flat = _flattened(raw)
+        flat = mime_bounds.flattened(raw)
         if flat is not None:
             raw, flattened = flat[0], Flattened(f"{flat[1]} parts, {shape[1]} levels")
-    cut = _Cut(raw)
+    cut = Cut(raw)
     msg = _parse(cut.skeleton() if cut.runs else raw)
     if cut.runs and not cut.restore(msg):
         msg = _parse(raw)
@@ -99,11 +93,11 @@ def _parse(raw: bytes) -> Message:
 
 
 def _parse_flattened(raw: bytes) -> Message:
-    flat = _flattened(raw)
+    flat = mime_bounds.flattened(raw)
     with contextlib.suppress(Exception):  # one level of nesting left: not expected
         if flat is not None:
             msg: Message = email.message_from_bytes(flat[0], _class=Part)
-            msg.defects.append(Flattened(f"{flat[1]} parts, {_shape(raw)[1]} levels"))
+            msg.defects.append(Flattened(f"{flat[1]} parts, {mime_bounds.shape(raw)[1]} levels"))
             return msg
     msg = Part()
     msg.defects.append(Unparseable("unparseable: RecursionError"))
@@ -123,7 +117,7 @@ _SAFE_VALUE = re.compile(r"[\x20-\x7e]*")
 
 def _rebuilt(value: str) -> str:
     """A parameter header rewritten from what `split_params` reads, ASCII and short."""
-    params = _decoded_params(split_params(value))
+    params = decoded_params(split_params(value))
     out = params[0][0][:200]
     for name, quoted in params[1:]:
         text = email.utils.unquote(quoted)

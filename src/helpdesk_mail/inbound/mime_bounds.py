@@ -6,11 +6,11 @@ nesting level. Before it sees a message, what would cost more than the message i
 taken out of the raw bytes, linearly and without parsing:
 
 - the header: at most `MAX_HEADER_FIELDS` fields of at most `MAX_FIELD_BYTES` each
-  (`_bounded_head`; defect `HeadersCapped`);
-- long runs of body lines are cut out and put back into the parsed parts (`_Cut`,
+  (`bounded_head`; defect `HeadersCapped`);
+- long runs of body lines are cut out and put back into the parsed parts (`Cut`,
   rules in the comment above it);
 - a message with more than `MAX_PARTS` parts or nested deeper than `MAX_DEPTH` levels
-  is read with its nesting undone (`_flattened`; defect `Flattened`).
+  is read with its nesting undone (`flattened`; defect `Flattened`).
 
 `mime.parse_bytes` applies them; what a message loses to them is in its defects.
 
@@ -28,7 +28,7 @@ import itertools
 import re
 from email.message import Message
 
-from .mime_headers import _HEADER_END, header_end
+from .mime_headers import HEADER_END, header_end
 from .mime_parts import iter_parts
 
 __all__ = [
@@ -36,8 +36,13 @@ __all__ = [
     "MAX_FIELD_BYTES",
     "MAX_HEADER_FIELDS",
     "MAX_PARTS",
+    "Cut",
     "Flattened",
     "HeadersCapped",
+    "bounded_head",
+    "flattened",
+    "needs_flattening",
+    "shape",
 ]
 
 # Long runs of body lines are cut out of the raw bytes before the stdlib parser sees them
@@ -142,7 +147,7 @@ def _body_runs(raw: bytes) -> list[tuple[int, int]]:
     return runs
 
 
-class _Cut:
+class Cut:
     """The raw message with its long runs of body lines replaced by placeholders."""
 
     def __init__(self, raw: bytes) -> None:
@@ -209,7 +214,7 @@ _CRLF = b"\r\n"
 _FIELD_START = re.compile(_LINE_START + rb"[^ \t\r\n]")
 
 
-def _bounded_head(raw: bytes) -> tuple[bytes, HeadersCapped | None]:
+def bounded_head(raw: bytes) -> tuple[bytes, HeadersCapped | None]:
     """`raw` with at most `MAX_HEADER_FIELDS` fields in its header, each of at most
     `MAX_FIELD_BYTES` (cut where a line ends, else inside the line); what was done."""
     end = _header_run_end(raw, 0, stop_at_dashes=False)
@@ -255,7 +260,7 @@ flattened (see `Flattened`): the stdlib parser's stack ends at about 1,000 level
 reaching it costs half a second."""
 
 
-def _shape(raw: bytes) -> tuple[int, int]:
+def shape(raw: bytes) -> tuple[int, int]:
     """(parts, nesting depth) of a raw message, counted from its boundaries, linearly:
     a `boundary=` parameter opens a multipart, a delimiter line of an open one closes
     those opened inside it (`--boundary--` closes it too)."""
@@ -284,13 +289,13 @@ def _shape(raw: bytes) -> tuple[int, int]:
     return parts, depth
 
 
-def _needs_flattening(raw: bytes) -> tuple[int, int] | None:
+def needs_flattening(raw: bytes) -> tuple[int, int] | None:
     """(parts, depth) when `raw` has more than `MAX_PARTS` parts or is nested deeper
     than `MAX_DEPTH`, else None (cheap counts first: most messages are not looked at)."""
     declared = raw.count(b"oundary") + raw.count(b"OUNDARY")
     if declared <= MAX_DEPTH and raw.count(b"\n--") + raw.count(b"\r--") <= MAX_PARTS:
         return None
-    parts, depth = _shape(raw)
+    parts, depth = shape(raw)
     return (parts, depth) if parts > MAX_PARTS or depth > MAX_DEPTH else None
 
 
@@ -303,7 +308,7 @@ _BYTES_LINE_END = re.compile(rb"\r\n|\r|\n")
 _CONTENT_TYPE_FIELD = re.compile(rb"(?im)^content-type:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*\r?\n?")
 
 
-def _flattened(raw: bytes) -> tuple[bytes, int] | None:
+def flattened(raw: bytes) -> tuple[bytes, int] | None:
     """`raw` with its nesting undone: the parts that are not multiparts, in order (the
     first `MAX_PARTS`), as the parts of one multipart/mixed under the message's own
     header, and how many such parts there were; None when there is no header or no
@@ -327,7 +332,7 @@ def _flattened(raw: bytes) -> tuple[bytes, int] | None:
         if not closing and name not in boundaries:
             continue
         if opened is not None:
-            part_head = _HEADER_END.search(raw, opened, delimiter.start())
+            part_head = HEADER_END.search(raw, opened, delimiter.start())
             head_end = part_head.start() if part_head else delimiter.start()
             if not _MULTIPART.search(raw, opened, head_end):
                 count += 1

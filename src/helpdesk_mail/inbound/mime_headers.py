@@ -34,10 +34,11 @@ from collections.abc import Iterable
 from email.message import Message
 from typing import Any
 
-from .charsets import _guess_8bit, decode_bytes
+from .charsets import decode_bytes, guess_8bit
 
 __all__ = [
     "ADDRESS_PATTERN",
+    "HEADER_END",
     "MAX_HEADERS",
     "MAX_HEADER_CHARS",
     "MAX_PARAMS",
@@ -50,6 +51,7 @@ __all__ = [
     "decode_header_text",
     "decode_raw_text",
     "decoded_headers",
+    "decoded_params",
     "find_addresses",
     "header_bytes",
     "header_end",
@@ -59,6 +61,7 @@ __all__ = [
     "split_addresses",
     "split_message",
     "split_params",
+    "to_bytes",
 ]
 
 MAX_HEADER_CHARS = 16_384
@@ -103,7 +106,7 @@ def clip(text: str, limit: int) -> str:
     return text[:cut] if cut > 0 else text[:limit]
 
 
-def _to_bytes(text: str) -> bytes:
+def to_bytes(text: str) -> bytes:
     """The bytes behind a stored string (8-bit bytes kept as surrogate escapes)."""
     try:
         return text.encode("utf-8", "surrogateescape")
@@ -142,12 +145,12 @@ def _decode_plain(data: bytes, fallbacks: tuple[str, ...]) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    return decode_bytes(data, fallbacks[0] if fallbacks else _guess_8bit(data), fallbacks)
+    return decode_bytes(data, fallbacks[0] if fallbacks else guess_8bit(data), fallbacks)
 
 
 def _as_bytes(value: object, limit: int = MAX_HEADER_CHARS) -> bytes:
     """A stored header value's bytes (compat32 keeps 8-bit bytes as surrogate escapes)."""
-    return _to_bytes(clip(value if isinstance(value, str) else str(value), limit))
+    return to_bytes(clip(value if isinstance(value, str) else str(value), limit))
 
 
 def header_bytes(value: object) -> bytes:
@@ -330,7 +333,7 @@ def split_params(value: str) -> list[tuple[str, str]]:
 _CONTINUATION = re.compile(r"(.*?)\*\d+\*?")
 
 
-def _decoded_params(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def decoded_params(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """`email.utils.decode_params`, with each RFC 2231 value decoded to a quoted string."""
     try:
         decoded: list[tuple[str, Any]] = email.utils.decode_params(params)
@@ -374,7 +377,7 @@ class Part(Message):
             return failobj
         if value is None:
             return failobj
-        return _decoded_params(split_params(str(value)))
+        return decoded_params(split_params(str(value)))
 
 
 def content_type(part: Message) -> str:
@@ -398,7 +401,8 @@ def param(part: Message, name: str, header: str = "content-type") -> str:
 
 # --------------------------------------------------------------------------- header blocks
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+"""The blank line that ends a header block."""
 _FOLD = re.compile(rb"\r?\n[ \t]+")
 
 
@@ -418,7 +422,7 @@ def header_fields(head: bytes) -> list[tuple[bytes, bytes]]:
 def header_end(raw: bytes) -> tuple[int, int] | None:
     """Where the blank line that ends the header of a raw email starts and ends, when it
     lies within the first `MAX_SCANNED_HEAD` bytes; else None."""
-    end = _HEADER_END.search(raw, 0, MAX_SCANNED_HEAD)
+    end = HEADER_END.search(raw, 0, MAX_SCANNED_HEAD)
     return (end.start(), end.end()) if end is not None else None
 
 

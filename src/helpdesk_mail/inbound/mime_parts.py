@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from email.message import Message
 
-from .mime_headers import _to_bytes, content_type, param
+from .mime_headers import content_type, param, to_bytes
 
 __all__ = [
     "body_bytes",
@@ -62,21 +62,21 @@ def body_bytes(part: Message, limit: int | None = None) -> bytes:
         cte = ""
     if limit is None:
         if cte == "base64":
-            return decode_base64(_to_bytes(raw))
+            return decode_base64(to_bytes(raw))
         try:
             data = part.get_payload(decode=True)
         except Exception:
             data = None
-        return data if isinstance(data, bytes) else _to_bytes(raw)
+        return data if isinstance(data, bytes) else to_bytes(raw)
     try:
         if cte == "base64":
             chunk = re.sub(r"[^A-Za-z0-9+/]", "", raw[: limit * 2])
             return base64.b64decode(chunk[: len(chunk) - len(chunk) % 4])
         if cte == "quoted-printable":
-            return quopri.decodestring(_to_bytes(raw[: limit * 2]))
+            return quopri.decodestring(to_bytes(raw[: limit * 2]))
     except (binascii.Error, ValueError):
         pass
-    return _to_bytes(raw[:limit])
+    return to_bytes(raw[:limit])
 
 
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\r\n]")

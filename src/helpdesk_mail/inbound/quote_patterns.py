@@ -5,13 +5,13 @@ in a few lines wrapped together:
 
 * an attribution ("On <date>, <name> wrote:" in ~30 languages, wrapped over up to
   four lines, sharing its line with the reply, damaged by undecoded quoted-printable,
-  or the verb-less "<date>, <name> <addr>:" form; `_attribution_at`);
-* an "Original Message" separator or a forwarded-message marker (`_is_separator`);
+  or the verb-less "<date>, <name> <addr>:" form; `attribution_at`);
+* an "Original Message" separator or a forwarded-message marker (`is_separator`);
 * an Outlook-style header block (From/Sent/To/Subject in ~25 languages: From +
-  Date/Sent + one more field, or From + To + Subject; `_header_block`);
+  Date/Sent + one more field, or From + To + Subject; `header_block`);
 * a helpdesk "reply above this line" marker: a line that is the phrase alone, maybe
-  decorated (``-- Please reply above this line --``; `_is_reply_above`);
-* a line quoted with ``>`` (`_quoted_lines`).
+  decorated (``-- Please reply above this line --``; `is_reply_above`);
+* a line quoted with ``>`` (`quoted_lines`).
 
 The rules are data: the tables below (``ATTRIBUTION_OPENERS`` /
 ``ATTRIBUTION_VERBS``, ``HEADER_LABELS``, ``ORIGINAL_MESSAGE_PHRASES``,
@@ -37,14 +37,31 @@ __all__ = [
     "FORWARD_LINES",
     "FORWARD_PHRASES",
     "HEADER_LABELS",
+    "MAX_JOIN",
     "ORIGINAL_MESSAGE_PHRASES",
     "REPLY_ABOVE_MARKERS",
     "REPLY_ABOVE_POLITE",
+    "alternation",
+    "attribution_at",
+    "header_block",
+    "header_kind",
+    "is_quoted",
+    "is_reply_above",
+    "is_rule",
+    "is_separator",
+    "is_wrapped_link",
+    "join",
+    "line_view",
+    "may_end_attribution",
+    "phrase",
+    "quoted_lines",
+    "split_lines",
+    "split_prefix",
 ]
 
 # ---------------------------------------------------------------------------
 # Data: pattern tables.  Plain strings unless a table says "regex"; all are
-# matched case-insensitively against a normalised view of one line (``_view``).
+# matched case-insensitively against a normalised view of one line (``line_view``).
 # ---------------------------------------------------------------------------
 
 ATTRIBUTION_OPENERS: dict[str, tuple[str, ...]] = {
@@ -200,7 +217,7 @@ REPLY_ABOVE_POLITE: tuple[str, ...] = ("please", "kindly", "bitte", "veuillez", 
 # ---------------------------------------------------------------------------
 
 _MAX_VIEW = 1000  # characters of a line looked at by the patterns
-_MAX_JOIN = 4  # lines an attribution may be wrapped over
+MAX_JOIN = 4  # lines an attribution may be wrapped over
 _HEADER_SCAN = 10  # lines examined for one header block
 
 _QP_ESCAPES = re.compile(r"(?:=[0-9A-F]{2}){1,64}")
@@ -208,16 +225,17 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u00ad]")
 _SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000\t]+")
 
 
-def _alternation(items: Sequence[str]) -> str:
-    # longest first so that "Kopie (CC)" wins over "Kopie"
+def alternation(items: Sequence[str]) -> str:
+    """A regex alternation of ``items``, longest first (so "Kopie (CC)" wins over "Kopie")."""
     return "|".join(sorted(set(items), key=len, reverse=True))
 
 
-def _phrase(p: str) -> str:
+def phrase(p: str) -> str:
+    """``p`` as a regex: escaped, each of its spaces matching a run of whitespace."""
     return re.escape(p).replace("\\ ", "\\s+")
 
 
-_OPENER = _alternation([o for os in ATTRIBUTION_OPENERS.values() for o in os])
+_OPENER = alternation([o for os in ATTRIBUTION_OPENERS.values() for o in os])
 _OPENER_START = re.compile(rf"^(?:{_OPENER})\s", re.I)
 _ATTR_START = re.compile(rf"^(?:(?:{_OPENER})\s|\d)", re.I)
 # an opener in the middle of a line ("reply On Wed, ... wrote:"): capitalised, after text
@@ -246,7 +264,7 @@ _LABEL_KIND: dict[str, str] = {}
 for _kind, _labels in HEADER_LABELS.items():
     for _label in _labels:
         _LABEL_KIND.setdefault(_label.casefold(), _kind)
-_LABELS_RX = _alternation([_phrase(lbl) for ls in HEADER_LABELS.values() for lbl in ls])
+_LABELS_RX = alternation([phrase(lbl) for ls in HEADER_LABELS.values() for lbl in ls])
 _HEADER_LINE = re.compile(
     r"^[*_]{0,2}(?P<label>" + _LABELS_RX + r")[*_]{0,2}\s{0,3}[:：][*_]{0,2}(?:\s|$)",
     re.I,
@@ -258,21 +276,21 @@ _HEADER_INLINE = re.compile(
 
 _DASH = "-‐‑–—_=*~"
 _ORIGINAL = re.compile(
-    rf"^[{_DASH}]{{2,}}+\s*(?:{_alternation([_phrase(p) for p in ORIGINAL_MESSAGE_PHRASES])})"
+    rf"^[{_DASH}]{{2,}}+\s*(?:{alternation([phrase(p) for p in ORIGINAL_MESSAGE_PHRASES])})"
     rf"(?:\s.{{0,60}}?)?\s*[{_DASH}]{{2,}}\s*$",
     re.I,
 )
 _FORWARD = re.compile(
-    rf"^[{_DASH}]{{2,}}+\s*(?:{_alternation([_phrase(p) for p in FORWARD_PHRASES])})"
+    rf"^[{_DASH}]{{2,}}+\s*(?:{alternation([phrase(p) for p in FORWARD_PHRASES])})"
     rf"(?:\s.{{0,60}}?)?\s*[{_DASH}]{{2,}}\s*$",
     re.I,
 )
 _FORWARD_LINE = re.compile(
-    rf"^(?:{_alternation([_phrase(p) for p in FORWARD_LINES])})\s*[:：]?\s*$",
+    rf"^(?:{alternation([phrase(p) for p in FORWARD_LINES])})\s*[:：]?\s*$",
     re.I,
 )
 _REPLY_ABOVE = re.compile(
-    rf"[\W_]*(?:(?:{_alternation([_phrase(w) for w in REPLY_ABOVE_POLITE])})\s+)?"
+    rf"[\W_]*(?:(?:{alternation([phrase(w) for w in REPLY_ABOVE_POLITE])})\s+)?"
     rf"(?:{'|'.join(f'(?:{p})' for _, p in REPLY_ABOVE_MARKERS)})[\W_]*",
     re.I,
 )
@@ -293,7 +311,7 @@ def _qp_run(m: re.Match[str]) -> str:
         return raw.decode("latin-1")
 
 
-def _view(line: str) -> str:
+def line_view(line: str) -> str:
     """The line as the patterns see it: invisible marks gone, spaces plain, trimmed.
 
     Undecoded quoted-printable escapes (``=C3=A9``) are decoded in the view, so a
@@ -311,7 +329,7 @@ def _view(line: str) -> str:
     return v.strip()
 
 
-def _join(views: list[str], a: int, b: int) -> str:
+def join(views: list[str], a: int, b: int) -> str:
     """Lines ``a..b-1`` as one candidate; a QP soft break ("=" at the end) joins tightly."""
     parts: list[str] = []
     for k in range(a, b):
@@ -323,25 +341,26 @@ def _join(views: list[str], a: int, b: int) -> str:
     return " ".join(parts)
 
 
-def _is_rule(view: str) -> bool:
+def is_rule(view: str) -> bool:
     """A line made only of dashes, underscores, equals signs... (``____``, ``-----``)."""
     return bool(view) and not view.strip(_DASH + " \t")
 
 
-def _is_wrapped_link(view: str) -> bool:
+def is_wrapped_link(view: str) -> bool:
     """One token with URL characters: a link wrapped out of a quote block."""
     token = view.rstrip("> ").strip()
     return bool(token) and " " not in token and _URL_CHARS.search(token) is not None
 
 
-def _is_separator(view: str) -> bool:
+def is_separator(view: str) -> bool:
     """An "Original Message" separator or a forwarded-message marker line."""
     if view[:1] in _DASH:
         return _ORIGINAL.match(view) is not None or _FORWARD.match(view) is not None
     return len(view) <= 80 and _FORWARD_LINE.match(view) is not None
 
 
-def _is_reply_above(view: str) -> bool:
+def is_reply_above(view: str) -> bool:
+    """Is the line a helpdesk "reply above this line" marker (``REPLY_ABOVE_MARKERS``)?"""
     if len(view) > 120:
         return False
     low = view.lower()
@@ -350,7 +369,7 @@ def _is_reply_above(view: str) -> bool:
     return _REPLY_ABOVE.fullmatch(view) is not None
 
 
-def _quoted_lines(lines: list[str], views: list[str]) -> list[bool]:
+def quoted_lines(lines: list[str], views: list[str]) -> list[bool]:
     """Which lines are ``>`` quotes.
 
     A ">From ..." line outside a quote block is mbox escaping of "From ", not a quote.
@@ -360,24 +379,26 @@ def _quoted_lines(lines: list[str], views: list[str]) -> list[bool]:
     for k, line in enumerate(lines):
         if not views[k]:
             continue
-        q = _is_quoted(line)
+        q = is_quoted(line)
         if q and not previous and line.startswith(">From ") and line[6:].strip():
             q = False
         quoted[k] = previous = q
     return quoted
 
 
-def _may_end_attribution(view: str) -> bool:
+def may_end_attribution(view: str) -> bool:
     """Cheap test: can an attribution end on this line (colon, closing dashes, address)?"""
     return view[-1:] in _END_CHARS
 
 
-def _is_quoted(line: str) -> bool:
+def is_quoted(line: str) -> bool:
+    """Is the line a ``>`` quote (indented by at most four spaces)?"""
     stripped = line.lstrip(" \t\u00a0\ufeff")
     return stripped.startswith(">") and len(line) - len(stripped) <= 4
 
 
-def _header_kind(view: str) -> str | None:
+def header_kind(view: str) -> str | None:
+    """The ``HEADER_LABELS`` key of the field a header-block line starts, else None."""
     head = view[:48]
     if ":" not in head and "：" not in head:
         return None
@@ -388,10 +409,10 @@ def _header_kind(view: str) -> str | None:
     return _LABEL_KIND.get(label, "other")
 
 
-def _header_block(views: list[str], kinds_of: list[str | None], i: int, loose: bool = False) -> int:
+def header_block(views: list[str], kinds_of: list[str | None], i: int, loose: bool = False) -> int:
     """If an Outlook-style header block starts at line ``i``, return its end index, else -1.
 
-    ``kinds_of[k]`` is :func:`_header_kind` of line ``k``.  ``loose`` (used right after
+    ``kinds_of[k]`` is :func:`header_kind` of line ``k``.  ``loose`` (used right after
     an HTML separator such as ``<hr>``) accepts From plus any one other field.
     """
     first = kinds_of[i]
@@ -520,7 +541,7 @@ def _attribution_strength(cand: str) -> int:
     return 0
 
 
-def _split_prefix(first: str, rest: str) -> str | None:
+def split_prefix(first: str, rest: str) -> str | None:
     """Text in front of an attribution that shares its first (raw) line, or None."""
     if len(first) > _MAX_VIEW:
         return None
@@ -528,13 +549,13 @@ def _split_prefix(first: str, rest: str) -> str | None:
         head = first[: m.start()]
         if "@" in head or "<" in head or head.lstrip().startswith(">"):
             return None
-        suffix = _view(first[m.end() :]) + rest
+        suffix = line_view(first[m.end() :]) + rest
         if _OPENER_START.match(suffix.strip("*_ ")) and _attribution_strength(suffix) == 2:
             return first[: m.start()].rstrip(" -")
     return None
 
 
-def _attribution_at(views: list[str], quoted: list[bool], i: int) -> tuple[int, int, int]:
+def attribution_at(views: list[str], quoted: list[bool], i: int) -> tuple[int, int, int]:
     """Find an attribution that starts at line ``i`` (maybe wrapped).
 
     Returns ``(start, end, strength)`` with ``end`` exclusive, or ``(i, i, 0)``.
@@ -544,11 +565,11 @@ def _attribution_at(views: list[str], quoted: list[bool], i: int) -> tuple[int, 
         return i, i, 0
     if quoted[i]:
         return i, i, 0
-    for j in range(i, min(n, i + _MAX_JOIN)):
+    for j in range(i, min(n, i + MAX_JOIN)):
         if j > i and (not views[j] or (quoted[j] and not views[j - 1].endswith("="))):
             break
         vj = views[j]
-        if not _may_end_attribution(vj):
+        if not may_end_attribution(vj):
             continue
         if vj.endswith(">"):
             k = j + 1
@@ -556,14 +577,14 @@ def _attribution_at(views: list[str], quoted: list[bool], i: int) -> tuple[int, 
                 k += 1
             if k >= n or not quoted[k]:
                 continue  # an address at the end only counts right above a quote
-        strength = _attribution_strength(_join(views, i, j + 1))
+        strength = _attribution_strength(join(views, i, j + 1))
         if strength:
             start = i
             # prefer the shortest tail that still matches ("Thanks. On ... wrote:"),
             # but never one that loses the date ("<addr> wrote:" alone)
-            dated = _DATE_EVIDENCE.search(_join(views, i, j + 1)) is not None
+            dated = _DATE_EVIDENCE.search(join(views, i, j + 1)) is not None
             while start < j and not _ATTR_START.match(views[start]):
-                shorter = _join(views, start + 1, j + 1)
+                shorter = join(views, start + 1, j + 1)
                 s2 = _attribution_strength(shorter)
                 if not s2 or (dated and _DATE_EVIDENCE.search(shorter) is None):
                     break
@@ -573,5 +594,6 @@ def _attribution_at(views: list[str], quoted: list[bool], i: int) -> tuple[int, 
     return i, i, 0
 
 
-def _split_lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
+    """The lines of ``text``, split at CRLF, CR or LF."""
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")

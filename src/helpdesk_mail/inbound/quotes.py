@@ -50,30 +50,32 @@ import re
 
 from ..reply_marker import is_marker_line
 from .quote_patterns import (
-    _MAX_JOIN,
-    _attribution_at,
-    _header_block,
-    _header_kind,
-    _is_quoted,
-    _is_reply_above,
-    _is_rule,
-    _is_separator,
-    _is_wrapped_link,
-    _join,
-    _may_end_attribution,
-    _quoted_lines,
-    _split_lines,
-    _split_prefix,
-    _view,
+    MAX_JOIN,
+    attribution_at,
+    header_block,
+    header_kind,
+    is_quoted,
+    is_reply_above,
+    is_rule,
+    is_separator,
+    is_wrapped_link,
+    join,
+    line_view,
+    may_end_attribution,
+    quoted_lines,
+    split_lines,
+    split_prefix,
 )
 from .signatures import (
-    _is_mobile,
-    _is_signature_delimiter,
-    _mobile_signoff,
-    _trim_tail,
+    is_mobile,
+    is_signature_delimiter,
+    mobile_signoff,
+    trim_tail,
 )
 
 __all__ = [
+    "between_markers",
+    "reply_text",
     "reply_text_from_plain",
 ]
 
@@ -103,14 +105,14 @@ class _Out:
 def _new_lines(lines: list[str], cut_below: bool = False, html: bool = False) -> list[str]:
     """Kept lines of ``lines``; ``cut_below``: quoted history was cut off after the end;
     ``html``: the lines are rendered HTML (its rendering drops trailing spaces)."""
-    views = [_view(line) for line in lines]
-    kinds_of = [_header_kind(v) for v in views]
-    quoted = _quoted_lines(lines, views)
+    views = [line_view(line) for line in lines]
+    kinds_of = [header_kind(v) for v in views]
+    quoted = quoted_lines(lines, views)
     out = _Out()
     n = len(lines)
     next_end = [n] * (n + 1)  # next line where an attribution could end
     for k in range(n - 1, -1, -1):
-        next_end[k] = k if _may_end_attribution(views[k]) else next_end[k + 1]
+        next_end[k] = k if may_end_attribution(views[k]) else next_end[k + 1]
     content = False  # something the sender wrote has been kept
     i = 0
     while i < n:
@@ -119,18 +121,18 @@ def _new_lines(lines: list[str], cut_below: bool = False, html: bool = False) ->
             out.keep(line, True)
             i += 1
             continue
-        if not quoted[i] and _is_reply_above(v):
+        if not quoted[i] and is_reply_above(v):
             break
-        if content and _is_signature_delimiter(line, v, html):
+        if content and is_signature_delimiter(line, v, html):
             break  # the signature and what is under it (a list footer) are not the message
         if quoted[i] or (
-            i > 0 and quoted[i - 1] and i + 1 < n and quoted[i + 1] and _is_wrapped_link(v)
+            i > 0 and quoted[i - 1] and i + 1 < n and quoted[i + 1] and is_wrapped_link(v)
         ):
             out.drop()
             i += 1
             continue
-        if next_end[i] - i < _MAX_JOIN:
-            start, end, strength = _attribution_at(views, quoted, i)
+        if next_end[i] - i < MAX_JOIN:
+            start, end, strength = attribution_at(views, quoted, i)
         else:
             start, end, strength = i, i, 0
         if strength and start == i:  # (an attribution starting further down is met later)
@@ -141,8 +143,8 @@ def _new_lines(lines: list[str], cut_below: bool = False, html: bool = False) ->
             # the text (everything below it is history, e.g. after an HTML cut)
             followed_by_quote = (k < n and quoted[k]) or (k >= n and cut_below)
             if followed_by_quote or strength == 2:
-                prefix = _split_prefix(line, " " + _join(views, i + 1, end))
-                if prefix and _is_reply_above(_view(prefix)):
+                prefix = split_prefix(line, " " + join(views, i + 1, end))
+                if prefix and is_reply_above(line_view(prefix)):
                     break
                 if prefix:
                     out.keep(prefix, False)
@@ -152,13 +154,13 @@ def _new_lines(lines: list[str], cut_below: bool = False, html: bool = False) ->
                 out.drop()
                 i = end
                 continue
-        if _is_separator(v):
+        if is_separator(v):
             if content:
                 break
             out.keep(line, False)  # forwarded without comment: keep it all
             i += 1
             continue
-        block_end = _header_block(views, kinds_of, i) if kinds_of[i] else -1
+        block_end = header_block(views, kinds_of, i) if kinds_of[i] else -1
         if block_end > 0:
             if content:
                 break
@@ -170,7 +172,7 @@ def _new_lines(lines: list[str], cut_below: bool = False, html: bool = False) ->
             i = block_end
             continue
         out.keep(line, False)
-        if not _is_mobile(v):
+        if not is_mobile(v):
             content = True
         i += 1
     return out.lines
@@ -188,12 +190,12 @@ def reply_text_from_plain(text: str) -> str:
     if not isinstance(text, str) or not text:
         return ""
     if "##-" not in text:  # no marker line: no list of every line (50 bytes a line)
-        return _reply_text(text, cut_below=False)
-    lines = _split_lines(text)
+        return reply_text(text, cut_below=False)
+    lines = split_lines(text)
     start, end = _marker_lines(lines)
     if start < 0:  # none, or quoted with ">": the quote rules drop it
-        return _reply_text(text, cut_below=False)
-    return _between_markers(lines[:start], lines[end + 1 :] if end > start else [])
+        return reply_text(text, cut_below=False)
+    return between_markers(lines[:start], lines[end + 1 :] if end > start else [])
 
 
 MAX_REPLY_LINES = 10_000
@@ -205,7 +207,11 @@ _GOES_ON = "HELPDESKMAILTEXTGOESON"  # an ordinary line standing for the lines n
 _NOT_SPACE = re.compile(r"\S")
 
 
-def _reply_text(text: str, cut_below: bool, html: bool = False) -> str:
+def reply_text(text: str, cut_below: bool, html: bool = False) -> str:
+    """The new text of ``text`` by the plain-text reply rules (no marker handling).
+
+    ``cut_below``: quoted history was cut off after the end; ``html``: the text is
+    rendered HTML. At most `MAX_REPLY_LINES` lines are looked at."""
     normal = text.replace("\r\n", "\n").replace("\r", "\n")
     # Leading blank lines are set aside (kept when nothing is removed, dropped otherwise).
     visible = _NOT_SPACE.search(normal)
@@ -215,10 +221,10 @@ def _reply_text(text: str, cut_below: bool, html: bool = False) -> str:
     goes_on = _GOES_ON
     if rest is not None:  # the lines not looked at go on as the last one looked at
         last = next((line for line in reversed(original) if line.strip()), "")
-        goes_on = "> " + _GOES_ON if _is_quoted(last) else _GOES_ON
+        goes_on = "> " + _GOES_ON if is_quoted(last) else _GOES_ON
         original.append(goes_on)
     try:
-        lines = _mobile_signoff(_trim_tail(_new_lines(original, cut_below, html), False))
+        lines = mobile_signoff(trim_tail(_new_lines(original, cut_below, html), False))
     except (RecursionError, MemoryError):  # pragma: no cover - defensive
         return text.rstrip()
     if rest is not None:
@@ -226,7 +232,7 @@ def _reply_text(text: str, cut_below: bool, html: bool = False) -> str:
             lines[-1] = original[-1] = rest
         else:
             original.pop()
-    removed = len(lines) != len(_trim_tail(original, drop_mobile=False))
+    removed = len(lines) != len(trim_tail(original, drop_mobile=False))
     if removed:
         # something was removed: the leading blank lines go too (sliced off at once:
         # deleting them one by one from the front is quadratic)
@@ -253,7 +259,7 @@ def _marker_lines(lines: list[str]) -> tuple[int, int]:
     """
     start = end = -1
     for k, line in enumerate(lines):
-        if "##-" not in line or _is_quoted(line) or not is_marker_line(line):
+        if "##-" not in line or is_quoted(line) or not is_marker_line(line):
             continue
         if start < 0:
             start = k
@@ -271,25 +277,25 @@ def _strip_intro(lines: list[str]) -> list[str]:
     """
     lines = list(lines)
     for _ in range(6):
-        while lines and (not _view(lines[-1]) or _is_rule(_view(lines[-1]))):
+        while lines and (not line_view(lines[-1]) or is_rule(line_view(lines[-1]))):
             lines.pop()
         if not lines:
             break
-        if _is_separator(_view(lines[-1])):
+        if is_separator(line_view(lines[-1])):
             lines.pop()
             continue
         first = max(0, len(lines) - _INTRO_LINES)
-        views = [_view(line) for line in lines[first:]]
-        kinds_of = [_header_kind(v) for v in views]
+        views = [line_view(line) for line in lines[first:]]
+        kinds_of = [header_kind(v) for v in views]
         quoted = [False] * len(views)
         n = len(views)
         cut = -1
         for k in range(n):
-            if kinds_of[k] and _header_block(views, kinds_of, k, loose=True) >= n:
+            if kinds_of[k] and header_block(views, kinds_of, k, loose=True) >= n:
                 cut = k
                 break
-            if n - k <= _MAX_JOIN and _may_end_attribution(views[-1]):
-                begin, stop, strength = _attribution_at(views, quoted, k)
+            if n - k <= MAX_JOIN and may_end_attribution(views[-1]):
+                begin, stop, strength = attribution_at(views, quoted, k)
                 if strength and stop == n:
                     cut = begin
                     break
@@ -299,13 +305,13 @@ def _strip_intro(lines: list[str]) -> list[str]:
     return lines
 
 
-def _between_markers(above: list[str], below: list[str]) -> str:
+def between_markers(above: list[str], below: list[str]) -> str:
     """The new text of a reply around our quoted notification: what was written above
     its top marker (without the client's quote intro) and below its bottom marker."""
     parts = []
     top = _strip_intro(above)
     if top:
-        parts.append(_reply_text("\n".join(top), cut_below=True))
+        parts.append(reply_text("\n".join(top), cut_below=True))
     if below:
-        parts.append(_reply_text("\n".join(below), cut_below=False))
+        parts.append(reply_text("\n".join(below), cut_below=False))
     return "\n\n".join(kept for p in parts if (kept := p.lstrip("\n")))

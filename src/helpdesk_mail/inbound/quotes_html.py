@@ -35,17 +35,17 @@ from dataclasses import dataclass
 from ..reply_marker import END_CLASS, START_CLASS, is_marker_line
 from ..text import REPLY, REPLY_MARKED, AttrMap, HtmlRender, finish_text, html_to_text
 from .quote_patterns import (
-    _MAX_JOIN,
-    _attribution_at,
-    _header_block,
-    _header_kind,
-    _is_separator,
-    _may_end_attribution,
-    _quoted_lines,
-    _split_lines,
-    _view,
+    MAX_JOIN,
+    attribution_at,
+    header_block,
+    header_kind,
+    is_separator,
+    line_view,
+    may_end_attribution,
+    quoted_lines,
+    split_lines,
 )
-from .quotes import _between_markers, _reply_text
+from .quotes import between_markers, reply_text
 
 __all__ = [
     "HTML_MARKERS",
@@ -156,15 +156,15 @@ def _html_marker(tag: str, attrs: AttrMap) -> str | None:
 
 def _starts_history(text: str) -> bool:
     """Does ``text`` begin (within its first lines) with quoted headers or a forward marker?"""
-    views = [_view(line) for line in _split_lines(text)[:40]]
-    kinds_of = [_header_kind(v) for v in views]
+    views = [line_view(line) for line in split_lines(text)[:40]]
+    kinds_of = [header_kind(v) for v in views]
     seen = 0
     for i, v in enumerate(views):
         if not v:
             continue
-        if _is_separator(v):
+        if is_separator(v):
             return True
-        if kinds_of[i] and _header_block(views, kinds_of, i, loose=True) > 0:
+        if kinds_of[i] and header_block(views, kinds_of, i, loose=True) > 0:
             return True
         seen += 1
         if seen >= 3:
@@ -211,7 +211,7 @@ def reply_text_and_html(html: str) -> tuple[str, str]:
         # no quote marker and no attribution: the blockquotes were the writer's own
         # formatting (an indented passage), only quote-marked ones are judged as quotes
         text = html_to_text(html, REPLY_MARKED)
-    return _reply_text(text, cut_below=cut >= 0, html=True), new_html
+    return reply_text(text, cut_below=cut >= 0, html=True), new_html
 
 
 def _html_cut(html: str) -> tuple[HtmlRender, int, int]:
@@ -252,19 +252,19 @@ def _html_cut(html: str) -> tuple[HtmlRender, int, int]:
 
 def _introduces_history(text: str) -> bool:
     """Does ``text`` hold an attribution ("On ... wrote:") or a forward/original separator?"""
-    lines = _split_lines(text)
-    views = [_view(line) for line in lines]
-    quoted = _quoted_lines(lines, views)
+    lines = split_lines(text)
+    views = [line_view(line) for line in lines]
+    quoted = quoted_lines(lines, views)
     n = len(lines)
     next_end = n
     for i in range(n - 1, -1, -1):
-        if _may_end_attribution(views[i]):
+        if may_end_attribution(views[i]):
             next_end = i
         if not views[i] or quoted[i]:
             continue
-        if _is_separator(views[i]):
+        if is_separator(views[i]):
             return True
-        if next_end - i < _MAX_JOIN and _attribution_at(views, quoted, i)[2]:
+        if next_end - i < MAX_JOIN and attribution_at(views, quoted, i)[2]:
             return True
     return False
 
@@ -327,10 +327,10 @@ def _around_our_notification(marks: list[tuple[str, int]], raw: str, start: int,
         if len(between) <= _INTRO_CHARS and between.count("\n") < 8:
             top = off
             break
-    above = _split_lines(finish_text(raw[:top]))
+    above = split_lines(finish_text(raw[:top]))
     below: list[str] = []
     if end >= 0:
-        below = _split_lines(finish_text(raw[end:]))
+        below = split_lines(finish_text(raw[end:]))
         first = 0
         while first < len(below) and not below[first].strip():
             first += 1
@@ -339,4 +339,4 @@ def _around_our_notification(marks: list[tuple[str, int]], raw: str, start: int,
         below = below[first:]
     if above == [""]:
         above = []
-    return _between_markers(above, below)
+    return between_markers(above, below)

@@ -17,7 +17,7 @@ visible text of parsers that also remove closings and "____" list footers; the r
 functions never apply it.
 
 The reply rules (`quotes`) apply the delimiter and the sign-offs
-(`_is_signature_delimiter`, `_mobile_signoff`, `_trim_tail`); the tables are data,
+(`is_signature_delimiter`, `mobile_signoff`, `trim_tail`); the tables are data,
 compiled once.  Everything is pure and total, and linear in the input.
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
@@ -27,13 +27,17 @@ from __future__ import annotations
 
 import re
 
-from .quote_patterns import _alternation, _is_rule, _phrase, _split_lines, _view
+from .quote_patterns import alternation, is_rule, line_view, phrase, split_lines
 
 __all__ = [
     "MOBILE_SIGNATURES",
     "SIGNATURE_DELIMITERS",
     "SIGNATURE_VALEDICTIONS",
+    "is_mobile",
+    "is_signature_delimiter",
+    "mobile_signoff",
     "strip_signature",
+    "trim_tail",
 ]
 
 MOBILE_SIGNATURES: tuple[tuple[str, str], ...] = (
@@ -124,39 +128,40 @@ _MOBILE = re.compile(
 )
 
 _VALEDICTION = re.compile(
-    rf"^(?:{_alternation([_phrase(v) for v in SIGNATURE_VALEDICTIONS])})[\s,.!:;-]*$", re.I
+    rf"^(?:{alternation([phrase(v) for v in SIGNATURE_VALEDICTIONS])})[\s,.!:;-]*$", re.I
 )
 _SIG_DELIM = re.compile(r"^(?:--|—|__+)\s*$")
 _SIGNATURE_DELIMITERS = frozenset(SIGNATURE_DELIMITERS)
 _SIG_DASH_NAME = re.compile(r"^[-–—~/]\s?[^\W\d_][\w.'’-]*(?:\s[\w.'’-]+){0,3}$")
 
 
-def _is_mobile(view: str) -> bool:
+def is_mobile(view: str) -> bool:
+    """Is the line a client sign-off (``MOBILE_SIGNATURES``) of at most 200 characters?"""
     return len(view) <= 200 and _MOBILE.match(view) is not None
 
 
-def _trim_tail(lines: list[str], drop_mobile: bool) -> list[str]:
+def trim_tail(lines: list[str], drop_mobile: bool) -> list[str]:
     """Drop trailing blank lines, rule lines and (optionally) mobile boilerplate."""
     while lines:
-        v = _view(lines[-1])
-        if not v or _is_rule(v) or (drop_mobile and _is_mobile(v)):
+        v = line_view(lines[-1])
+        if not v or is_rule(v) or (drop_mobile and is_mobile(v)):
             lines.pop()
             continue
         break
     return lines
 
 
-def _mobile_signoff(lines: list[str]) -> list[str]:
+def mobile_signoff(lines: list[str]) -> list[str]:
     """`lines` without a trailing mobile sign-off when the sender also signed off otherwise
     ("Thanks,\nJane\n\nSent from my iPhone"); a message whose only sign-off is the
     mobile line keeps it (it is then part of the message: the signature rule above)."""
-    rest = _trim_tail(list(lines), drop_mobile=True)
+    rest = trim_tail(list(lines), drop_mobile=True)
     if len(rest) == len(lines) or not rest:
         return lines
     return rest if _signature_start(rest) > 0 else lines
 
 
-def _is_signature_delimiter(line: str, view: str, html: bool) -> bool:
+def is_signature_delimiter(line: str, view: str, html: bool) -> bool:
     """An RFC 3676 signature delimiter line (see ``SIGNATURE_DELIMITERS``)."""
     return (html and view == "--") or line in _SIGNATURE_DELIMITERS
 
@@ -172,19 +177,19 @@ def strip_signature(text: str) -> str:
     """
     if not isinstance(text, str) or not text:
         return ""
-    lines = _split_lines(text)
+    lines = split_lines(text)
     for _ in range(6):
-        lines = _trim_tail(lines, drop_mobile=True)
+        lines = trim_tail(lines, drop_mobile=True)
         cut = _signature_start(lines)
         if cut <= 0:
             break
         lines = lines[:cut]
-    return "\n".join(_trim_tail(lines, drop_mobile=True)).rstrip()
+    return "\n".join(trim_tail(lines, drop_mobile=True)).rstrip()
 
 
 def _signature_start(lines: list[str]) -> int:
     """Index where a trailing signature starts, or -1."""
-    views = [_view(line) for line in lines]
+    views = [line_view(line) for line in lines]
     nonblank_after = 0
     best = -1
     for k in range(len(lines) - 1, -1, -1):

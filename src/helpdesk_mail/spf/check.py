@@ -74,6 +74,7 @@ __all__ = [
     "SpfResult",
     "check_host",
     "check_spf",
+    "normalise_domain",
     "parse_ip",
     "valid_domain",
 ]
@@ -392,7 +393,8 @@ def _split_sender(sender: str, helo: str) -> tuple[str, str, str]:
     return sender, local, domain
 
 
-def _normalise_domain(domain: str) -> str:
+def normalise_domain(domain: str) -> str:
+    """``domain`` without its trailing dot, a non-ASCII name as IDNA (kept if it fails)."""
     domain = domain[:-1] if domain.endswith(".") else domain
     if domain and not domain.isascii():
         try:
@@ -579,12 +581,12 @@ def check_host(
     """
     address = parse_ip(ip)
     full_sender, local, sender_domain = _split_sender(sender or f"postmaster@{domain}", helo)
-    domain = _normalise_domain(domain)
+    domain = normalise_domain(domain)
     ctx = _Context(
         ip=address,
         sender=full_sender,
         local=local,
-        sender_domain=_normalise_domain(sender_domain),
+        sender_domain=normalise_domain(sender_domain),
         helo=helo,
         resolver=resolver,
         now=now,

@@ -45,7 +45,7 @@ from enum import StrEnum
 
 from ..ports import Resolver, TemporaryDnsError
 from ..settings import OutgoingSettings
-from .check import _normalise_domain, valid_domain
+from .check import normalise_domain, valid_domain
 from .record import SpfSyntaxError, is_spf_record, parse_record
 from .setup import SpfSetupReport, check_sender_domain, txt_zone_line
 
@@ -313,7 +313,7 @@ def organizational_domain(domain: str, resolver: Resolver) -> str:
 
     Raises `TemporaryDnsError` when a look-up fails.
     """
-    return _Dns(resolver).organizational(_normalise_domain(domain.strip().lower()))
+    return _Dns(resolver).organizational(normalise_domain(domain.strip().lower()))
 
 
 # --- the four checks ----------------------------------------------------------------------
@@ -322,7 +322,7 @@ def organizational_domain(domain: str, resolver: Resolver) -> str:
 def _domain_of(address: str, what: str) -> tuple[str, str]:
     spec = parseaddr(address)[1] or address.strip()
     local, at, raw = spec.rpartition("@")
-    domain = _normalise_domain(raw.strip().lower())
+    domain = normalise_domain(raw.strip().lower())
     if not at or not local or not valid_domain(domain):
         raise ValueError(f"{what} {address!r} is not an email address with a domain")
     return spec, domain
@@ -654,7 +654,7 @@ def check_deliverability(
     spf, spf_report = _check_spf(envelope, envelope_domain, sending_hosts, dns)
     dkim_finding = _check_dkim(dkim, dns)
     dmarc, record = _check_dmarc(from_domain, dmarc_reports, dns)
-    dkim_domain = _normalise_domain(dkim.domain.lower()) if dkim is not None else None
+    dkim_domain = normalise_domain(dkim.domain.lower()) if dkim is not None else None
     alignment = _check_alignment(
         from_domain, envelope_domain, dkim_domain, spf, dkim_finding, dkim, record, dns
     )

@@ -49,8 +49,8 @@ from .check import (
     IPAddress,
     SpfOutcome,
     SpfResult,
-    _normalise_domain,
     check_spf,
+    normalise_domain,
     valid_domain,
 )
 from .record import SpfRecord, SpfSyntaxError, is_spf_record, parse_record
@@ -306,7 +306,7 @@ def check_sender_domain(
     hosts = tuple(_without_port(h) for h in sending_hosts if h.strip())
     address = parseaddr(from_address)[1] or from_address.strip()
     local, at, raw_domain = address.rpartition("@")
-    domain = _normalise_domain(raw_domain.strip().lower())
+    domain = normalise_domain(raw_domain.strip().lower())
     if not at or not local or not valid_domain(domain):
         return SpfSetupReport(
             from_address,

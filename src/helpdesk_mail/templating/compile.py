@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from ..kinds import TemplateKind
 from ..text import TEMPLATE_ALTERNATIVE, html_to_text
-from .masks import MaskRef, TemplateError, _scan, kind_of
+from .masks import MaskRef, TemplateError, kind_of, scan
 from .sanitize import (
     ALLOWED_TAGS,
     DROP_WITH_CONTENT,
@@ -145,7 +145,7 @@ def compile_template(
 @functools.lru_cache(maxsize=512)
 def _compile(text: str, kind: TemplateKind, fmt: Format) -> CompiledTemplate:
     text = _NONCHAR.sub("", clean_text(text))
-    found, _ = _scan(text, kind)
+    found, _ = scan(text, kind)
     refs: list[MaskRef] = []
     ids: dict[tuple[str, int | str | None], int] = {}
     pieces: list[str] = []

@@ -36,6 +36,7 @@ __all__ = [
     "TemplateError",
     "TemplateProblem",
     "kind_of",
+    "scan",
     "scan_masks",
     "validate_template",
 ]
@@ -221,7 +222,9 @@ def _resolve(name: str, arg: str | None) -> tuple[MaskSpec, int | str | None] | 
     return None
 
 
-def _scan(text: str, kind: TemplateKind) -> tuple[list[MaskRef], list[tuple[int, int, str]]]:
+def scan(text: str, kind: TemplateKind) -> tuple[list[MaskRef], list[tuple[int, int, str]]]:
+    """The masks in `text` for an email of `kind`, in order, and the `#name#` candidates
+    that name no mask, as (start, end, text)."""
     found: list[MaskRef] = []
     unknown: list[tuple[int, int, str]] = []
     welcome = kind is TemplateKind.WELCOME
@@ -250,7 +253,7 @@ def _scan(text: str, kind: TemplateKind) -> tuple[list[MaskRef], list[tuple[int,
 
 def scan_masks(text: str, kind: TemplateKind | str) -> list[MaskRef]:
     """The known masks in `text`, in order, for an email of `kind`."""
-    return _scan(text, kind_of(kind))[0]
+    return scan(text, kind_of(kind))[0]
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,7 @@ def validate_template(
     if not isinstance(text, str):
         raise TemplateError(f"a template must be text, not {type(text).__name__}")
     k = kind_of(kind)
-    found, unknown = _scan(text, k)
+    found, unknown = scan(text, k)
     problems: list[TemplateProblem] = []
     lines = _Lines(text)
     spans = [(r.start, r.end) for r in found]
