@@ -29,7 +29,8 @@ and the SMTP server's log:
 
 Targets: `lost`, `duplicate_tickets`, `stuck_leases` 0; `duplicate_emails` <=
 `kills_between_send_and_mark`. It starts its own Dovecot and PostgreSQL
-(tests/services/*.sh) in /tmp/helpdesk-bench-crash on ports 24xxx and stops them at
+(tests/services/*.sh) in /tmp/helpdesk-bench-crash on ports 24xxx (or where
+HELPDESK_SERVICES_DIR and the HELPDESK_TEST_*_PORT variables say, see harness.py) and stops them at
 the end. Run from the repository root: `python benchmarks/crash.py [--seed N]
 [--kills N]`; the last line is JSON.
 """

@@ -5,7 +5,11 @@ Each benchmark runs its own Dovecot (tests/services/mailserver.sh) and PostgreSQ
 (tests/services/pgserver.sh) in its own state directory (/tmp/helpdesk-bench-NAME) on
 its own ports, so it never touches the test suite's servers, and stops them at the
 end; the SMTP server is the tests' aiosmtpd (tests/services/smtp_testserver.py), in
-the benchmark's process. Not a module of the library: imported by the scripts next to it.
+the benchmark's process. The same variables as the service scripts choose other
+ones (several people on one machine): HELPDESK_SERVICES_DIR, HELPDESK_TEST_IMAP_PORT,
+_IMAPS_PORT, _POP3_PORT, _POP3S_PORT, _IMAP_NOTLS_PORT, _POP3_NOTLS_PORT and
+HELPDESK_TEST_PG_PORT; a server already running there is used and left running.
+Not a module of the library: imported by the scripts next to it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,19 @@ def _script(name: str, action: str, env: dict[str, str]) -> dict[str, str]:
     return found
 
 
+def _status(name: str, env: dict[str, str]) -> bool:
+    """Whether the service of script `name` is running already."""
+    proc = subprocess.run(
+        ["bash", str(SERVICES / name), "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+    return proc.returncode == 0
+
+
 @dataclass
 class Servers:
     """Dovecot and PostgreSQL of one benchmark: state in /tmp/helpdesk-bench-`name`,
@@ -65,9 +82,12 @@ class Servers:
     pg: dict[str, str] = field(default_factory=dict)
     _unique: int = 0
 
+    _running: set[str] = field(default_factory=set)
+
     @property
     def settings_env(self) -> dict[str, str]:
-        return {
+        """The service scripts' variables: the environment's, else this benchmark's own."""
+        defaults = {
             "HELPDESK_SERVICES_DIR": f"/tmp/helpdesk-bench-{self.name}",
             "HELPDESK_TEST_IMAP_PORT": str(self.base + 143),
             "HELPDESK_TEST_IMAPS_PORT": str(self.base + 993),
@@ -77,8 +97,12 @@ class Servers:
             "HELPDESK_TEST_POP3_NOTLS_PORT": str(self.base + 111),
             "HELPDESK_TEST_PG_PORT": str(self.base + 432),
         }
+        return {key: os.environ.get(key) or value for key, value in defaults.items()}
 
     def start(self) -> None:
+        for script in ("mailserver.sh", "pgserver.sh"):
+            if _status(script, self.settings_env):
+                self._running.add(script)  # someone else's: left running at the end
         self.mail = _script("mailserver.sh", "start", self.settings_env)
         self.pg = _script("pgserver.sh", "start", self.settings_env)
         for user in self.users:  # the first login makes each user's Maildir
@@ -86,6 +110,8 @@ class Servers:
 
     def stop(self) -> None:
         for script in ("mailserver.sh", "pgserver.sh"):
+            if script in self._running:
+                continue
             with contextlib.suppress(SystemExit):
                 _script(script, "stop", self.settings_env)
 

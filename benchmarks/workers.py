@@ -22,7 +22,8 @@ Targets: `scaling_2_to_1` >= 1.3, `coordination_overhead` <= 1.15, `duplicates` 
 one worker on PostgreSQL >= 50% of the in-memory poller's messages/s.
 
 It starts its own Dovecot and PostgreSQL (tests/services/*.sh) in
-/tmp/helpdesk-bench-workers on ports 23xxx, and stops them at the end. Run from the
+/tmp/helpdesk-bench-workers on ports 23xxx (or where HELPDESK_SERVICES_DIR and the
+HELPDESK_TEST_*_PORT variables say, see harness.py), and stops them at the end. Run from the
 repository root with no arguments; the last line is JSON.
 """
 
@@ -94,7 +95,11 @@ def settings_file(servers: Servers, smtp_port: int, directory: Path) -> Path:
 
 
 def fill(servers: Servers, run: str) -> None:
-    """Empty the 200 folders and drop 10 new-ticket mails from new customers in each."""
+    """Empty the 200 folders and drop 10 new-ticket mails from new customers in each.
+
+    Each account's customers write from a domain of their own (10 emails a domain):
+    2,000 new senders at one domain in a few seconds are what the inbound flood limits
+    (`incoming.domain_rate_limits`, 300 in 10 minutes) hold for review."""
     servers.reset_folders(FOLDERS)
     for a, folder in enumerate(FOLDERS):
         raws = []
@@ -102,7 +107,7 @@ def fill(servers: Servers, run: str) -> None:
             tag = f"{run}-{a:03d}-{n:02d}"
             raws.append(
                 (
-                    f"From: Customer {tag} <c{tag}@example.com>\n"
+                    f"From: Customer {tag} <c{tag}@customers{a:03d}.example.com>\n"
                     "To: support@acme.test\n"
                     f"Subject: Request {tag}\n"
                     "Date: Thu, 01 Jan 2026 09:00:00 +0000\n"

@@ -81,7 +81,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.generator import BytesGenerator
-from email.headerregistry import Address, BaseHeader, HeaderRegistry
+from email.headerregistry import Address, BaseHeader, Group, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import format_datetime
@@ -740,6 +740,85 @@ def _parsed(name: str, value: str) -> BaseHeader:
     return header
 
 
+# What a header's parse sets (`BaseHeader.init` and its subclasses'): a `_verbatim`
+# header parses itself when one of them is first read.
+_PARSED_ATTRIBUTES = frozenset(
+    {
+        "_parse_tree",
+        "_defects",
+        "_groups",
+        "_addresses",
+        "_params",
+        "_maintype",
+        "_subtype",
+        "_datetime",
+        "_version",
+        "_major",
+        "_minor",
+        "_cte",
+        "_content_disposition",
+    }
+)
+
+
+def _new_verbatim(cls: type[BaseHeader], name: str, value: str) -> BaseHeader:
+    header: BaseHeader = str.__new__(cls, value)
+    header.__dict__["_name"] = name
+    return header
+
+
+def _parse_on_read(self: BaseHeader, attribute: str) -> Any:
+    """`__getattr__` of a `_verbatim` header: parse it the email package's way when what
+    the parse sets is first read (a value that is not there otherwise: AttributeError)."""
+    state = self.__dict__
+    if attribute not in _PARSED_ATTRIBUTES or state.get("_parsed_now"):
+        raise AttributeError(attribute)
+    state["_parsed_now"] = True
+    base = type(self).__mro__[1]  # the registry's class of the field
+    kwds: dict[str, Any] = {"defects": []}
+    base.parse(str(self), kwds)  # type: ignore[attr-defined]
+    del kwds["decoded"]
+    prefilled = {k: v for k, v in state.items() if k in _PARSED_ATTRIBUTES}
+    base.init(self, state["_name"], **kwds)  # type: ignore[attr-defined]
+    state.update(prefilled)
+    return object.__getattribute__(self, attribute)
+
+
+_VERBATIM: dict[str, type[BaseHeader]] = {}
+
+
+def _verbatim(name: str, value: str) -> BaseHeader:
+    """The header object of a one-line field written as it is, not parsed until what the
+    parse gives (its addresses, its parameters) is read. For values the email package
+    reads back as they are (`_lossless`): its parse keeps the text of these."""
+    cls = _VERBATIM.get(name.lower())
+    if cls is None:
+        base = POLICY.header_factory[name]  # type: ignore[index]
+        cls = type(
+            f"_Verbatim{base.__name__}",
+            (base,),
+            {"fold": _fold_as_is, "__new__": _new_verbatim, "__getattr__": _parse_on_read},
+        )
+        _VERBATIM[name.lower()] = cls
+    return cls(name, value)
+
+
+# Values whose parse by the email package gives back the same text (its `decoded`), so
+# that a `_verbatim` header is the one `_parsed` makes: a Message-ID of dot-atoms (as
+# `tokens.new_message_id` makes them) and a Content-Type with a token boundary.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+_LOSSLESS = {
+    "message-id": re.compile(rf"<{_DOT_ATOM}@{_DOT_ATOM}>"),
+    "content-type": re.compile(r'multipart/[a-z]+; boundary="[A-Za-z0-9=_]+"'),
+}
+
+
+def _lossless(name: str, value: str) -> bool:
+    pattern = _LOSSLESS.get(name.lower())
+    return pattern is not None and "=?" not in value and pattern.fullmatch(value) is not None
+
+
 def _set(msg: EmailMessage, name: str, value: str, *, read: bool = False) -> None:
     """``msg[name] = value``, but a one-line value is stored as it will be written.
 
@@ -747,13 +826,15 @@ def _set(msg: EmailMessage, name: str, value: str, *, read: bool = False) -> Non
     was stored raw, and refolds it when it is written. A one-line value (`_one_line`)
     comes out of all that unchanged: it is stored raw (parsed only if someone reads it)
     or, for the fields read again before the message leaves (`read`: its recipients,
-    its MIME structure), parsed once into a header written as it is. Anything else takes
-    the usual way (encoded words, folding).
+    its MIME structure), as a header written as it is: parsed once, or (`_lossless`
+    values) only when what the parse gives is read. Anything else takes the usual way
+    (encoded words, folding).
     """
     if not _one_line(name, value):
         msg[name] = value
     elif read:
-        msg.set_raw(name, _parsed(name, value))
+        header = _verbatim(name, value) if _lossless(name, value) else _parsed(name, value)
+        msg.set_raw(name, header)
     else:
         msg.set_raw(name, value)
 
@@ -766,15 +847,42 @@ def _set_constant(msg: EmailMessage, name: str, value: str) -> None:
     msg.set_raw(name, header)
 
 
+# An address the email package writes and reads back as it is: a display name of atoms
+# (nothing quoted, no encoded word) and an addr-spec of dot-atoms.
+_SIMPLE_NAME = re.compile(rf"(?:{_ATEXT}+(?: {_ATEXT}+)*)?")
+_SIMPLE_SPEC = re.compile(_DOT_ATOM)
+
+
+def _simple(address: Address) -> bool:
+    return (
+        _SIMPLE_NAME.fullmatch(address.display_name) is not None
+        and _SIMPLE_SPEC.fullmatch(address.username) is not None
+        and _SIMPLE_SPEC.fullmatch(address.domain) is not None
+        and "=?" not in address.display_name
+        and "=?" not in address.username
+        and "=?" not in address.domain
+    )
+
+
 def _set_addresses(
     msg: EmailMessage, name: str, addresses: Sequence[Address], *, read: bool = False
 ) -> None:
-    """An address header; ASCII names and addresses as `_set` stores them."""
+    """An address header; ASCII names and addresses as `_set` stores them. Read again
+    (`read`), simple addresses (`_simple`) are not parsed at all: the header gets the
+    addresses the email package would parse from their text, these."""
     text = ", ".join(str(a) for a in addresses)
-    if text.isascii() and all(a.display_name.isascii() for a in addresses):
-        _set(msg, name, text, read=read)
-    else:
+    if not (text.isascii() and all(a.display_name.isascii() for a in addresses)):
         msg[name] = addresses
+    elif read and _one_line(name, text) and all(_simple(a) for a in addresses):
+        header = _verbatim(name, text)
+        header.__dict__.update(
+            _groups=tuple(Group(None, [a]) for a in addresses),
+            _addresses=tuple(addresses),
+            _defects=[],
+        )
+        msg.set_raw(name, header)
+    else:
+        _set(msg, name, text, read=read)
 
 
 class _OneLine(str):

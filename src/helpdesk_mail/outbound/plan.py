@@ -575,6 +575,14 @@ def _inbound_flood(
         (f"from:{email}", incoming.sender_rate_limits),
         (f"domain:{email.rpartition('@')[2]}", incoming.domain_rate_limits),
     ):
+        if not limits:
+            continue
+        # the widest window first, as `_limit_reached` does: when even it holds no more
+        # than the smallest count, no window is over (one storage call, not one a window)
+        widest = max(limit.minutes for limit in limits)
+        total = storage.notifications_since(scope, now - timedelta(minutes=widest))
+        if total <= min(limit.count for limit in limits):
+            continue
         for limit in limits:
             since = now - timedelta(minutes=limit.minutes)
             if storage.notifications_since(scope, since) > limit.count:

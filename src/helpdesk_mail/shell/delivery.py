@@ -404,24 +404,32 @@ class Deliverer:
         return attempt.finish(skipped)
 
 
+def _skipped_records(
+    entry: OutboxEntry, plan: NotificationPlan, now: datetime
+) -> tuple[SentRecord, ...]:
+    """The ledger's lines of the people `plan` leaves out."""
+    return tuple(
+        SentRecord(
+            key=f"{entry.id}/skipped/{skip.email}",
+            event_id=entry.id,
+            template="",
+            recipients=(skip.email,),
+            status=DeliveryStatus.SKIPPED,
+            at=now,
+            error=skip.reason,
+        )
+        for skip in plan.skipped
+    )
+
+
 def _freeze(
     books: Bookkeeping, entry: OutboxEntry, plan: NotificationPlan, now: datetime
 ) -> OutboxEntry:
     """Store `plan` as the entry's frozen plan, and its skipped people in the ledger."""
     frozen = dataclasses.replace(entry, plan=to_dict(plan))
     books.update_event(frozen)
-    for skip in plan.skipped:
-        books.record_sent(
-            SentRecord(
-                key=f"{entry.id}/skipped/{skip.email}",
-                event_id=entry.id,
-                template="",
-                recipients=(skip.email,),
-                status=DeliveryStatus.SKIPPED,
-                at=now,
-                error=skip.reason,
-            )
-        )
+    for record, skip in zip(_skipped_records(entry, plan, now), plan.skipped, strict=True):
+        books.record_sent(record)
         if skip.reason in _WARN_SKIPS:
             log.warning("outbox event %d: %s skipped: %s", entry.id, skip.email, skip.reason)
     return frozen
@@ -464,9 +472,11 @@ class _Attempt:
         """The event's plan (frozen now at the first attempt) and its emails rendered; None
         (and the event failed) when it cannot be planned at all."""
         d, entry = self.d, self.entry
+        done: Sequence[SentRecord]
         if entry.plan is not None:
             plan = from_dict(entry.plan)
             assert isinstance(plan, NotificationPlan)
+            done = books.sent_records(entry.id)
         else:
             try:
                 plan = plan_notifications(entry.event, d.settings, view, d.clock)
@@ -479,8 +489,11 @@ class _Attempt:
                     )
                 )
                 return None
-            self.entry = entry = _freeze(books, entry, plan, d.clock.now())
-        done = books.sent_records(entry.id)
+            now = d.clock.now()
+            self.entry = entry = _freeze(books, entry, plan, now)
+            # planned now, the event has no line in the ledger but the skips just
+            # written: nothing was sent before a plan was frozen (rule 2)
+            done = _skipped_records(entry, plan, now)
         self.final = {r.key: r for r in done}
         self.ticket_pending = not any(r.status is DeliveryStatus.SENT for r in done)
         for planned in plan.emails:

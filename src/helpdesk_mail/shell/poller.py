@@ -964,7 +964,17 @@ class Poller:
 def _over(
     books: Bookkeeping, scope: str, limits: Sequence[RateLimit], now: datetime
 ) -> RateLimit | None:
-    """The first of `limits` that `scope` has already reached at `now`, if any."""
+    """The first of `limits` that `scope` has already reached at `now`, if any.
+
+    The widest window is read first: when even it holds fewer than the smallest count,
+    no window can be over (one storage call instead of one per window)."""
+    if not limits:
+        return None
+    widest = max(limit.minutes for limit in limits)
+    if books.notifications_since(scope, now - timedelta(minutes=widest)) < min(
+        limit.count for limit in limits
+    ):
+        return None
     for limit in limits:
         if books.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count:
             return limit
