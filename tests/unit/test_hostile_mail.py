@@ -355,3 +355,20 @@ def test_a_header_field_longer_than_its_cap_is_cut() -> None:
     result = run(mail(b"Hello.\r\n", b"text/plain", subject=subject))
     assert result.email.subject.startswith("word0 word1 word2")
     assert "1 header fields cut at 131072 bytes" in result.detail
+
+
+def test_a_notification_shows_a_long_text_message_up_to_the_bound_of_html() -> None:
+    # Issue 13: the HTML of a message was shown up to sanitize.MAX_INPUT characters, its
+    # text whole: a 4 MB text comment made every notification about it 8 MB (text and
+    # its HTML alternative), rendered again for every later notification that shows it.
+    from helpdesk_mail.templating.sanitize import MAX_INPUT
+
+    words = b"word " * (2 * MAX_INPUT // 5)  # 2 x MAX_INPUT characters
+    raw = mail(words + b"\r\nTHE-END\r\n", b"text/plain; charset=utf-8")
+    for msg in notifications_of(raw, hostile_settings()):
+        text = str(msg.get_body(preferencelist=("plain",)).get_content())  # type: ignore[union-attr]
+        html = str(msg.get_body(preferencelist=("html",)).get_content())  # type: ignore[union-attr]
+        assert text.count("word") > MAX_INPUT // 6  # most of what may be shown is shown
+        assert text.count("word") <= MAX_INPUT // 5 and html.count("word") <= MAX_INPUT // 5
+        assert "THE-END" not in text and "THE-END" not in html
+        assert len(msg.as_bytes()) < 3 * MAX_INPUT

@@ -258,7 +258,9 @@ def _message(
     """One message of the log as templates show it. Its ``cid:`` images resolve only to
     its own inline `parts`: each becomes ``cid:<scope>.<Content-ID>`` and is registered in
     `inline` for the composer to attach; any other ``cid:`` reference (another message's
-    image, a techs-only comment's) is replaced by its alt text."""
+    image, a techs-only comment's) is replaced by its alt text. Text, like HTML, is
+    shown up to `MAX_INPUT` characters: a notification is no archive."""
+    body_text = body_text[:MAX_INPUT]
     if body_html:
         own = {cid: a for a in parts if a.inline and (cid := _content_id(a))}
         resolvable = frozenset(own) if inline is not None else frozenset()
