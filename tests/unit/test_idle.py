@@ -233,6 +233,46 @@ def test_without_a_watcher_nothing_is_watched() -> None:
     assert Env().worker().watched == ()
 
 
+def test_at_most_idle_per_login_accounts_of_one_login_are_watched(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 200 folders of one login, each watched, took every connection the server allows
+    # one user (Dovecot: mail_max_userip_connections), and no poll could connect.
+    shared = [
+        MailboxAccount(name=f"folder{i}", host="mail.acme.test", username="desk", folder=f"F{i}")
+        for i in range(7)
+    ]
+    own = MailboxAccount(name="sales", host="mail.acme.test", username="sales")
+    other_port = MailboxAccount(name="legacy", host="mail.acme.test", username="desk", port=1993)
+    env = Env(*shared, own, other_port)
+    watcher = InMemoryWatcher()
+    worker = env.worker(watcher=watcher, idle_seconds=60.0, idle_per_login=5)
+    assert [a.name for a in worker.watched] == [
+        *(f"folder{i}" for i in range(5)),
+        "sales",
+        "legacy",
+    ]
+    caplog.set_level(logging.INFO, logger="helpdesk_mail.shell.worker")
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    seen: set[str] = set()
+    try:
+        for _ in range(3000):
+            seen = set(watcher.watching)
+            if len(seen) == 7:
+                break
+            worker.stop.wait(0.01)
+    finally:
+        worker.request_stop()
+        thread.join(30)
+    assert seen == {a.name for a in worker.watched}
+    skipped = [m for m in caplog.messages if "not watched: 5 accounts of desk@mail.acme.test" in m]
+    assert [m.split(":")[0] for m in skipped] == ["folder5", "folder6"]
+    assert Env(*shared).worker(watcher=watcher).watched == tuple(shared[:5])  # the default
+    with pytest.raises(ValueError, match="idle_per_login"):
+        env.worker(watcher=watcher, idle_per_login=-1)
+
+
 def test_a_watcher_that_fails_leaves_its_account_to_polling(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -39,7 +39,7 @@ from typing import Any
 
 from ..runtime import SystemClock, SystemRandom
 from ..settings import Settings, SettingsError, load_settings
-from ..shell.worker import Worker
+from ..shell.worker import IDLE_PER_LOGIN, Worker
 from ..transports.idle import IdleWatcher
 from ..transports.mailbox import MailTransport
 from ..transports.secrets import SecretError, database_url, secret_problems
@@ -100,6 +100,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not watch IMAP accounts with IDLE: poll every account at its interval"
         " (default: accounts whose server offers IDLE are watched, new mail fetched at once)",
+    )
+    parser.add_argument(
+        "--idle-per-login",
+        type=int,
+        default=IDLE_PER_LOGIN,
+        metavar="N",
+        help="watch at most N accounts of one login (host, port, user) with IDLE, the others"
+        f" are polled: servers limit the connections of one user (default {IDLE_PER_LOGIN})",
     )
     parser.add_argument(
         "--idle-seconds",
@@ -254,6 +262,7 @@ def _built(args: argparse.Namespace) -> Iterator[Worker]:
         poll_interval=interval,
         idle_seconds=max(0.1, args.idle_seconds),
         watcher=None if args.no_idle else IdleWatcher(),
+        idle_per_login=max(0, args.idle_per_login),
     )
     accounts = [a.name for a in settings.incoming.accounts if a.enabled]
     log.info(

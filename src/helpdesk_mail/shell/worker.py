@@ -36,7 +36,11 @@ Rules (this file owns them):
    at its interval, with one log line; so is every account while its watcher is
    reconnecting, and the interval still bounds the wait in any case. A watcher that
    fails unexpectedly is logged and leaves its account to polling; it never stops
-   the worker.
+   the worker. At most `idle_per_login` accounts of one login (host, port, user) are
+   watched: servers limit the connections of one user (Dovecot: 10 per user and IP,
+   Gmail 15, Microsoft 365 20), and IDLE connections that took them all would leave
+   none for polling, so nothing would be fetched at all. The others are polled at
+   their interval, with one log line at start.
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
@@ -65,7 +69,7 @@ from ..templating.render import Templates
 from .delivery import Deliverer, DeliveryReport, RetryPolicy
 from .poller import MessageReport, MessageStatus, Poller, PollReport
 
-__all__ = ["Worker"]
+__all__ = ["IDLE_PER_LOGIN", "Worker"]
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,10 @@ ERROR_PAUSE = 5.0
 GATHER_SECONDS = 0.02
 """How long the delivery loop, woken by a commit, waits for more before it claims: fewer
 claims (and rounds) for the same events, at the price of 20 ms of latency."""
+
+
+IDLE_PER_LOGIN = 5
+"""Accounts of one login (host, port, user) a worker watches with IDLE at most."""
 
 
 class Worker:
@@ -85,7 +93,8 @@ class Worker:
     `poll_interval` replaces the settings' check intervals (tests, benchmarks);
     `idle_seconds` is how often the outbox is looked at when idle; `delivery_batch`
     how many events are claimed at once. `watcher` (e.g. `transports.idle.IdleWatcher`)
-    watches the accounts that allow it for new mail (rule 5); None: polling only.
+    watches the accounts that allow it for new mail (rule 5), at most `idle_per_login`
+    of one login; None: polling only.
     """
 
     def __init__(
@@ -107,9 +116,13 @@ class Worker:
         stop: threading.Event | None = None,
         on_message: Callable[[MessageReport], object] | None = None,
         watcher: MailboxWatcher | None = None,
+        idle_per_login: int = IDLE_PER_LOGIN,
     ) -> None:
+        if idle_per_login < 0:
+            raise ValueError(f"idle_per_login must be 0 or more, not {idle_per_login}")
         self.name = name
         self.watcher = watcher
+        self.idle_per_login = idle_per_login
         self._poll_wake = threading.Event()
         self.stop = stop if stop is not None else threading.Event()
         self.idle_seconds = idle_seconds
@@ -215,9 +228,22 @@ class Worker:
     @property
     def watched(self) -> tuple[MailboxAccount, ...]:
         """The accounts `run` watches for new mail (none without a `watcher`)."""
+        return self._watch_plan()[0]
+
+    def _watch_plan(self) -> tuple[tuple[MailboxAccount, ...], tuple[MailboxAccount, ...]]:
+        """(the accounts to watch, those left to polling by `idle_per_login`)."""
         if self.watcher is None:
-            return ()
-        return tuple(a for a in self.poller.accounts if a.watches)
+            return (), ()
+        watched: list[MailboxAccount] = []
+        over: list[MailboxAccount] = []
+        per_login: dict[tuple[str, int, str], int] = {}
+        for account in self.poller.accounts:
+            if not account.watches:
+                continue
+            login = (account.host.lower(), account.effective_port, account.username)
+            per_login[login] = per_login.get(login, 0) + 1
+            (watched if per_login[login] <= self.idle_per_login else over).append(account)
+        return tuple(watched), tuple(over)
 
     def new_mail(self, account: str) -> None:
         """New mail was announced in `account`: poll it now (thread-safe; rule 5)."""
@@ -231,9 +257,20 @@ class Worker:
             threading.Thread(target=self._guard, args=(self._poll_loop,), name="poll"),
             threading.Thread(target=self._guard, args=(self._delivery_loop,), name="delivery"),
         ]
+        watched, over = self._watch_plan()
+        for account in over:
+            log.info(
+                "%s: not watched: %d accounts of %s@%s are already (servers limit the"
+                " connections of one user): polled every %s",
+                account.name,
+                self.idle_per_login,
+                account.username,
+                account.host,
+                self._every(account),
+            )
         watchers = [
             threading.Thread(target=self._watch, args=(account,), name=f"watch {account.name}")
-            for account in self.watched
+            for account in watched
         ]
         for thread in threads + watchers:
             thread.start()
