@@ -33,7 +33,8 @@ import chevron
 
 from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.model import Comment
-from helpdesk_mail.outbound.compose import _recipient_data, build_template_data, render_message
+from helpdesk_mail.outbound.compose import build_template_data, render_message
+from helpdesk_mail.outbound.recipient_links import recipient_data
 from helpdesk_mail.samples.preview import (
     CUSTOMER,
     TECH,
@@ -142,7 +143,7 @@ def sample_data() -> TemplateData:
     planned = sample_planned(TemplateKind.TICKET_UPDATED)
     settings = sample_settings()
     data = build_template_data(planned, settings, storage, sample_clock())
-    data = _recipient_data(data, planned, planned.to[0], settings, sample_clock().now())
+    data = recipient_data(data, planned, planned.to[0], settings, sample_clock().now())
     assert len(data.messages) >= 5
     return data
 

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from helpdesk_mail.kinds import TemplateKind
 from helpdesk_mail.model import Role
-from helpdesk_mail.outbound import compose
-from helpdesk_mail.outbound.compose import POLICY, render_message
+from helpdesk_mail.outbound import headers
+from helpdesk_mail.outbound.compose import render_message
+from helpdesk_mail.outbound.headers import POLICY
 from helpdesk_mail.planned import Recipient
 from helpdesk_mail.samples.preview import (
     sample_clock,
@@ -56,7 +57,7 @@ def test_address_headers_read_as_the_email_package_parses_them(
             continue
     msg = EmailMessage(policy=POLICY)
     try:
-        compose._set_addresses(msg, "To", addresses, read=True)
+        headers.set_addresses(msg, "To", addresses, read=True)
     except Exception:
         return  # the email package itself cannot take these as a header
     if not addresses:
@@ -78,7 +79,7 @@ def test_message_id_and_content_type_read_as_parsed(left: str, right: str, token
         ("Content-Type", f'multipart/mixed; boundary="=={token}=="'),
     ):
         msg = EmailMessage(policy=POLICY)
-        compose._set(msg, name, value, read=True)
+        headers.set_header(msg, name, value, read=True)
         ours = msg[name]
         theirs = _eager(ours)
         assert str(ours) == str(theirs) == value
@@ -105,8 +106,8 @@ def test_notifications_are_written_as_with_parsed_headers(
     for msg in messages:
         again = EmailMessage(policy=POLICY)
         for name, value in msg.raw_items():
-            # List-Unsubscribe is written on one line on purpose (see compose._OneLine)
-            parsed = hasattr(value, "name") and not isinstance(value, compose._OneLine)
+            # List-Unsubscribe is written on one line on purpose (see headers.OneLine)
+            parsed = hasattr(value, "name") and not isinstance(value, headers.OneLine)
             again[name] = _eager(value) if parsed else value
         again.set_payload(msg.get_payload())
         assert msg.as_bytes(policy=email.policy.SMTP) == again.as_bytes(policy=email.policy.SMTP)

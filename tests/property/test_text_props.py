@@ -108,12 +108,12 @@ def test_tidy_lines_reads_long_texts_a_slice_at_a_time(text: str) -> None:
 def test_notifications_quote_text_as_the_email_package_does(text: str) -> None:
     from email import quoprimime
 
-    from helpdesk_mail.outbound import compose
+    from helpdesk_mail.outbound import mime_writer
 
     body = (text + "\n").encode("utf-8").decode("latin-1")
-    saved, compose._QP_GROUP = compose._QP_GROUP, 3  # many groups
+    saved, mime_writer._QP_GROUP = mime_writer._QP_GROUP, 3  # many groups
     try:
-        ours = "".join(compose._quoted_printable(body))
+        ours = "".join(mime_writer._quoted_printable(body))
     finally:
-        compose._QP_GROUP = saved
+        mime_writer._QP_GROUP = saved
     assert ours == quoprimime.body_encode(body, 78)

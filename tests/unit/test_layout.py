@@ -17,7 +17,8 @@ from email.message import EmailMessage
 import pytest
 
 from helpdesk_mail.kinds import TemplateKind, kinds_where
-from helpdesk_mail.outbound.compose import MAX_WIDTH_PX, render_message
+from helpdesk_mail.outbound.body import MAX_WIDTH_PX
+from helpdesk_mail.outbound.compose import render_message
 from helpdesk_mail.samples.preview import (
     sample_clock,
     sample_planned,
