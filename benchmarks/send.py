@@ -4,8 +4,9 @@ In the same run, against the same server:
 
 - library: 1,000 "ticket updated" events (one per ticket, each planned to the
   ticket's customer) wait in the outbox of an in-memory helpdesk; the library's
-  sending path delivers them: `Deliverer` (claims, frozen plans, `render_message`,
-  idempotency keys, sent ledger, rate-limit counts) over one `SmtpTransport` used as
+  sending path delivers them: `Deliverer` as the worker runs it (claims, frozen plans,
+  `render_message`, the next event prepared while one is sent, idempotency keys, sent
+  ledger, rate-limit counts) over one `SmtpTransport` used as
   ``with SmtpTransport(...) as transport:`` (one connection for every message);
 - naive: the same 1,000 notifications planned and rendered the same way
   (`plan_notifications`, `render_message`), each sent over its own `smtplib`
@@ -162,7 +163,9 @@ def library_round(server: Server, settings: Settings) -> tuple[float, int]:
     start = time.perf_counter()
     sent = 0
     with SmtpTransport(settings.outgoing) as transport:
-        deliverer = Deliverer(settings, storage, transport, clock, SeededRandom(7), batch=100)
+        deliverer = Deliverer(
+            settings, storage, transport, clock, SeededRandom(7), batch=100, prepare_ahead=True
+        )  # as the worker runs it (rule 8 of shell/delivery.py)
         while True:
             report = deliverer.run_once()
             if not report.events:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -233,3 +235,95 @@ def test_an_empty_template_and_the_planners_skips_are_in_the_ledger() -> None:
         if r.status is DeliveryStatus.SKIPPED
     }
     assert skipped == {ALEX: "empty_template", TESS: "empty_template"}
+
+
+class _Watching(Outbox):
+    """An outbox that, at each send, waits (up to `wait` s) for the event after the one
+    being sent to have its plan frozen, and notes whether it had; `stop` is set at the
+    first send when one is given. Event n is about ticket n here."""
+
+    def __init__(
+        self, storage: InMemoryStorage, stop: threading.Event | None = None, wait: float = 5.0
+    ) -> None:
+        super().__init__()
+        self.storage, self.stop, self.wait = storage, stop, wait
+        self.next_frozen: list[tuple[int, bool]] = []
+
+    def _frozen(self, event_id: int) -> bool:
+        return any(e.id == event_id and e.plan is not None for e in self.storage.outbox())
+
+    def send(self, message: EmailMessage) -> None:
+        ticket = int(str(message["Message-ID"]).split(".")[1])
+        last = max(e.id for e in self.storage.outbox())
+        if ticket < last:
+            deadline = time.monotonic() + self.wait
+            while not self._frozen(ticket + 1) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.next_frozen.append((ticket, self._frozen(ticket + 1)))
+        super().send(message)
+        if self.stop is not None:
+            self.stop.set()
+
+
+def test_the_next_event_is_prepared_while_one_is_sent_and_all_are_sent_in_order() -> None:
+    # rule 8: the SMTP waits of one event overlap with the rendering of the next
+    env = Env()
+    for n in range(1, 5):
+        env.receive(mail(n, sender=f"customer{n}@example.com"))
+    env.outbox = _Watching(env.storage)
+    report = env.deliverer(batch=10, prepare_ahead=True).run_once()
+    assert [r.status for r in report.events] == [EventStatus.DONE] * 4
+    assert [r.event_id for r in report.events] == [1, 2, 3, 4]
+    tickets = [int(str(m["Message-ID"]).split(".")[1]) for m in env.outbox.messages]
+    assert tickets == sorted(tickets) and set(tickets) == {1, 2, 3, 4}  # one event after another
+    assert env.outbox.next_frozen and all(frozen for _, frozen in env.outbox.next_frozen)
+    # without prepare_ahead (the default), the next event is planned only at its turn
+    env2 = Env()
+    for n in range(1, 3):
+        env2.receive(mail(n, sender=f"customer{n}@example.com"))
+    env2.outbox = _Watching(env2.storage, wait=0.1)
+    env2.deliverer(batch=10).run_once()
+    assert env2.outbox.next_frozen and not any(f for _, f in env2.outbox.next_frozen)
+
+
+def test_a_stop_releases_the_events_after_the_one_at_hand_even_one_prepared_ahead() -> None:
+    env = Env()
+    for n in range(1, 4):
+        env.receive(mail(n, sender=f"customer{n}@example.com"))
+    stop = threading.Event()
+    env.outbox = _Watching(env.storage, stop)
+    first = env.deliverer(batch=10, stop=stop, prepare_ahead=True).run_once()
+    assert [r.event_id for r in first.events] == [1]
+    assert first.events[0].status is EventStatus.DONE
+    pending = env.storage.outbox(EventStatus.PENDING)
+    assert [e.id for e in pending] == [2, 3] and all(e.lease_owner is None for e in pending)
+    assert pending[0].plan is not None  # prepared ahead, then given back
+    env.outbox.stop = None
+    second = env.deliverer(batch=10).run_once()  # another worker takes them at once
+    assert [r.status for r in second.events] == [EventStatus.DONE] * 2
+    sent = [
+        r
+        for e in env.storage.outbox()
+        for r in env.storage.sent_records(e.id)
+        if r.status is DeliveryStatus.SENT
+    ]
+    assert len(env.outbox.messages) == len(sent) == len({r.key for r in sent})
+
+
+def test_an_event_prepared_ahead_that_cannot_be_planned_fails_and_stays_failed() -> None:
+    env = Env()
+    env.receive(mail(1))
+    env.storage.commit([], None, [TicketUpdated(404, "jane@example.com")])
+    env.receive(mail(3, sender="carol@example.com"))
+    stop = threading.Event()
+    reports = env.deliverer(batch=10, stop=stop, prepare_ahead=True).run_once().events
+    assert [(r.event_id, r.status) for r in reports] == [
+        (1, EventStatus.DONE),
+        (2, EventStatus.FAILED),
+        (3, EventStatus.DONE),
+    ]
+    assert [e.status for e in env.storage.outbox()] == [
+        EventStatus.DONE,
+        EventStatus.FAILED,
+        EventStatus.DONE,
+    ]

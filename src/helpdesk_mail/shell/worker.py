@@ -153,6 +153,7 @@ class Worker:
             retry=retry if retry is not None else RetryPolicy(),
             batch=delivery_batch,
             stop=self.stop,
+            prepare_ahead=True,
         )
         self.polls = 0
         """Poll rounds done so far."""
