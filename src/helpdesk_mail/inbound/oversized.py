@@ -17,8 +17,6 @@ Internal: not part of the public API (docs/architecture.md, "The public surface"
 
 from __future__ import annotations
 
-import re
-
 from ..addresses import is_system_address, own_addresses
 from ..events import MessageTooLarge
 from ..settings import MailboxAccount, Settings
@@ -36,13 +34,10 @@ def max_message_bytes(settings: Settings, account: MailboxAccount) -> int:
     return own if own is not None else settings.incoming.max_message_bytes
 
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-
-
 def header_block(raw: bytes) -> bytes:
     """The header of a raw email, up to its first blank line (at most `MAX_SCANNED_HEAD`)."""
-    end = _HEADER_END.search(raw, 0, mime_headers.MAX_SCANNED_HEAD)
-    return raw[: end.start()] if end is not None else raw[: mime_headers.MAX_SCANNED_HEAD]
+    end = mime_headers.header_end(raw)
+    return raw[: end[0]] if end is not None else raw[: mime_headers.MAX_SCANNED_HEAD]
 
 
 def too_large(
