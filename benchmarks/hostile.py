@@ -48,9 +48,9 @@ Figures (the last line, JSON):
   and sent when stopped). `later_amplification`: the worst bytes of
   the "later" notifications / received bytes (per shape: `later_notification_ratio`).
 
-Runs shorter than one CPU second are repeated (three runs at most) and the fastest
-kept. The two base64 shapes also run at 32 MiB (the issue's 100 MB scaled down to fit
-the budget): their concern is memory.
+Every run is made at least twice, one shorter than a CPU second up to three times,
+and the fastest kept. The two base64 shapes also run at 32 MiB (the issue's 100 MB
+scaled down to fit the budget): their concern is memory.
 
 Run from the repository root with no arguments; the last line is JSON. Options:
 `--shapes a,b` (only those), `--jobs N`, `--budget S`, `--limit-scale X`, and
@@ -91,7 +91,7 @@ GRACE_S = 55.0  # ... and none runs after the budget plus this
 REPEATS = 3
 MIN_RUNS = 2  # every run is made at least this often, the fastest kept
 TRUSTED_S = 0.25  # a growth measured on runs shorter than this is noise
-REPEAT_UNDER_S = 1.0  # runs shorter than this are repeated, the fastest kept
+REPEAT_UNDER_S = 1.0  # runs shorter than this are repeated up to REPEATS times
 GROWTH_FLOOR_S = 0.5  # a 4 MB run faster than this (1/8 of the target) has no worst growth
 STARTUP_S = 30.0  # wall-clock allowance beyond twice a run's CPU limit (a loaded machine)
 MEMORY_LIMIT = 4 << 30  # address space of a child: a runaway shape fails, the machine lives
