@@ -49,6 +49,7 @@ Internal: not part of the public API (docs/architecture.md, "The public surface"
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import threading
@@ -340,8 +341,12 @@ class Deliverer:
         """
         claimed = list(self.claim(limit))
         reports: list[NotifyReport] = []
-        ahead = self.prepare_ahead and len(claimed) > 1
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare") as pool:
+        with contextlib.ExitStack() as stack:
+            pool = (
+                stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare"))
+                if self.prepare_ahead and len(claimed) > 1
+                else None
+            )
             upcoming: Future[_Begun] | None = None
             for index, entry in enumerate(claimed):
                 begun = upcoming.result() if upcoming is not None else None
@@ -364,7 +369,7 @@ class Deliverer:
                     continue
                 if begun is None:
                     begun = self._begin(entry)
-                if ahead and index + 1 < len(claimed):
+                if pool is not None and index + 1 < len(claimed):
                     upcoming = pool.submit(self._begin, claimed[index + 1])
                 reports.append(self._complete(begun))
         return DeliveryReport(tuple(reports))
