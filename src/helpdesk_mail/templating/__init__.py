@@ -5,7 +5,7 @@
     problems = validate_template("<p>#What_Happened#</p> #Nope#", "ticket_updated")
     email = render_email("ticket_updated", TemplateData(subject="Printer on fire"))
 
-Templates compile once (cached) into pre-tokenized chevron templates; values come
+Templates compile once (cached) into pre-tokenized mustache templates; values come
 from `TemplateData` and are escaped for their place in the HTML. See docs/masks.md
 and docs/templates.md.
 """
