@@ -60,6 +60,7 @@ __all__ = [
     "PlanReader",
     "PoisonQueue",
     "PoisonRecord",
+    "PreparingSendTransport",
     "RandomSource",
     "ReceiptKey",
     "Receipts",
@@ -414,6 +415,25 @@ class SendTransport(Protocol):
 
     def send(self, message: EmailMessage) -> None:
         """Send one message; raises `SendError` on failure."""
+        ...
+
+
+@runtime_checkable
+class PreparingSendTransport(SendTransport, Protocol):
+    """A `SendTransport` that can do a message's work that needs no connection (DKIM
+    signing, serializing, finding the envelope) before the message's turn to be sent.
+
+    The `Deliverer` calls `prepare` while it renders (in its second thread with
+    ``prepare_ahead``, while the previous message waits on the server) and sends what
+    `prepare` returned. Preparing is only a head start: `send` of the returned message
+    does what `send` of the original would (a message that cannot be sent fails there,
+    with the error `send` raises).
+    """
+
+    def prepare(self, message: EmailMessage) -> EmailMessage:
+        """The message to `send` in place of `message`, its sending work done ahead.
+        Neither may be changed afterwards. Raises nothing: what cannot be prepared is
+        returned as it is, for `send` to refuse."""
         ...
 
 

@@ -21,7 +21,7 @@ import pytest
 from helpdesk_mail.events import TicketUpdated
 from helpdesk_mail.memory import InMemoryStorage, ManualClock, SeededRandom
 from helpdesk_mail.model import Comment, Role, Ticket, User
-from helpdesk_mail.ports import SendError, SendTransport
+from helpdesk_mail.ports import PreparingSendTransport, SendError, SendTransport
 from helpdesk_mail.settings import (
     IncomingSettings,
     NotificationSettings,
@@ -339,6 +339,33 @@ def test_auth_required_but_no_credentials(
             t.send(message())
         assert (info.value.code, info.value.temporary) == (530, False)
         assert srv.messages == []
+
+
+# --- preparing ahead ---
+
+
+def test_a_prepared_message_goes_out_as_the_same_bytes(smtp: SMTPTestServer) -> None:
+    t = transport(outgoing(smtp))
+    assert isinstance(t, PreparingSendTransport)
+    plain, ahead = message(Bcc="audit@example.test"), message(Bcc="audit@example.test")
+    with t:
+        t.send(plain)
+        prepared = t.prepare(ahead)
+        assert prepared is ahead
+        t.send(prepared)
+    first, second = smtp.wait_for(2)
+    assert second.data == first.data
+    assert second.rcpt_tos == first.rcpt_tos == ["jane@example.com", "audit@example.test"]
+
+
+def test_a_message_that_cannot_be_prepared_is_refused_when_sent(smtp: SMTPTestServer) -> None:
+    t = transport(outgoing(smtp))
+    msg = message("jane@example.com")
+    msg.set_raw("Cc", "bob@example.com\r\nRCPT TO:<evil@attacker.test>")
+    assert t.prepare(msg) is msg  # no error here: `send` reports it
+    with pytest.raises(SmtpSendError, match="Cc header contains a line break"):
+        t.send(msg)
+    assert smtp.connections == 0 and smtp.messages == []
 
 
 # --- the envelope ---

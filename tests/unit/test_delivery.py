@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from datetime import timedelta
@@ -327,3 +328,34 @@ def test_an_event_prepared_ahead_that_cannot_be_planned_fails_and_stays_failed()
         EventStatus.FAILED,
         EventStatus.DONE,
     ]
+
+
+class _Preparing(Outbox):
+    """An outbox that prepares (as `SmtpTransport` and DKIM signing do): each message is
+    replaced by a copy marked prepared; one message's preparation may fail."""
+
+    def __init__(self, fail_for: str | None = None) -> None:
+        super().__init__()
+        self.fail_for = fail_for
+        self.prepared: list[EmailMessage] = []
+
+    def prepare(self, message: EmailMessage) -> EmailMessage:
+        if self.fail_for is not None and self.fail_for in str(message["To"]):
+            raise RuntimeError("cannot prepare this one")
+        ready = copy.copy(message)
+        ready["X-Prepared"] = "yes"
+        self.prepared.append(ready)
+        return ready
+
+
+def test_messages_are_prepared_by_the_transport_and_sent_as_prepared() -> None:
+    env = Env()
+    env.receive(mail(1))
+    env.outbox = _Preparing(fail_for=TESS)
+    report = env.deliverer().run_once()
+    assert report.sent == 3 and report.failed == 0
+    marks = {_to(m)[0]: m["X-Prepared"] for m in env.outbox.messages}
+    # what prepare returned is what went out; the one it could not prepare went out as
+    # rendered (preparing is only a head start)
+    assert marks == {ALEX: "yes", "jane@example.com": "yes", TESS: None}
+    assert all(any(p is m for m in env.outbox.messages) for p in env.outbox.prepared)

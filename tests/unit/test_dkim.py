@@ -438,6 +438,44 @@ def test_signing_transport_reaches_the_inner_transports_extras(signer: DkimSigne
         bare.close()
 
 
+class Preparing(Recording):
+    """An inner transport that prepares (as SmtpTransport does)."""
+
+    def prepare(self, message: EmailMessage) -> EmailMessage:
+        self.calls.append("prepare")
+        return message
+
+
+def test_a_message_prepared_ahead_is_signed_once(signer: DkimSigner) -> None:
+    inner = Preparing()
+    transport = DkimSigningTransport(inner, signer)
+    prepared = transport.prepare(note())
+    assert inner.calls == ["prepare"]  # the inner transport prepared the signed message
+    assert len(prepared.get_all("DKIM-Signature") or []) == 1
+    transport.send(prepared)
+    transport.send(note(Subject="not prepared"))
+    first, second = inner.sent
+    assert first is prepared
+    assert len(second.get_all("DKIM-Signature") or []) == 1
+    assert verify(wire(first), signer) and verify(wire(second), signer)
+
+
+def test_a_message_that_cannot_be_signed_is_refused_when_sent(
+    signer: DkimSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise dkim.ParameterError("digest too large for modulus")
+
+    monkeypatch.setattr(hm_dkim.dkim, "sign", broken)
+    outbox = Outbox()
+    transport = DkimSigningTransport(outbox, signer)
+    message = note()
+    assert transport.prepare(message) is message  # no error here: `send` reports it
+    with pytest.raises(DkimSignError):
+        transport.send(message)
+    assert len(outbox) == 0
+
+
 def test_stack_without_dkim_is_the_plain_transport() -> None:
     out = OutgoingSettings(from_address="support@acme.test")
     outbox = Outbox()

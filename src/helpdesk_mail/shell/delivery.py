@@ -73,6 +73,7 @@ from ..ports import (
     Bookkeeping,
     Clock,
     DomainReader,
+    PreparingSendTransport,
     RandomSource,
     Refusal,
     SendError,
@@ -412,6 +413,17 @@ class Deliverer:
             if not report.events:
                 sleep(idle_seconds)
 
+    def prepared(self, message: EmailMessage) -> EmailMessage:
+        """`message` with its sending work done ahead when the transport can
+        (`PreparingSendTransport`: DKIM signing, serializing), else `message`."""
+        if not isinstance(self.transport, PreparingSendTransport):
+            return message
+        try:
+            return self.transport.prepare(message)
+        except Exception:  # only a head start: `send` meets the same problem and reports it
+            log.debug("the transport could not prepare a message; it is sent unprepared")
+            return message
+
     # --- one event ---
 
     def deliver(self, entry: OutboxEntry) -> NotifyReport:
@@ -575,7 +587,7 @@ class _Attempt:
             recipients = tuple(_recipients(message))
             key = self.key(planned, recipients if planned.cc_mode else recipients[:1])
             if key not in self.final:
-                self.outgoing.append((planned, message, recipients, key))
+                self.outgoing.append((planned, d.prepared(message), recipients, key))
 
     def _record_each(
         self,

@@ -35,6 +35,8 @@ import binascii
 import copy
 import os
 import re
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy
@@ -47,7 +49,7 @@ from typing import Any
 import dkim  # dkimpy: the `dkim` extra
 import dkim.crypto
 
-from ..ports import SendError, SendTransport
+from ..ports import PreparingSendTransport, SendError, SendTransport
 from ..settings import (
     DEFAULT_DKIM_HEADERS,
     DEFAULT_DKIM_OVERSIGN_HEADERS,
@@ -351,14 +353,38 @@ class DkimSigningTransport:
     def __init__(self, inner: SendTransport, signer: DkimSigner) -> None:
         self.inner = inner
         self.signer = signer
+        self._signed: weakref.WeakSet[EmailMessage] = weakref.WeakSet()
+        self._signed_lock = threading.Lock()
+
+    def prepare(self, message: EmailMessage) -> EmailMessage:
+        """`message` signed now (from any thread) and prepared by `inner` when it
+        prepares (`ports.PreparingSendTransport`): `send` of the result only sends it.
+        A message that cannot be signed is returned as it is, for `send` to refuse."""
+        try:
+            signed = self.signer.sign(message)
+        except DkimSignError:
+            return message
+        if isinstance(self.inner, PreparingSendTransport):
+            signed = self.inner.prepare(signed)
+        with self._signed_lock:
+            self._signed.add(signed)
+        return signed
+
+    def _signed_once(self, message: EmailMessage) -> EmailMessage:
+        with self._signed_lock:
+            if message in self._signed:
+                self._signed.discard(message)
+                return message
+        return self.signer.sign(message)
 
     def send(self, message: EmailMessage) -> None:
-        """Sign `message` and send it through `inner`."""
-        self.inner.send(self.signer.sign(message))
+        """Sign `message` (unless `prepare` made it) and send it through `inner`."""
+        self.inner.send(self._signed_once(message))
 
     def deliver(self, message: EmailMessage) -> Any:
-        """Sign `message` and `deliver` it through `inner` (which must have `deliver`)."""
-        return self.inner.deliver(self.signer.sign(message))  # type: ignore[attr-defined]
+        """Sign `message` (unless `prepare` made it) and `deliver` it through `inner`
+        (which must have `deliver`)."""
+        return self.inner.deliver(self._signed_once(message))  # type: ignore[attr-defined]
 
     def open(self) -> None:
         """`inner.open()`, when it has one."""

@@ -30,7 +30,10 @@ refuses some recipients but accepts others, the message WAS sent to the others:
 (do not resend to `accepted`); `deliver` returns the same facts as a `SendResult`
 instead of raising.
 
-Not thread-safe: use one transport per thread.
+`prepare(message)` (`ports.PreparingSendTransport`) checks and serializes a message
+ahead of its turn; its `send` then only talks to the server. `prepare` may be called
+from another thread than the one sending; otherwise the transport is not thread-safe:
+use one transport per thread.
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
@@ -43,6 +46,8 @@ import functools
 import re
 import smtplib
 import ssl
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email import policy
@@ -239,6 +244,10 @@ class SmtpTransport:
         """How many connections this transport opened (and logged in on) so far."""
         self._conn: smtplib.SMTP | None = None
         self._keep = 0
+        self._prepared: weakref.WeakKeyDictionary[EmailMessage, _Envelope] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._prepared_lock = threading.Lock()
 
     # --- lifecycle ---
 
@@ -273,6 +282,18 @@ class SmtpTransport:
 
     # --- sending ---
 
+    def prepare(self, message: EmailMessage) -> EmailMessage:
+        """Check and serialize `message` now (from any thread) so that its `send` or
+        `deliver` only talks to the server; returns `message`, which must not change
+        afterwards. A message that cannot be sent is returned as it is: `send` refuses it."""
+        try:
+            envelope = _envelope(self.settings, message)
+        except SmtpSendError:
+            return message
+        with self._prepared_lock:
+            self._prepared[message] = envelope
+        return message
+
     def send(self, message: EmailMessage) -> None:
         """Send `message`; raises `SmtpSendError` on failure or when any recipient was refused."""
         result = self.deliver(message)
@@ -294,7 +315,10 @@ class SmtpTransport:
         Unlike `send`, refused recipients alongside accepted ones are not an error:
         they are in `SendResult.refused`.
         """
-        envelope = _envelope(self.settings, message)
+        with self._prepared_lock:
+            envelope = self._prepared.pop(message, None)
+        if envelope is None:
+            envelope = _envelope(self.settings, message)
         try:
             for attempt in range(2):
                 reused = self._conn is not None
