@@ -95,14 +95,25 @@ def from_json(text: str | bytes) -> Any:
 # --- encoding ---------------------------------------------------------------------
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_PLAIN = frozenset({type(None), bool, int, float, str})
+"""Types stored as they are (exactly these: an Enum subclass of int or str is not)."""
+
+
 def _encode_dataclass(obj: object) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": type(obj).__name__, "v": VERSION}
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
-        out[f.name] = _encode(getattr(obj, f.name))
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(obj))  # type: ignore[arg-type]
+    out: dict[str, Any] = {"type": cls.__name__, "v": VERSION}
+    for name in names:
+        out[name] = _encode(getattr(obj, name))
     return out
 
 
 def _encode(value: object) -> Any:
+    if type(value) in _PLAIN:
+        return value
     if value is None or (
         isinstance(value, bool | int | float | str) and not isinstance(value, Enum)
     ):

@@ -576,15 +576,15 @@ class _Attempt:
             )
             self._record_each(books, planned, groups, DeliveryStatus.SKIPPED, EMPTY_TEMPLATE)
             return
-        addressed = {a for m in messages for a in _recipients(m)}
+        addressed_by = [tuple(_recipients(m)) for m in messages]
+        addressed = {a for recipients in addressed_by for a in recipients}
         unusable = [g for g in groups if not addressed.intersection(g)]
         for group in unusable:
             self.skipped.extend(
                 SkippedNotification(e, UNUSABLE_ADDRESS, planned.template) for e in group
             )
         self._record_each(books, planned, unusable, DeliveryStatus.SKIPPED, UNUSABLE_ADDRESS)
-        for message in messages:
-            recipients = tuple(_recipients(message))
+        for message, recipients in zip(messages, addressed_by, strict=True):
             key = self.key(planned, recipients if planned.cc_mode else recipients[:1])
             if key not in self.final:
                 self.outgoing.append((planned, d.prepared(message), recipients, key))
