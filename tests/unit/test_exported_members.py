@@ -76,6 +76,7 @@ EXPORTED = [
     "PollReport",
     "Poller",
     "Pop3Transport",
+    "PreparingSendTransport",
     "RandomSource",
     "RandomSourceRequired",
     "RateLimit",
