@@ -136,7 +136,7 @@ class _MemoryUnit:
         return self._storage
 
 
-# The attributes a transaction restores on rollback (copied when first written in it).
+# The attributes a transaction restores on rollback (see `InMemoryStorage._write`).
 _STATE = (
     "users_by_email",
     "passwords",
@@ -160,16 +160,37 @@ _STATE = (
 )
 
 
+_APPEND_ONLY = frozenset({"poison", "commits"})
+"""Lists only ever appended to: a transaction remembers their length."""
+
+_WHOLE = frozenset({"_counters", *_APPEND_ONLY})
+"""Containers a transaction remembers whole (small ones); the others entry by entry."""
+
+_MISSING = object()
+
+
 def _restore(current: Any, saved: Any) -> None:
     """Put `saved` back into the container `current`, in place (references stay valid)."""
-    if isinstance(current, dict):
-        current.clear()
-        current.update(saved)
-    elif isinstance(current, list):
-        current[:] = saved
+    if isinstance(current, list):
+        del current[saved:]  # an append-only list: its length before
     else:
         current.clear()
         current.update(saved)
+
+
+def _undo_keys(current: Any, saved: dict[Any, Any]) -> None:
+    """Put back the entries of `current` that a transaction changed: each key's value
+    before (`_MISSING`: there was none; for a set, whether the key was in it)."""
+    for key, before in saved.items():
+        if isinstance(current, set):
+            if before:
+                current.add(key)
+            else:
+                current.discard(key)
+        elif before is _MISSING:
+            current.pop(key, None)
+        else:
+            current[key] = before
 
 
 class InMemoryStorage:
@@ -211,6 +232,7 @@ class InMemoryStorage:
         self._counters = {"ticket": first_ticket_id, "comment": 1, "event": 1, "file": 1}
         self._lock = threading.RLock()
         self._saved: dict[str, Any] | None = None
+        self._saved_keys: dict[str, dict[Any, Any]] | None = None
         self.fail_next_commit: Exception | None = None
         """Set to an exception to make the next `apply` raise it (and change nothing)."""
         self.calls: Counter[str] = Counter()
@@ -228,25 +250,40 @@ class InMemoryStorage:
             if self._saved is not None:
                 yield _MemoryUnit(self)
                 return
-            self._saved = {}
+            self._saved, self._saved_keys = {}, {}
             try:
                 yield _MemoryUnit(self)
             except BaseException:
                 for name, value in self._saved.items():
                     _restore(getattr(self, name), value)
+                for name, keys in self._saved_keys.items():
+                    _undo_keys(getattr(self, name), keys)
                 raise
             finally:
-                self._saved = None
+                self._saved = self._saved_keys = None
 
-    def _write(self, name: str) -> None:
-        """Remember `name`'s value before the transaction's first write to it."""
-        if self._saved is None or name in self._saved:
+    def _write(self, name: str, *keys: Any) -> None:
+        """Remember what a transaction's first write to `name` changes, to undo it.
+
+        The containers of `_WHOLE` whole (a small one, or an append-only list's length);
+        the others only at `keys`, the entries about to change (their values before: a
+        transaction costs what it writes, not what is stored). Inner lists are copied:
+        they may be extended in place."""
+        if self._saved is None or self._saved_keys is None or name in self._saved:
             return
-        value = getattr(self, name)
-        if name == "ticket_comments":
-            self._saved[name] = {k: list(v) for k, v in value.items()}
-        else:
-            self._saved[name] = copy.copy(value)
+        container = getattr(self, name)
+        if name in _WHOLE:
+            self._saved[name] = len(container) if name in _APPEND_ONLY else copy.copy(container)
+            return
+        saved = self._saved_keys.setdefault(name, {})
+        for key in keys:
+            if key in saved:
+                continue
+            if isinstance(container, set):
+                saved[key] = key in container
+            else:
+                before = container.get(key, _MISSING)
+                saved[key] = list(before) if isinstance(before, list) else before
 
     def commit(
         self,
@@ -272,10 +309,10 @@ class InMemoryStorage:
 
     def add_user(self, user: User, password: str = "") -> User:
         """Add or replace a user."""
-        self._write("users_by_email")
+        self._write("users_by_email", user.email)
         self.users_by_email[user.email] = user
         if password:
-            self._write("passwords")
+            self._write("passwords", user.email)
             self.passwords[user.email] = password
         return user
 
@@ -286,8 +323,10 @@ class InMemoryStorage:
         Message-ID index, the files and the version are kept here. A Message-ID that
         another ticket stored first stays that ticket's.
         """
-        for name in ("tickets", "ticket_comments", "_message_index", "_counters"):
-            self._write(name)
+        self._write("tickets", ticket.id)
+        self._write("ticket_comments", ticket.id)
+        self._write("_message_index", *ticket.message_ids)
+        self._write("_counters")
         previous = self.tickets.get(ticket.id)
         version = (previous.version or 0) + 1 if previous is not None else ticket.version or 1
         ticket = dataclasses.replace(
@@ -305,7 +344,7 @@ class InMemoryStorage:
 
     def add_kb_article(self, article: KBArticle) -> KBArticle:
         """Add or replace a knowledge-base article."""
-        self._write("kb_articles")
+        self._write("kb_articles", article.id)
         self.kb_articles[article.id] = article
         return article
 
@@ -366,9 +405,9 @@ class InMemoryStorage:
         light: list[Attachment] = []
         for a in attachments:
             if a.id is None or a.content:
-                self._write("_files")
                 self._write("_counters")
                 file_id = a.id or f"f{self._counters['file']}"
+                self._write("_files", file_id)
                 if a.id is None:
                     self._counters["file"] += 1
                 self._files[file_id] = a.content
@@ -571,7 +610,7 @@ class InMemoryStorage:
         """Record `key`; False if it already was."""
         if key.as_string() in self.processed:
             return False
-        self._write("processed")
+        self._write("processed", key.as_string())
         self.processed.add(key.as_string())
         return True
 
@@ -584,7 +623,7 @@ class InMemoryStorage:
 
     def save_mailbox_state(self, account: str, state: MailboxState) -> None:
         """Store an account's health record."""
-        self._write("mailbox_states")
+        self._write("mailbox_states", account)
         self.mailbox_states[account] = state
 
     def lease_mailbox(self, account: str, owner: str, now: datetime, until: datetime) -> bool:
@@ -593,7 +632,7 @@ class InMemoryStorage:
             current = self.mailbox_leases.get(account)
             if current is not None and current.owner != owner and current.until > now:
                 return False
-            self._write("mailbox_leases")
+            self._write("mailbox_leases", account)
             self.mailbox_leases[account] = MailboxLease(account, owner, until)
             return True
 
@@ -602,7 +641,7 @@ class InMemoryStorage:
         with self._lock:
             current = self.mailbox_leases.get(account)
             if current is not None and current.owner == owner:
-                self._write("mailbox_leases")
+                self._write("mailbox_leases", account)
                 del self.mailbox_leases[account]
 
     # --- Bookkeeping: poison ---
@@ -630,7 +669,7 @@ class InMemoryStorage:
         address = normalize_email(email)
         current = self.suppressed.get(address)
         if current is None or current[0] < until:
-            self._write("suppressed")
+            self._write("suppressed", address)
             self.suppressed[address] = (until, reason)
 
     def notifications_since(self, scope: str, since: datetime) -> int:
@@ -640,7 +679,7 @@ class InMemoryStorage:
 
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope."""
-        self._write("sent_log")
+        self._write("sent_log", *scopes)
         for scope in scopes:
             self.sent_log[scope] = [*self.sent_log.get(scope, ()), at]
 
@@ -648,12 +687,12 @@ class InMemoryStorage:
 
     def add_events(self, events: Sequence[Event], at: datetime) -> tuple[int, ...]:
         """Record events as pending; returns their ids."""
-        self._write("outbox_entries")
         self._write("_counters")
         ids: list[int] = []
         for event in events:
             event_id = self._counters["event"]
             self._counters["event"] += 1
+            self._write("outbox_entries", event_id)
             self.outbox_entries[event_id] = OutboxEntry(id=event_id, event=event, created_at=at)
             ids.append(event_id)
         return tuple(ids)
@@ -674,7 +713,7 @@ class InMemoryStorage:
                 if entry.lease_until is not None and entry.lease_until > now:
                     continue
                 leased = dataclasses.replace(entry, lease_owner=owner, lease_until=until)
-                self._write("outbox_entries")
+                self._write("outbox_entries", entry.id)
                 self.outbox_entries[entry.id] = leased
                 claimed.append(leased)
             return tuple(claimed)
@@ -683,7 +722,7 @@ class InMemoryStorage:
         """Store an entry's new state."""
         if entry.id not in self.outbox_entries:
             raise KeyError(f"no outbox entry {entry.id}")
-        self._write("outbox_entries")
+        self._write("outbox_entries", entry.id)
         self.outbox_entries[entry.id] = entry
 
     def outbox(self, status: EventStatus | None = None) -> Sequence[OutboxEntry]:
@@ -699,9 +738,11 @@ class InMemoryStorage:
 
     def record_sent(self, record: SentRecord) -> None:
         """Add or replace the line of `record.key`."""
-        for name in ("sent_ledger", "_ledger_by_event", "_ledger_by_message_id"):
-            self._write(name)
         old = self.sent_ledger.get(record.key)
+        self._write("sent_ledger", record.key)
+        self._write("_ledger_by_event", record.event_id, *([old.event_id] if old else []))
+        message_ids = [m for m in (record.message_id, old.message_id if old else None) if m]
+        self._write("_ledger_by_message_id", *message_ids)
         self.sent_ledger[record.key] = record
         # the indexes hold keys in the order recorded; inner dicts are replaced, never
         # changed in place, so a rolled-back transaction restores them whole
