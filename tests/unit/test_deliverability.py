@@ -428,7 +428,7 @@ def cli_zone(monkeypatch: pytest.MonkeyPatch) -> InMemoryResolver:
             raise ValueError("--timeout must be positive")
         return r
 
-    monkeypatch.setattr(cli_dns, "_resolver", resolver)
+    monkeypatch.setattr(cli_dns, "resolver_from", resolver)
     return r
 
 

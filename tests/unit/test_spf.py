@@ -727,7 +727,7 @@ def cli_zone(monkeypatch: pytest.MonkeyPatch) -> InMemoryResolver:
             parse_nameserver(args.nameserver)
         return r
 
-    monkeypatch.setattr(cli_spf, "_resolver", resolver)
+    monkeypatch.setattr(cli_spf, "resolver_from", resolver)
     return r
 
 
@@ -846,7 +846,7 @@ def test_docs_spf_command_output_is_real(
     [block] = re.findall(r"```\n\$ (helpdesk-mail spf setup [^\n]*)\n(.*?)```", text, re.S)
     command, shown = block
     r = helpdesk_zone("v=spf1 mx -all")
-    monkeypatch.setattr(cli_spf, "_resolver", lambda args: r)
+    monkeypatch.setattr(cli_spf, "resolver_from", lambda args: r)
     assert main(shlex.split(command)[1:]) == 1
     assert capsys.readouterr().out == shown
 

@@ -24,17 +24,15 @@ Internal: not part of the public API (docs/architecture.md, "The public surface"
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from ..ports import Resolver
 from ..settings import DKIM_SELECTOR, DOMAIN, OutgoingSettings, SettingsError, load_settings
 from ..spf import CheckStatus, DeliverabilityReport, DkimKey, check_deliverability
-from ..transports.dns import DnsResolver, parse_nameserver
+from .dns_lookups import lookup_options, plain, resolver_from, sender_options
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_TEMPORARY = 0, 1, 2, 3
 
@@ -45,17 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dns_command", metavar="{check}", required=True)
     check = sub.add_parser(
         "check",
+        parents=[lookup_options(), sender_options()],
         help="SPF, DKIM, DMARC and alignment of the From domain, and the records to publish",
         description="Check what receivers check before they trust the helpdesk's mail, "
         "and print the DNS records to publish for each problem.",
-    )
-    check.add_argument("--from", dest="from_address", metavar="ADDRESS", help="the From address")
-    check.add_argument(
-        "--smtp-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="an SMTP server that sends the helpdesk's mail (name or IP; repeatable)",
     )
     check.add_argument(
         "--envelope-from",
@@ -82,15 +73,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="take the From address, SMTP host and DKIM settings from these settings",
     )
-    check.add_argument(
-        "--nameserver",
-        metavar="IP[:PORT]",
-        help="ask this DNS server (an IP address, e.g. 127.0.0.1:5353) instead of the system's",
-    )
-    check.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per DNS query (default 5)"
-    )
-    check.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 class _Usage(Exception):
@@ -100,7 +82,7 @@ class _Usage(Exception):
 def run(args: argparse.Namespace) -> int:
     """Run `dns check`; the exit status."""
     try:
-        resolver = _resolver(args)
+        resolver = resolver_from(args)
         request = _request(args)
         report = check_deliverability(
             request["from_address"],
@@ -114,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"helpdesk-mail dns: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        data = _plain(report)
+        data = plain(report)
         data.update(ok=report.ok, temporary=report.temporary, publish=list(report.publish))
         print(json.dumps(data))
     else:
@@ -122,15 +104,6 @@ def run(args: argparse.Namespace) -> int:
     if report.ok:
         return EXIT_OK
     return EXIT_TEMPORARY if report.temporary else EXIT_PROBLEM
-
-
-def _resolver(args: argparse.Namespace) -> Resolver:
-    if args.timeout <= 0:
-        raise ValueError("--timeout must be positive")
-    if args.nameserver:
-        host, port = parse_nameserver(args.nameserver)
-        return DnsResolver([host], port=port, timeout=args.timeout)
-    return DnsResolver(timeout=args.timeout)
 
 
 def _request(args: argparse.Namespace) -> dict[str, Any]:
@@ -196,14 +169,6 @@ def _public_key(
         where = f"--dkim-key {args.dkim_key}" if args.dkim_key else "the settings' DKIM key"
         raise _Usage(f"{where}: {exc.rule}") from None
     return signer.public_key if signer is not None else None
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _print_report(report: DeliverabilityReport) -> None:

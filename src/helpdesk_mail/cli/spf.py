@@ -19,16 +19,14 @@ Internal: not part of the public API (docs/architecture.md, "The public surface"
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 from ..ports import Resolver
 from ..settings import SettingsError, load_settings
 from ..spf import SpfOutcome, SpfResult, SpfSetupReport, check_sender_domain, check_spf
-from ..transports.dns import DnsResolver, parse_nameserver
+from .dns_lookups import lookup_options, plain, resolver_from, sender_options
 
 EXIT_OK, EXIT_NOT_AUTHORISED, EXIT_USAGE, EXIT_TEMPORARY = 0, 1, 2, 3
 
@@ -37,31 +35,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `helpdesk-mail spf` and its `setup` and `check` commands."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="spf_command", metavar="{setup,check}", required=True)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--nameserver",
-        metavar="IP[:PORT]",
-        help="ask this DNS server (an IP address, e.g. 127.0.0.1:5353) instead of the system's",
-    )
-    common.add_argument(
-        "--timeout", type=float, default=5.0, metavar="SECONDS", help="per DNS query (default 5)"
-    )
-    common.add_argument("--json", action="store_true", help="print one JSON object")
+    common = lookup_options()
 
     setup = sub.add_parser(
         "setup",
-        parents=[common],
+        parents=[common, sender_options()],
         help="does the From domain's SPF record authorise the SMTP server(s)?",
         description="Check the SPF record of the From address's domain against the "
         "helpdesk's SMTP server(s) and print the TXT record to publish.",
-    )
-    setup.add_argument("--from", dest="from_address", metavar="ADDRESS", help="the From address")
-    setup.add_argument(
-        "--smtp-host",
-        action="append",
-        default=[],
-        metavar="HOST",
-        help="an SMTP server that sends the helpdesk's mail (name or IP; repeatable)",
     )
     setup.add_argument(
         "--settings",
@@ -85,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run `spf setup` or `spf check`; the exit status."""
     try:
-        resolver = _resolver(args)
+        resolver = resolver_from(args)
     except ValueError as exc:
         return _usage(str(exc))
     if args.spf_command == "check":
@@ -98,30 +79,13 @@ def _usage(message: str) -> int:
     return EXIT_USAGE
 
 
-def _resolver(args: argparse.Namespace) -> Resolver:
-    if args.timeout <= 0:
-        raise ValueError("--timeout must be positive")
-    if args.nameserver:
-        host, port = parse_nameserver(args.nameserver)
-        return DnsResolver([host], port=port, timeout=args.timeout)
-    return DnsResolver(timeout=args.timeout)
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _run_check(args: argparse.Namespace, resolver: Resolver) -> int:
     try:
         result = check_spf(args.ip, args.mail_from, args.helo, resolver, now=datetime.now(UTC))
     except ValueError:
         return _usage(f"--ip {args.ip!r} is not an IP address")
     if args.json:
-        print(json.dumps(_plain(result)))
+        print(json.dumps(plain(result)))
     else:
         _print_result(result)
     if result.result is SpfOutcome.PASS:
@@ -156,7 +120,7 @@ def _run_setup(args: argparse.Namespace, resolver: Resolver) -> int:
         return _usage("give --smtp-host HOST (or --settings FILE)")
     report = check_sender_domain(from_address, hosts, resolver)
     if args.json:
-        data = _plain(report)
+        data = plain(report)
         data["ok"] = report.ok
         print(json.dumps(data))
     else:
