@@ -157,13 +157,13 @@ def test_programmatic_messages(headers: list[tuple[str, str]], payload: str) -> 
 def test_rules_themselves_do_not_raise(text: str, raw: bytes) -> None:
     # classify() swallows errors (a broken rule is skipped); this checks that the
     # rules and the bounce details do not rely on that on hostile input.
-    from helpdesk_mail.inbound.junk import NO_AUTO_RESPONSE_RULES, RULES, _Context
+    from helpdesk_mail.inbound.junk import NO_AUTO_RESPONSE_RULES, RULES, RuleContext
     from helpdesk_mail.inbound.mime import parse_bytes
     from helpdesk_mail.inbound.mime_headers import decoded_headers
 
     for data in (text.encode("utf-8", "surrogatepass"), raw):
         for msg in (email.message_from_bytes(data), parse_bytes(data)):
-            ctx = _Context(
+            ctx = RuleContext(
                 msg, decoded_headers(msg), "a@b.example", ["support@acme.test"], lambda m: False
             )
             for rule in RULES:

@@ -58,6 +58,7 @@ __all__ = [
     "JunkKind",
     "JunkVerdict",
     "Rule",
+    "RuleContext",
     "classify",
 ]
 
@@ -88,7 +89,7 @@ class JunkVerdict:
     no_auto_response_reason: str | None = None
 
 
-Predicate = Callable[["_Context"], str | None]
+Predicate = Callable[["RuleContext"], str | None]
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,9 @@ def _local_part(addr: str) -> str:
     return addr.rpartition("@")[0] if "@" in addr else addr
 
 
-class _Context:
-    """Features of one message, computed lazily and at most once.
+class RuleContext:
+    """What every rule's predicate is given: features of one message, computed lazily
+    and at most once.
 
     Header values come decoded (`mime_headers.decoded_headers`, or the `ParsedEmail`'s);
     the report structure and text are read by `bounce.Report`.
@@ -350,14 +352,14 @@ class _Context:
 # --------------------------------------------------------------------------- predicates
 
 
-def _own_address(c: _Context) -> str | None:
+def _own_address(c: RuleContext) -> str | None:
     for addr in (c.sender, c.from_header[1]):
         if addr and addr in c.helpdesk:
             return f"From {addr}"
     return None
 
 
-def _own_message_id(c: _Context) -> str | None:
+def _own_message_id(c: RuleContext) -> str | None:
     value = (c.header("message-id") or "").strip()
     if not value:
         return None
@@ -371,7 +373,7 @@ def _own_message_id(c: _Context) -> str | None:
     return None
 
 
-def _own_x_loop(c: _Context) -> str | None:
+def _own_x_loop(c: RuleContext) -> str | None:
     for value in c.headers("x-loop"):
         for addr in mime_headers.find_addresses(value):
             if addr in c.helpdesk:
@@ -379,7 +381,7 @@ def _own_x_loop(c: _Context) -> str | None:
     return None
 
 
-def _dsn_report(c: _Context) -> str | None:
+def _dsn_report(c: RuleContext) -> str | None:
     top = mime_headers.content_type(c.msg)
     report_type = c.report.report_type(c.msg)
     if report_type in ("delivery-status", "global-delivery-status"):
@@ -395,7 +397,7 @@ def _dsn_report(c: _Context) -> str | None:
     return f"{mime_headers.content_type(part)} part" + (f" (report-type={kind})" if kind else "")
 
 
-def _arf_report(c: _Context) -> str | None:
+def _arf_report(c: RuleContext) -> str | None:
     for part in c.report.feedback_parts:
         nested = part is not c.msg and c.report.report_type(c.msg) != "feedback-report"
         # nested deeper: as for DSNs, a forwarded report is a person's mail
@@ -412,7 +414,7 @@ def _arf_report(c: _Context) -> str | None:
     return None
 
 
-def _jmrp_complaint(c: _Context) -> str | None:
+def _jmrp_complaint(c: RuleContext) -> str | None:
     # Microsoft JMRP: multipart/mixed with the complained-about message attached; the
     # complaining recipient is in X-HmXmrOriginalRecipient (reference section 5).
     if not re.match(r"(?:fw:\s*)?complaint about message from", c.subject, re.IGNORECASE):
@@ -423,19 +425,19 @@ def _jmrp_complaint(c: _Context) -> str | None:
     return None
 
 
-def _x_failed_recipients(c: _Context) -> str | None:
+def _x_failed_recipients(c: RuleContext) -> str | None:
     value = c.header("x-failed-recipients")
     return f"X-Failed-Recipients: {value}" if value is not None else None
 
 
-def _exchange_ndr(c: _Context) -> str | None:
+def _exchange_ndr(c: RuleContext) -> str | None:
     for name in ("x-ms-exchange-message-is-ndr", "x-ms-embedded-report"):
         if c.has(name):
             return f"{name} header"
     return None
 
 
-def _ses_notification(c: _Context) -> str | None:
+def _ses_notification(c: RuleContext) -> str | None:
     ses = c.ses
     if ses is None:
         return None
@@ -443,7 +445,7 @@ def _ses_notification(c: _Context) -> str | None:
 
 
 def _body_rule(name: str, pattern: re.Pattern[str]) -> Predicate:
-    def predicate(c: _Context) -> str | None:
+    def predicate(c: RuleContext) -> str | None:
         # The report text of an MTA plus a header only a machine sets; or, when the
         # only outer signal is the report subject, the marker must open the text
         # (a customer pasting a bounce into a new mail writes something first).
@@ -461,14 +463,14 @@ def _body_rule(name: str, pattern: re.Pattern[str]) -> Predicate:
     return predicate
 
 
-def _bounce_sender_subject(c: _Context) -> str | None:
+def _bounce_sender_subject(c: RuleContext) -> str | None:
     # "Mailer-daemon senders with a bounce-like subject are bounces."
     if c.strict_bounce_sender and c.bounce_subject:
         return _clip(f"From {c.from_header[1]}; Subject: {c.subject}")
     return None
 
 
-def _mta_returned_message(c: _Context) -> str | None:
+def _mta_returned_message(c: RuleContext) -> str | None:
     # mailer-daemon@/postmaster@ sending back a message (attached, or its headers):
     # the structure of a report even when its wording is unknown.
     if not c.strict_bounce_sender:
@@ -482,7 +484,7 @@ def _mta_returned_message(c: _Context) -> str | None:
     return None
 
 
-def _machine_failure_text(c: _Context) -> str | None:
+def _machine_failure_text(c: RuleContext) -> str | None:
     # A machine sender (mailer-daemon@, null Return-Path, Auto-Submitted...) whose text
     # states a delivery failure in words no MTA table above knows.
     if not (c.strict_bounce_sender or c.null_sender) or c.report.flat == "":
@@ -495,7 +497,7 @@ def _machine_failure_text(c: _Context) -> str | None:
     return _clip(f"{c.machine_signal}; body: {m.group(0)}")
 
 
-def _list_server_error(c: _Context) -> str | None:
+def _list_server_error(c: RuleContext) -> str | None:
     # fml mailing-list server reporting that it refused our message (SIS Fml):
     # X-MLServer header, From <list>-admin@, error words.
     server = c.header("x-mlserver")
@@ -509,7 +511,7 @@ def _list_server_error(c: _Context) -> str | None:
     return _clip(f"X-MLServer: {server}; {m.group(0)}") if m else None
 
 
-def _read_receipt(c: _Context) -> str | None:
+def _read_receipt(c: RuleContext) -> str | None:
     top_report = c.report.report_type(c.msg) == "disposition-notification"
     for part in c.report.parts:
         ctype = mime_headers.content_type(part)
@@ -522,13 +524,13 @@ def _read_receipt(c: _Context) -> str | None:
     return None
 
 
-def _auto_submitted(c: _Context) -> str | None:
+def _auto_submitted(c: RuleContext) -> str | None:
     value = c.auto_submitted
     return f"Auto-Submitted: {value}" if value else None
 
 
 def _header_present(*names: str, values: tuple[str, ...] = ()) -> Predicate:
-    def predicate(c: _Context) -> str | None:
+    def predicate(c: RuleContext) -> str | None:
         for name in names:
             for value in c.headers(name):
                 token = _first_token(value)
@@ -542,7 +544,7 @@ def _header_present(*names: str, values: tuple[str, ...] = ()) -> Predicate:
     return predicate
 
 
-def _exchange_oof(c: _Context) -> str | None:
+def _exchange_oof(c: RuleContext) -> str | None:
     # X-MS-Exchange-Inbox-Rules-Loop is set on out-of-office replies AND on mail an
     # inbox rule forwarded (human content); the OOF subject tells them apart.
     loop = c.header("x-ms-exchange-inbox-rules-loop")
@@ -551,7 +553,7 @@ def _exchange_oof(c: _Context) -> str | None:
     return _clip(f"X-MS-Exchange-Inbox-Rules-Loop: {loop}; Subject: {c.subject}")
 
 
-def _ooo_support(c: _Context) -> dict[str, str]:
+def _ooo_support(c: RuleContext) -> dict[str, str]:
     """Headers that support an out-of-office subject, by kind."""
     found: dict[str, str] = {}
     if c.return_path == "":
@@ -580,7 +582,7 @@ _OOO_SUBJECTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
 )
 
 
-def _ooo_subject(c: _Context) -> str | None:
+def _ooo_subject(c: RuleContext) -> str | None:
     # Subject is a supporting signal only (autoreply reference section 5): it needs a
     # header that a person's own mail does not carry.
     support: dict[str, str] | None = None
@@ -594,7 +596,7 @@ def _ooo_subject(c: _Context) -> str | None:
     return None
 
 
-def _system_local_part(c: _Context) -> str | None:
+def _system_local_part(c: RuleContext) -> str | None:
     addr = c.sender or c.from_header[1]
     name = system_sender_rule(addr)
     if name is None:
@@ -719,7 +721,7 @@ NO_AUTO_RESPONSE_RULES: tuple[tuple[str, Predicate], ...] = (
 )
 
 
-def _run(predicate: Predicate, ctx: _Context) -> str | None:
+def _run(predicate: Predicate, ctx: RuleContext) -> str | None:
     try:
         result = predicate(ctx)
     except Exception:
@@ -746,7 +748,7 @@ def classify(
     """
     try:
         headers = parsed.headers if parsed is not None else mime_headers.decoded_headers(message)
-        ctx = _Context(message, headers, sender, helpdesk_addresses, is_own_message_id)
+        ctx = RuleContext(message, headers, sender, helpdesk_addresses, is_own_message_id)
         for rule in RULES:
             evidence = _run(rule.predicate, ctx)
             if evidence is None:
