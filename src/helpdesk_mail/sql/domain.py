@@ -131,6 +131,32 @@ _BUMP = (
 )
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
 
+_SEARCHES: dict[int, sa.Select[Any]] = {}
+
+
+def _search_statement(words: int) -> tuple[sa.Select[Any], int]:
+    """The KB search for up to `words` words and its number of word slots (1, 2, 4 ... 32).
+
+    A few fixed shapes, each built once: SQLAlchemy compiles (and caches) a statement per
+    shape, and a search whose shape followed its number of words was compiled afresh
+    nearly every time.
+    """
+    slots = 1
+    while slots < words:
+        slots *= 2
+    statement = _SEARCHES.get(slots)
+    if statement is None:
+        haystack = sa.func.lower(kb_articles.c.title + " " + kb_articles.c.body)
+        statement = _SEARCHES[slots] = sa.select(kb_articles).where(
+            sa.or_(*(haystack.contains(sa.bindparam(f"w{i}"), escape="/") for i in range(slots)))
+        )
+    return statement, slots
+
+
+def _like_escape(word: str) -> str:
+    """`word` for a LIKE with ESCAPE '/' (as SQLAlchemy's `autoescape=True` does it)."""
+    return word.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
 
 class SqlDomain:
     """The host's data (`Domain`) in the `hdm_` domain tables, on a caller-owned connection.
@@ -263,12 +289,10 @@ class SqlDomain:
         if not words or limit <= 0:
             return ()
         probe = sorted(words, key=lambda w: (-len(w), w))[:_SEARCH_WORDS]
-        haystack = sa.func.lower(kb_articles.c.title + " " + kb_articles.c.body)
-        rows = self._run(
-            sa.select(kb_articles).where(
-                sa.or_(*(haystack.contains(w, autoescape=True) for w in probe))
-            )
-        )
+        statement, slots = _search_statement(len(probe))
+        # the unused slots repeat the last word: the OR of the LIKEs is the same
+        padded = probe + [probe[-1]] * (slots - len(probe))
+        rows = self._run(statement, {f"w{i}": _like_escape(w) for i, w in enumerate(padded)})
         scored = []
         for row in rows:
             article = _article(row)
