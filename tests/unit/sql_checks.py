@@ -308,7 +308,7 @@ class SqlChecks:
         with storage.transaction() as unit:
             with queries:
                 ticket = unit.domain.ticket(ticket_id)
-            assert queries.count == 3, queries.statements
+            assert queries.count == 2, queries.statements
             assert ticket is not None and len(ticket.message_ids) == 21
             assert ticket.subscribers == people and len(ticket.attachments) == 2
             assert all(a.content == b"" and a.size == 1 for a in ticket.attachments)
