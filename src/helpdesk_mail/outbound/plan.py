@@ -494,10 +494,10 @@ class _Counts:
         return self._known[key]
 
 
-def _widest(scope: str, limits: Iterable[RateLimit], now: datetime) -> list[tuple[str, datetime]]:
-    """The (scope, since) pair of the widest of `limits`, which the limits read first."""
+def _widest(limits: Iterable[RateLimit], now: datetime) -> datetime | None:
+    """The start of the widest window of `limits` (which the limits read first), if any."""
     minutes = [limit.minutes for limit in limits]
-    return [(scope, now - timedelta(minutes=max(minutes)))] if minutes else []
+    return now - timedelta(minutes=max(minutes)) if minutes else None
 
 
 def _limit_reached(
@@ -611,16 +611,25 @@ def _likely_counts(
     scope), so that they are read in one storage call: some may go unused (the actor,
     a suppressed address), which costs nothing but a line of the one read."""
     notif = ctx.notif
-    if ctx.ticket_id is not None:
-        yield from _widest(f"ticket:{ctx.ticket_id}", notif.ticket_rate_limits, now)
+    ticket = _widest(notif.ticket_rate_limits, now)
+    if ctx.ticket_id is not None and ticket is not None:
+        yield f"ticket:{ctx.ticket_id}", ticket
+    recipient = _widest(notif.recipient_rate_limits, now)
+    inbound = (
+        _widest(settings.incoming.sender_rate_limits, now),
+        _widest(settings.incoming.domain_rate_limits, now),
+    )
     for claim in claims:
         if not claim.email:
             continue
-        if not (claim.user is not None and claim.user.is_staff):
-            yield from _widest(f"to:{claim.email}", notif.recipient_rate_limits, now)
+        if recipient is not None and not (claim.user is not None and claim.user.is_staff):
+            yield f"to:{claim.email}", recipient
         if claim.rule.template is K.TICKET_CONFIRMATION:
-            for scope, limits in _inbound_scopes(claim.email, settings):
-                yield from _widest(scope, limits, now)
+            for (scope, _), since in zip(
+                _inbound_scopes(claim.email, settings), inbound, strict=True
+            ):
+                if since is not None:
+                    yield scope, since
 
 
 def _inbound_flood(counts: _Counts, email: str, settings: Settings, now: datetime) -> str | None:
