@@ -677,6 +677,13 @@ class InMemoryStorage:
         self.calls["notifications_since"] += 1
         return sum(1 for at in self.sent_log.get(scope, ()) if at >= since)
 
+    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> tuple[int, ...]:
+        """`notifications_since` of each `(scope, since)` pair, in order (one call)."""
+        self.calls["notifications_since_each"] += 1
+        return tuple(
+            sum(1 for at in self.sent_log.get(scope, ()) if at >= since) for scope, since in queries
+        )
+
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope."""
         self._write("sent_log", *scopes)

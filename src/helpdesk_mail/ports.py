@@ -77,6 +77,7 @@ __all__ = [
     "TransientStorageError",
     "UnitOfWork",
     "WatchUnsupported",
+    "count_each",
 ]
 
 
@@ -232,6 +233,15 @@ class NotificationCounts(Protocol):
         """How many were counted in `scope` (`ticket:12`, `to:a@b.c`) at or after `since`."""
         ...
 
+    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> Sequence[int]:
+        """`notifications_since(scope, since)` of each `(scope, since)` pair, in order, in one
+        read (the rate limits ask several at once).
+
+        Optional for an implementation of your own: without it the library asks
+        `notifications_since` once a pair (`count_each`).
+        """
+        ...
+
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope."""
         ...
@@ -306,6 +316,30 @@ class PlanReader(DomainReader, Protocol):
     def notifications_since(self, scope: str, since: datetime) -> int:
         """How many notifications were counted in `scope` at or after `since`."""
         ...
+
+    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> Sequence[int]:
+        """`notifications_since` of each `(scope, since)` pair, in order, in one read.
+
+        Optional for a reader of your own, as in `NotificationCounts`.
+        """
+        ...
+
+
+def count_each(
+    counts: NotificationCounts | PlanReader, queries: Sequence[tuple[str, datetime]]
+) -> tuple[int, ...]:
+    """`counts.notifications_since(scope, since)` of each `(scope, since)` pair, in order:
+    in one read by `notifications_since_each` when `counts` has it, else one call a pair
+    (an implementation written before that method existed)."""
+    if not queries:
+        return ()
+    each = getattr(counts, "notifications_since_each", None)
+    if each is None:
+        return tuple(counts.notifications_since(scope, since) for scope, since in queries)
+    found = tuple(int(n) for n in each(queries))
+    if len(found) != len(queries):
+        raise ValueError(f"notifications_since_each: {len(found)} counts for {len(queries)}")
+    return found
 
 
 class UnitOfWork(Protocol):

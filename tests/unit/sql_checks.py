@@ -308,7 +308,7 @@ class SqlChecks:
         with storage.transaction() as unit:
             with queries:
                 ticket = unit.domain.ticket(ticket_id)
-            assert queries.count == 3, queries.statements
+            assert queries.count == 2, queries.statements
             assert ticket is not None and len(ticket.message_ids) == 21
             assert ticket.subscribers == people and len(ticket.attachments) == 2
             assert all(a.content == b"" and a.size == 1 for a in ticket.attachments)
@@ -570,6 +570,37 @@ class SqlChecks:
             assert not unit.domain.check_password("tina@acme.test", "other")
         # new tickets continue after the loaded ones
         assert storage.commit([ticket_action(None)], at=T0).ticket_id == 3
+
+    def test_kb_search_of_any_number_of_words_matches_the_in_memory_one(self) -> None:
+        from helpdesk_mail.model import KBArticle
+
+        storage = self.storage()
+        memory = InMemoryStorage()
+        articles = [
+            KBArticle(1, "Printer on fire", None, "", "The fuser overheats."),
+            KBArticle(2, "snake_case names", None, "", "50% off /path/to/file"),
+            KBArticle(3, "Word soup", None, "", " ".join(f"word{i:02d}" for i in range(40))),
+            KBArticle(4, "Underscores", None, "", "a name like snakeXcase is no match"),
+        ]
+        for target in (storage, memory):
+            for article in articles:
+                target.add_kb_article(article)
+        texts = [
+            "printer",
+            "printer fuser",
+            "snake_case",  # `_` and `%` are no wildcards
+            "100% /path/to/file",
+            "fire " + " ".join(f"word{i:02d}" for i in range(3)),
+            " ".join(f"word{i:02d}" for i in range(5)),
+            " ".join(f"word{i:02d}" for i in range(40)),  # more words than the SQL probes
+            "none of these",
+        ]
+        with storage.transaction() as unit:
+            for text in texts:
+                for limit in (1, 3):
+                    found = unit.domain.search_kb(text, limit)
+                    assert found == memory.search_kb(text, limit), (text, limit)
+            assert [a.id for a in unit.domain.search_kb("snake_case", 3)] == [2]
 
     # --- the whole loop: the demo's mail through the poller and the deliverer ---
 

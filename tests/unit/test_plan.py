@@ -535,6 +535,58 @@ def test_recipient_limit_in_cc_mode_drops_only_that_address() -> None:
     assert [r.email for r in email.to] == [BOB] and [r.email for r in email.cc] == ["c@example.com"]
 
 
+class CountsOneByOne(InMemoryStorage):
+    """A reader written before `notifications_since_each`: its counts are read one by one."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "notifications_since_each":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+
+def test_a_plan_reads_its_counts_in_one_call() -> None:
+    many = tuple(f"user{i}@example.com" for i in range(30))
+    storage, clock = make_storage(subscribers=many), ManualClock()
+    storage.record_notification([f"to:{many[0]}"], clock.now())
+    storage.calls.clear()
+    p = plan(TicketUpdated(1, JANE), storage, clock)
+    assert len(p.emails) == 31  # the 30 and Tom
+    assert storage.calls["notifications_since_each"] == 1
+    assert storage.calls["notifications_since"] == 0
+
+
+def scenarios() -> list[tuple[InMemoryStorage, ManualClock, Event, dict[str, Any]]]:
+    """Plans near and over each rate limit, on a storage with `notifications_since_each`."""
+    found: list[tuple[InMemoryStorage, ManualClock, Event, dict[str, Any]]] = []
+    for storage_type in (InMemoryStorage, CountsOneByOne):
+        clock = ManualClock()
+        storage = storage_type()
+        for user in make_storage().users_by_email.values():
+            storage.add_user(user)
+        storage.add_ticket(make_storage(subscribers=(JANE, BOB, "c@example.com")).tickets[1])
+        for i in range(45):  # over the limits of the last 10 and 60 minutes
+            at = clock.now() - timedelta(seconds=30 * i)
+            storage.record_notification([f"to:{BOB}", "ticket:1"], at)
+            storage.record_notification([f"from:{JANE}", "domain:many.example"], at)
+        for event, notifications in [
+            (TicketUpdated(1, TOM), {}),
+            (TicketUpdated(1, JANE), {"ticket_rate_limits": ()}),
+            (TicketUpdated(1, JANE), {"ticket_rate_limits": (), "recipient_rate_limits": ()}),
+            (TicketCreated(1, JANE), {"ticket_rate_limits": ()}),
+            (TicketCreated(1, "c@many.example"), {}),
+        ]:
+            found.append((storage, clock, event, notifications))
+    return found
+
+
+def test_a_reader_without_notifications_since_each_gets_the_same_plans() -> None:
+    plans = [plan(event, s, clock, **notif) for s, clock, event, notif in scenarios()]
+    half = len(plans) // 2
+    assert plans[:half] == plans[half:]
+    details = {d.detail for p in plans for d in p.skipped if d.reason == "rate_limited"}
+    assert len(details) == 3, details  # the ticket, a recipient, a sender's flood
+
+
 # --- the master switch, purity, errors ---
 
 

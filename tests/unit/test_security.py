@@ -583,6 +583,53 @@ def test_a_held_flood_email_can_be_replayed() -> None:
     assert poller.replay(held).status.value == "processed"
 
 
+class _CountsOneByOne(InMemoryStorage):
+    """Books written before `notifications_since_each`: their counts are read one by one."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "notifications_since_each":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+
+@pytest.mark.parametrize(
+    ("sender", "domain", "expected"),
+    [(8, 100, (16, 14)), (12, 20, (20, 10))],  # the senders' limit first, the domain's
+)
+def test_books_without_counts_in_one_read_hold_the_same_flood(
+    monkeypatch: pytest.MonkeyPatch, sender: int, domain: int, expected: tuple[int, int]
+) -> None:
+    raws = [
+        mail(sender=f"x{n % 2}@victim.example", subject=f"Hi {n}", message_id=f"<o{n}@x>")
+        for n in range(30)
+    ]
+    limits = {
+        "sender_rate_limits": (RateLimit(sender, 10),),
+        "domain_rate_limits": (RateLimit(domain, 60),),
+    }
+
+    def outcome() -> tuple[int, int, list[str]]:
+        desk, report = _flooded(raws, **limits)
+        return report.processed, report.held, [str(m["Subject"]) for m in desk.outbox.messages]
+
+    calls = {"each": 0}
+    real = InMemoryStorage.notifications_since_each
+
+    def spy(self: InMemoryStorage, queries: Any) -> Any:
+        calls["each"] += 1
+        return real(self, queries)
+
+    monkeypatch.setattr(InMemoryStorage, "notifications_since_each", spy)
+    batched = outcome()
+    assert batched[:2] == expected and calls["each"] > 0
+    old = _CountsOneByOne()
+    for user in make_storage().users_by_email.values():
+        old.add_user(user)
+    monkeypatch.setattr(f"{__name__}.make_storage", lambda: old)
+    calls["each"] = 0
+    assert outcome() == batched and calls["each"] == 0
+
+
 # --- item 4: backscatter -------------------------------------------------------------
 
 

@@ -41,7 +41,7 @@ from ..events import (
 from ..kinds import TemplateKind, kinds_where
 from ..model import KBArticle, Role, Ticket, User
 from ..planned import NotificationPlan, PlannedEmail, Recipient, SkippedRecipient
-from ..ports import Clock, PlanReader
+from ..ports import Clock, PlanReader, count_each
 from ..settings import NotificationSettings, RateLimit, Settings
 
 __all__ = [
@@ -472,8 +472,36 @@ def _address(ctx: _Context) -> list[_Claim]:
     return list(claimed.values())
 
 
+class _Counts:
+    """The notification counts one plan reads: those it will likely need read together in
+    one storage call (`read`, through `PlanReader.notifications_since_each`), and each
+    (scope, since) read at most once: the plan is made from one look at the counts."""
+
+    def __init__(self, storage: PlanReader) -> None:
+        self.storage = storage
+        self._known: dict[tuple[str, datetime], int] = {}
+
+    def read(self, queries: Iterable[tuple[str, datetime]]) -> None:
+        """Read the counts of these (scope, since) pairs now, in one call."""
+        wanted = [q for q in dict.fromkeys(queries) if q not in self._known]
+        self._known.update(zip(wanted, count_each(self.storage, wanted), strict=True))
+
+    def since(self, scope: str, since: datetime) -> int:
+        """Notifications counted in `scope` at or after `since`."""
+        key = (scope, since)
+        if key not in self._known:
+            self._known[key] = self.storage.notifications_since(scope, since)
+        return self._known[key]
+
+
+def _widest(limits: Iterable[RateLimit], now: datetime) -> datetime | None:
+    """The start of the widest window of `limits` (which the limits read first), if any."""
+    minutes = [limit.minutes for limit in limits]
+    return now - timedelta(minutes=max(minutes)) if minutes else None
+
+
 def _limit_reached(
-    storage: PlanReader, scope: str, limits: Iterable[RateLimit], now: datetime
+    counts: _Counts, scope: str, limits: Iterable[RateLimit], now: datetime
 ) -> RateLimit | None:
     """The first of `limits` (at most `count` in `minutes`) that `scope` already reached.
 
@@ -484,15 +512,14 @@ def _limit_reached(
     if not limits:
         return None
     widest = max(limit.minutes for limit in limits)
-    total = storage.notifications_since(scope, now - timedelta(minutes=widest))
+    total = counts.since(scope, now - timedelta(minutes=widest))
     if total < min(limit.count for limit in limits):
         return None
     return next(
         (
             limit
             for limit in limits
-            if storage.notifications_since(scope, now - timedelta(minutes=limit.minutes))
-            >= limit.count
+            if counts.since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count
         ),
         None,
     )
@@ -511,18 +538,20 @@ def _protect(
     ]
     ticket_scope = f"ticket:{ctx.ticket_id}" if ctx.ticket_id is not None else None
     ticket_limit: list[RateLimit | None] = []  # asked of storage once, only if needed
+    counts = _Counts(storage)
+    counts.read(_likely_counts(ctx, claims, settings, now))
 
     def limited(email: str, staff: bool) -> str | None:
         """The flood limit `email` is over, described; None when it may be mailed."""
         if ticket_scope is not None:
             if not ticket_limit:
                 ticket_limit.append(
-                    _limit_reached(storage, ticket_scope, notif.ticket_rate_limits, now)
+                    _limit_reached(counts, ticket_scope, notif.ticket_rate_limits, now)
                 )
             if ticket_limit[0] is not None:
                 return f"ticket {ctx.ticket_id}: {_describe(ticket_limit[0])}"
         if not staff:
-            hit = _limit_reached(storage, f"to:{email}", notif.recipient_rate_limits, now)
+            hit = _limit_reached(counts, f"to:{email}", notif.recipient_rate_limits, now)
             if hit is not None:
                 return f"recipient: {_describe(hit)}"
         return None
@@ -549,7 +578,7 @@ def _protect(
         if reason is None:
             detail = limited(email, staff)
             if detail is None and rule.template is K.TICKET_CONFIRMATION:
-                detail = _inbound_flood(storage, email, settings, now)
+                detail = _inbound_flood(counts, email, settings, now)
             if detail is not None:
                 skipped.append(SkippedRecipient(email, R.RATE_LIMITED, detail))
                 return
@@ -564,28 +593,61 @@ def _protect(
     return NotificationPlan(_emails(ctx, kept), tuple(skipped))
 
 
-def _inbound_flood(
-    storage: PlanReader, email: str, settings: Settings, now: datetime
-) -> str | None:
+def _inbound_scopes(
+    email: str, settings: Settings
+) -> tuple[tuple[str, tuple[RateLimit, ...]], ...]:
+    """The inbound flood scopes of a sender (their address, their domain) and their limits."""
+    incoming = settings.incoming
+    return (
+        (f"from:{email}", tuple(incoming.sender_rate_limits)),
+        (f"domain:{email.rpartition('@')[2]}", tuple(incoming.domain_rate_limits)),
+    )
+
+
+def _likely_counts(
+    ctx: _Context, claims: Iterable[_Claim], settings: Settings, now: datetime
+) -> Iterator[tuple[str, datetime]]:
+    """The counts judging `claims` reads unless a limit is near (the widest window of each
+    scope), so that they are read in one storage call: some may go unused (the actor,
+    a suppressed address), which costs nothing but a line of the one read."""
+    notif = ctx.notif
+    ticket = _widest(notif.ticket_rate_limits, now)
+    if ctx.ticket_id is not None and ticket is not None:
+        yield f"ticket:{ctx.ticket_id}", ticket
+    recipient = _widest(notif.recipient_rate_limits, now)
+    inbound = (
+        _widest(settings.incoming.sender_rate_limits, now),
+        _widest(settings.incoming.domain_rate_limits, now),
+    )
+    for claim in claims:
+        if not claim.email:
+            continue
+        if recipient is not None and not (claim.user is not None and claim.user.is_staff):
+            yield f"to:{claim.email}", recipient
+        if claim.rule.template is K.TICKET_CONFIRMATION:
+            for (scope, _), since in zip(
+                _inbound_scopes(claim.email, settings), inbound, strict=True
+            ):
+                if since is not None:
+                    yield scope, since
+
+
+def _inbound_flood(counts: _Counts, email: str, settings: Settings, now: datetime) -> str | None:
     """The inbound flood limit the address (or its domain) is over, described, if any: a
     confirmation answers no sender while their mail (or their domain's) floods in. The
     counts include the email confirmed, so over means more than the limit."""
-    incoming = settings.incoming
-    for scope, limits in (
-        (f"from:{email}", incoming.sender_rate_limits),
-        (f"domain:{email.rpartition('@')[2]}", incoming.domain_rate_limits),
-    ):
+    for scope, limits in _inbound_scopes(email, settings):
         if not limits:
             continue
         # the widest window first, as `_limit_reached` does: when even it holds no more
         # than the smallest count, no window is over (one storage call, not one a window)
         widest = max(limit.minutes for limit in limits)
-        total = storage.notifications_since(scope, now - timedelta(minutes=widest))
+        total = counts.since(scope, now - timedelta(minutes=widest))
         if total <= min(limit.count for limit in limits):
             continue
         for limit in limits:
             since = now - timedelta(minutes=limit.minutes)
-            if storage.notifications_since(scope, since) > limit.count:
+            if counts.since(scope, since) > limit.count:
                 return f"sender flood: {scope} over {limit.count} emails in {limit.minutes} minutes"
     return None
 

@@ -80,6 +80,7 @@ from ..ports import (
     SendTransport,
     Storage,
     UnitOfWork,
+    count_each,
 )
 from ..records import DeliveryStatus, EventStatus, OutboxEntry, SentRecord
 from ..settings import Settings
@@ -282,6 +283,10 @@ class PlanView:
     def notifications_since(self, scope: str, since: datetime) -> int:
         """Notifications counted in `scope` since then."""
         return self._books.notifications_since(scope, since)
+
+    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> tuple[int, ...]:
+        """Notifications counted in each `(scope, since)`, in one read where the books can."""
+        return count_each(self._books, queries)
 
 
 def _view(unit: UnitOfWork) -> PlanView:

@@ -104,6 +104,7 @@ from ..ports import (
     RandomSource,
     Storage,
     TransientStorageError,
+    count_each,
 )
 from ..records import MailboxState, PoisonRecord, ReceiptKey
 from ..settings import MailboxAccount, RateLimit, Settings
@@ -919,9 +920,17 @@ class Poller:
             (f"from:{sender}", incoming.sender_rate_limits),
             (f"domain:{sender.rpartition('@')[2]}", incoming.domain_rate_limits),
         )
+        # the widest window of each scope, read together: when even it holds fewer than
+        # the smallest count, no window of that scope can be over
+        widest = [
+            (scope, now - timedelta(minutes=max(limit.minutes for limit in limits)))
+            for scope, limits in scopes
+            if limits
+        ]
+        totals = dict(zip((scope for scope, _ in widest), count_each(books, widest), strict=True))
         hit: tuple[str, RateLimit] | None = None
         for scope, limits in scopes:
-            limit = _over(books, scope, limits, now)
+            limit = _over(books, scope, limits, now, totals.get(scope, 0))
             if limit is not None:
                 hit = (scope, limit)
                 break
@@ -962,18 +971,14 @@ class Poller:
 
 
 def _over(
-    books: Bookkeeping, scope: str, limits: Sequence[RateLimit], now: datetime
+    books: Bookkeeping, scope: str, limits: Sequence[RateLimit], now: datetime, widest: int
 ) -> RateLimit | None:
-    """The first of `limits` that `scope` has already reached at `now`, if any.
+    """The first of `limits` that `scope` has already reached at `now`, if any, given
+    `widest`, its count in the widest of the windows (read first, for all scopes at once).
 
-    The widest window is read first: when even it holds fewer than the smallest count,
-    no window can be over (one storage call instead of one per window)."""
-    if not limits:
-        return None
-    widest = max(limit.minutes for limit in limits)
-    if books.notifications_since(scope, now - timedelta(minutes=widest)) < min(
-        limit.count for limit in limits
-    ):
+    When even the widest window holds fewer than the smallest count, no window can be
+    over (no further storage call)."""
+    if not limits or widest < min(limit.count for limit in limits):
         return None
     for limit in limits:
         if books.notifications_since(scope, now - timedelta(minutes=limit.minutes)) >= limit.count:

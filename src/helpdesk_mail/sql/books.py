@@ -67,6 +67,34 @@ _COUNT = sa.select(sa.func.count()).where(
     notification_counts.c.scope_sha256 == sa.bindparam("digest"),
     notification_counts.c.at >= sa.bindparam("since"),
 )
+_COUNTS_AT_ONCE = 64
+"""At most this many counts in one statement of `notifications_since_each`."""
+_COUNTS: dict[int, sa.Select[Any]] = {}
+
+
+def _counts_statement(queries: int) -> tuple[sa.Select[Any], int]:
+    """One row of `slots` counts (1, 2, 4 ... 64 slots, the least that holds `queries`),
+    each the scalar subquery of `_COUNT`: a few fixed shapes, built and compiled once."""
+    slots = 1
+    while slots < queries:
+        slots *= 2
+    statement = _COUNTS.get(slots)
+    if statement is None:
+        statement = _COUNTS[slots] = sa.select(
+            *(
+                sa.select(sa.func.count())
+                .where(
+                    notification_counts.c.scope_sha256 == sa.bindparam(f"d{i}"),
+                    notification_counts.c.at >= sa.bindparam(f"s{i}"),
+                )
+                .scalar_subquery()
+                .label(f"c{i}")
+                for i in range(slots)
+            )
+        )
+    return statement, slots
+
+
 _SENT = sa.select(sent_ledger).where(sent_ledger.c.key_sha256 == sa.bindparam("digest"))
 
 
@@ -327,6 +355,23 @@ class SqlBookkeeping:
     def notifications_since(self, scope: str, since: datetime) -> int:
         """How many were counted in `scope` at or after `since` (an index range scan)."""
         return int(self._run(_COUNT, {"digest": digest(scope), "since": since}).scalar_one())
+
+    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> tuple[int, ...]:
+        """`notifications_since` of each `(scope, since)` pair, in order: one statement
+        (per 64 pairs) of one index range scan a pair."""
+        found: list[int] = []
+        for start in range(0, len(queries), _COUNTS_AT_ONCE):
+            chunk = queries[start : start + _COUNTS_AT_ONCE]
+            statement, slots = _counts_statement(len(chunk))
+            # the unused slots repeat the last pair (their counts are dropped)
+            padded = [*chunk, *[chunk[-1]] * (slots - len(chunk))]
+            values: dict[str, Any] = {}
+            for i, (scope, since) in enumerate(padded):
+                values[f"d{i}"] = digest(scope)
+                values[f"s{i}"] = since
+            row = self._run(statement, values).one()
+            found.extend(int(n) for n in row[: len(chunk)])
+        return tuple(found)
 
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope (a row each)."""

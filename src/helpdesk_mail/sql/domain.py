@@ -6,7 +6,7 @@ Like `SqlBookkeeping` it works on a connection the caller owns and never commits
 lock (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` of `SqlStorage`
 already serialises writers), so `RequireTicket` compares the status and version that the
 rest of the transaction writes against. Reads are light and take a fixed number of
-queries whatever the size of the ticket: `ticket()` three, `comments()` two,
+queries whatever the size of the ticket: `ticket()` two, `comments()` two,
 `users()` one (per 500 addresses), attachments without their bytes.
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
@@ -83,7 +83,19 @@ def _words(text: str) -> set[str]:
 _TICKET_ID: sa.BindParameter[int] = sa.bindparam("ticket_id", type_=sa.Integer)
 _READ_USER = sa.select(users).where(users.c.email == sa.bindparam("email"))
 _READ_USERS = sa.select(users).where(users.c.email.in_(sa.bindparam("emails", expanding=True)))
-_READ_TICKET = sa.select(tickets).where(tickets.c.id == _TICKET_ID)
+_FILE_COLUMNS = ("id", "filename", "content_type", "size", "inline", "content_id", "url")
+# the ticket and its own files (not its comments'), a row a file (one row when it has none)
+_READ_TICKET_AND_FILES = (
+    sa.select(tickets, *(attachments.c[name].label(f"file_{name}") for name in _FILE_COLUMNS))
+    .select_from(
+        tickets.outerjoin(
+            attachments,
+            sa.and_(attachments.c.ticket_id == tickets.c.id, attachments.c.comment_id.is_(None)),
+        )
+    )
+    .where(tickets.c.id == _TICKET_ID)
+    .order_by(attachments.c.id)
+)
 _PEOPLE_AND_IDS = sa.union_all(
     sa.select(
         sa.literal_column("0", sa.Integer).label("kind"),
@@ -103,11 +115,6 @@ _PEOPLE_AND_IDS = sa.union_all(
 ).subquery()
 _READ_PEOPLE_AND_IDS = sa.select(_PEOPLE_AND_IDS.c.kind, _PEOPLE_AND_IDS.c.value).order_by(
     _PEOPLE_AND_IDS.c.kind, _PEOPLE_AND_IDS.c.seq
-)
-_READ_TICKET_FILES = (
-    sa.select(attachments)
-    .where(attachments.c.ticket_id == _TICKET_ID, attachments.c.comment_id.is_(None))
-    .order_by(attachments.c.id)
 )
 _READ_COMMENTS = (
     sa.select(comments).where(comments.c.ticket_id == _TICKET_ID).order_by(comments.c.id)
@@ -130,6 +137,32 @@ _BUMP = (
     .values(version=tickets.c.version + 1)
 )
 _LOCK_FOR_UPDATE = _LOCK.with_for_update()
+
+_SEARCHES: dict[int, sa.Select[Any]] = {}
+
+
+def _search_statement(words: int) -> tuple[sa.Select[Any], int]:
+    """The KB search for up to `words` words and its number of word slots (1, 2, 4 ... 32).
+
+    A few fixed shapes, each built once: SQLAlchemy compiles (and caches) a statement per
+    shape, and a search whose shape followed its number of words was compiled afresh
+    nearly every time.
+    """
+    slots = 1
+    while slots < words:
+        slots *= 2
+    statement = _SEARCHES.get(slots)
+    if statement is None:
+        haystack = sa.func.lower(kb_articles.c.title + " " + kb_articles.c.body)
+        statement = _SEARCHES[slots] = sa.select(kb_articles).where(
+            sa.or_(*(haystack.contains(sa.bindparam(f"w{i}"), escape="/") for i in range(slots)))
+        )
+    return statement, slots
+
+
+def _like_escape(word: str) -> str:
+    """`word` for a LIKE with ESCAPE '/' (as SQLAlchemy's `autoescape=True` does it)."""
+    return word.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 class SqlDomain:
@@ -199,19 +232,18 @@ class SqlDomain:
     def ticket(self, ticket_id: int) -> Ticket | None:
         """The ticket (attachments without bytes, Message-IDs oldest first), or None.
 
-        Three queries: the ticket, its subscribers, Message-IDs and unsubscribed addresses
-        together, its files.
+        Two queries: the ticket with its files (a row a file), then its subscribers,
+        Message-IDs and unsubscribed addresses together.
         """
         key = {"ticket_id": ticket_id}
-        row = self._run(_READ_TICKET, key).first()
-        if row is None:
+        rows = self._run(_READ_TICKET_AND_FILES, key).all()
+        if not rows:
             return None
+        found = [_ticket_file(r) for r in rows if r.file_id is not None]
         listed: tuple[list[str], list[str], list[str]] = ([], [], [])
         for item in self._run(_READ_PEOPLE_AND_IDS, key):
             listed[item.kind].append(item.value)
-        files_of = self._run(_READ_TICKET_FILES, key)
-        found = [_attachment(a) for a in files_of]
-        return _ticket(row, listed[0], listed[1], found, listed[2])
+        return _ticket(rows[0], listed[0], listed[1], found, listed[2])
 
     def ticket_ids(self, last: int | None = None) -> list[int]:
         """The ids of the tickets, ascending (only the `last` ones when given): for listings,
@@ -263,12 +295,10 @@ class SqlDomain:
         if not words or limit <= 0:
             return ()
         probe = sorted(words, key=lambda w: (-len(w), w))[:_SEARCH_WORDS]
-        haystack = sa.func.lower(kb_articles.c.title + " " + kb_articles.c.body)
-        rows = self._run(
-            sa.select(kb_articles).where(
-                sa.or_(*(haystack.contains(w, autoescape=True) for w in probe))
-            )
-        )
+        statement, slots = _search_statement(len(probe))
+        # the unused slots repeat the last word: the OR of the LIKEs is the same
+        padded = probe + [probe[-1]] * (slots - len(probe))
+        rows = self._run(statement, {f"w{i}": _like_escape(w) for i, w in enumerate(padded)})
         scored = []
         for row in rows:
             article = _article(row)
@@ -714,6 +744,19 @@ def _attachment(row: sa.Row[Any]) -> Attachment:
         content_id=row.content_id,
         url=row.url,
         id=str(row.id),
+    )
+
+
+def _ticket_file(row: sa.Row[Any]) -> Attachment:
+    """A file of `_READ_TICKET_AND_FILES` (its columns prefixed `file_`)."""
+    return Attachment(
+        filename=row.file_filename,
+        content_type=row.file_content_type,
+        size=int(row.file_size),
+        inline=bool(row.file_inline),
+        content_id=row.file_content_id,
+        url=row.file_url,
+        id=str(row.file_id),
     )
 
 

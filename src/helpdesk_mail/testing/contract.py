@@ -52,7 +52,7 @@ from ..actions import (
 from ..commit import commit
 from ..events import Event, TicketCreated, TicketUpdated
 from ..model import Attachment, Role, TicketStatus
-from ..ports import Storage
+from ..ports import Storage, count_each
 from ..records import (
     DeliveryStatus,
     EventStatus,
@@ -471,6 +471,35 @@ class StorageContract:
             assert unit.books.notifications_since("ticket:1", T0 + timedelta(minutes=1)) == 1
             assert unit.books.notifications_since(f"to:{JANE}", T0) == 1
             assert unit.books.notifications_since("ticket:2", T0) == 0
+
+    def test_counts_of_several_scopes_in_one_read(self, storage: Storage) -> None:
+        # `notifications_since_each` is optional: without it `count_each` asks one by one
+        scopes = [
+            "ticket:1",
+            f"to:{JANE}",
+            "ticket:2",
+            *(f"to:u{i}@example.com" for i in range(70)),
+        ]
+        with storage.transaction() as unit:
+            unit.books.record_notification(["ticket:1", f"to:{JANE}"], T0)
+            unit.books.record_notification(
+                ["ticket:1", "to:u69@example.com"], T0 + timedelta(minutes=5)
+            )
+        with storage.transaction() as unit:
+            queries = [
+                (scope, T0 + timedelta(minutes=minutes))
+                for minutes in (0, 1, 5, 6)
+                for scope in scopes
+            ]
+            queries.append(("ticket:1", T0))  # a pair asked twice
+            expected = tuple(unit.books.notifications_since(s, t) for s, t in queries)
+            assert expected[:3] == (2, 1, 0) and sum(expected) == 10
+            assert count_each(unit.books, queries) == expected
+            assert count_each(unit.books, queries[:1]) == expected[:1]
+            assert count_each(unit.books, []) == ()
+            if hasattr(unit.books, "notifications_since_each"):
+                assert tuple(unit.books.notifications_since_each(queries)) == expected
+                assert tuple(unit.books.notifications_since_each([])) == ()
 
     # --- mailboxes and poison ---
 
