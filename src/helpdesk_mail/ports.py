@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Bookkeeping",
     "Clock",
+    "CountsEach",
     "Domain",
     "DomainReader",
     "EventOutbox",
@@ -233,15 +234,6 @@ class NotificationCounts(Protocol):
         """How many were counted in `scope` (`ticket:12`, `to:a@b.c`) at or after `since`."""
         ...
 
-    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> Sequence[int]:
-        """`notifications_since(scope, since)` of each `(scope, since)` pair, in order, in one
-        read (the rate limits ask several at once).
-
-        Optional for an implementation of your own: without it the library asks
-        `notifications_since` once a pair (`count_each`).
-        """
-        ...
-
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope."""
         ...
@@ -317,11 +309,15 @@ class PlanReader(DomainReader, Protocol):
         """How many notifications were counted in `scope` at or after `since`."""
         ...
 
-    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> Sequence[int]:
-        """`notifications_since` of each `(scope, since)` pair, in order, in one read.
 
-        Optional for a reader of your own, as in `NotificationCounts`.
-        """
+@runtime_checkable
+class CountsEach(Protocol):
+    """Optional beside `NotificationCounts` and `PlanReader`: several counts in one read
+    (the rate limits ask several at once). Without it the library asks
+    `notifications_since` once a pair (`count_each`)."""
+
+    def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> Sequence[int]:
+        """`notifications_since(scope, since)` of each `(scope, since)` pair, in order."""
         ...
 
 
@@ -329,11 +325,10 @@ def count_each(
     counts: NotificationCounts | PlanReader, queries: Sequence[tuple[str, datetime]]
 ) -> tuple[int, ...]:
     """`counts.notifications_since(scope, since)` of each `(scope, since)` pair, in order:
-    in one read by `notifications_since_each` when `counts` has it, else one call a pair
-    (an implementation written before that method existed)."""
+    in one read when `counts` is also a `CountsEach`, else one call a pair."""
     if not queries:
         return ()
-    each = getattr(counts, "notifications_since_each", None)
+    each = getattr(counts, "notifications_since_each", None)  # what an instance has
     if each is None:
         return tuple(counts.notifications_since(scope, since) for scope, since in queries)
     found = tuple(int(n) for n in each(queries))
