@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from helpdesk_mail.actions import Discard
 from helpdesk_mail.ports import Storage, TransientStorageError
 from helpdesk_mail.sql import SqlStorage, SqlTransientError, make_engine, upgrade
+from helpdesk_mail.sql import engine as engine_module
 from helpdesk_mail.testing import StorageContract
 
 pytest.register_assert_rewrite("unit.sql_checks")
@@ -75,6 +76,34 @@ class TestPostgresChecks(SqlChecks):
         with storage.transaction() as unit:
             assert not unit.books.is_processed(_key())
         assert storage.commit([Discard("bounce")], _key(), at=T0).duplicate is False
+
+    def _terminate_pooled_connection(self, storage: SqlStorage) -> None:
+        """Ends, from another session, the server process of the storage's pooled connection."""
+        with storage.transaction() as unit:
+            pid = unit.connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        with self.engine().connect() as other:
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+    def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        storage = self.storage()
+        self._terminate_pooled_connection(storage)
+        monkeypatch.setattr(engine_module, "PING_IDLE_SECONDS", 0.0)  # idle long enough
+        with storage.transaction() as unit:  # pinged at checkout, replaced: no error
+            assert not unit.books.is_processed(_key())
+
+    def test_a_connection_in_steady_use_is_not_pinged(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        storage = self.storage()
+        self._terminate_pooled_connection(storage)
+        monkeypatch.setattr(engine_module, "PING_IDLE_SECONDS", 3600.0)
+        # not pinged: the dropped connection fails the transaction, as a transient error
+        with pytest.raises(SqlTransientError), storage.transaction() as unit:
+            unit.books.is_processed(_key())
+        with storage.transaction() as unit:  # the pool connects afresh
+            assert not unit.books.is_processed(_key())
 
     def test_a_second_committer_of_a_key_waits_on_the_unique_index_then_sees_it(self) -> None:
         storage = self.storage()

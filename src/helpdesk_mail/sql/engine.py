@@ -5,8 +5,12 @@ foreign keys on, a busy timeout (a writer waits for another instead of failing a
 WAL (readers never block the writer), and `BEGIN IMMEDIATE` for every transaction: a
 transaction takes the write lock when it starts, so two processes never both read and
 then deadlock upgrading to write (SQLite would fail one of them with "database is
-locked" at once, without waiting). PostgreSQL engines get `pool_pre_ping` (a connection
-the server dropped is replaced before use).
+locked" at once, without waiting). PostgreSQL engines check a pooled connection that
+sat idle for `PING_IDLE_SECONDS` or more before handing it out (`ping_when_idle`): a
+connection the server dropped meanwhile is replaced before use. A connection in steady
+use is not pinged (SQLAlchemy's `pool_pre_ping` pings at every checkout: one round trip
+more for each transaction); if the server dropped it anyway, the statement fails as a
+transient error and the pool replaces its connections.
 
 Internal: not part of the public API (docs/architecture.md, "The public surface").
 """
@@ -14,15 +18,26 @@ Internal: not part of the public API (docs/architecture.md, "The public surface"
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 from sqlalchemy.pool import StaticPool
 
-__all__ = ["DatabaseUrlError", "configure_engine", "is_transient", "make_engine"]
+__all__ = [
+    "PING_IDLE_SECONDS",
+    "DatabaseUrlError",
+    "configure_engine",
+    "is_transient",
+    "make_engine",
+    "ping_when_idle",
+]
 
 BUSY_TIMEOUT = 30.0
+
+PING_IDLE_SECONDS = 2.0
+"""A pooled PostgreSQL connection idle this long is pinged before it is handed out."""
 """Seconds a SQLite writer waits for another one before giving up ("database is locked")."""
 
 # PostgreSQL SQLSTATE classes and codes worth trying again: connection exceptions,
@@ -65,11 +80,40 @@ def make_engine(url: str | sa.URL, busy_timeout: float = BUSY_TIMEOUT, **kwargs:
         kwargs["connect_args"] = connect_args
         if parsed.database in (None, "", ":memory:"):
             kwargs.setdefault("poolclass", StaticPool)
-    elif parsed.get_backend_name() == "postgresql":
-        kwargs.setdefault("pool_pre_ping", True)
     engine = sa.create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "postgresql" and not kwargs.get("pool_pre_ping"):
+        ping_when_idle(engine)
     configure_engine(engine, busy_timeout)
     return engine
+
+
+def ping_when_idle(engine: sa.Engine) -> sa.Engine:
+    """Ping a pooled connection at checkout when it was idle `PING_IDLE_SECONDS` or more
+    (a failed ping replaces it with a fresh connection). Doing it twice changes nothing."""
+    if not event.contains(engine, "checkout", _ping_if_idle):
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_checkin(dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    since = record.info.get("checked_in_at")
+    if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+        return  # new, or in steady use
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()
+    except Exception as error:  # the server dropped it: the pool connects afresh
+        raise exc.DisconnectionError(f"a pooled connection failed its ping: {error}") from error
 
 
 def configure_engine(engine: sa.Engine, busy_timeout: float = BUSY_TIMEOUT) -> sa.Engine:
