@@ -7,6 +7,7 @@ mailbag and no injected failures.
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import ssl
 import sys
@@ -42,11 +43,16 @@ TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOi.test-access-token"
 OAUTH_USER = "o365@example.test"
 
 
-@pytest.fixture(scope="module")
-def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SMTPTestServer]:
+@pytest.fixture(scope="module", params=[False, True], ids=["one-by-one", "pipelining"])
+def smtp_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[SMTPTestServer]:
+    """The test server, once offering PIPELINING (RFC 2920) and once not: every test
+    that sends through it runs both ways."""
     srv = SMTPTestServer(
         tls_dir=str(tmp_path_factory.mktemp("smtp-tls")),
         oauth2_tokens={OAUTH_USER: TOKEN},
+        pipelining=request.param,
     )
     srv.start()
     yield srv
@@ -271,6 +277,17 @@ def test_421_on_mail_from_a_fresh_connection_is_temporary(smtp: SMTPTestServer) 
     assert smtp.messages == []
 
 
+def test_a_refused_sender_sends_nothing_and_keeps_the_connection(smtp: SMTPTestServer) -> None:
+    smtp.mail_responses.append("550 5.7.1 Sender not allowed")
+    with transport(outgoing(smtp)) as t:
+        with pytest.raises(SmtpSendError, match=r"sender helpdesk@example\.test refused") as info:
+            t.send(message())
+        assert (info.value.code, info.value.temporary) == (550, False)
+        t.send(message(Subject="next"))  # the same connection serves the next message
+    [got] = smtp.wait_for(1)
+    assert got.message["Subject"] == "next"
+    assert t.connections == 1
+
 def test_451_on_data_is_temporary(smtp: SMTPTestServer) -> None:
     smtp.data_response = "451 4.3.0 Try again later"
     with pytest.raises(SmtpSendError) as info:
@@ -339,6 +356,37 @@ def test_auth_required_but_no_credentials(
             t.send(message())
         assert (info.value.code, info.value.temporary) == (530, False)
         assert srv.messages == []
+
+
+# --- PIPELINING ---
+
+
+def test_with_pipelining_mail_rcpt_and_data_go_in_one_write(
+    smtp: SMTPTestServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writes: list[bytes] = []
+    send = smtplib.SMTP.send
+
+    def counted(self: smtplib.SMTP, s: str | bytes) -> None:
+        writes.append(s.encode("ascii") if isinstance(s, str) else s)
+        send(self, s)
+
+    with transport(outgoing(smtp)) as t:
+        t.open()
+        monkeypatch.setattr(smtplib.SMTP, "send", counted)
+        t.send(message(["jane@example.com", "bob@example.com"]))
+    monkeypatch.undo()
+    [got] = smtp.wait_for(1)
+    assert got.rcpt_tos == ["jane@example.com", "bob@example.com"]
+    commands = [w for w in writes if not w.startswith(b"From:")]
+    if smtp.pipelining:
+        assert commands[0] == (
+            b"MAIL FROM:<helpdesk@example.test>\r\nRCPT TO:<jane@example.com>\r\n"
+            b"RCPT TO:<bob@example.com>\r\nDATA\r\n"
+        )
+        assert len(writes) == 3  # the commands, the message, QUIT
+    else:
+        assert len(writes) > 3
 
 
 # --- preparing ahead ---
@@ -420,6 +468,7 @@ def test_folded_headers_of_a_parsed_message_are_fine(smtp: SMTPTestServer) -> No
 
 
 def test_smtputf8_address(smtp: SMTPTestServer) -> None:
+    # with PIPELINING offered too, this one goes one command at a time (its MAIL option)
     transport(outgoing(smtp)).send(message("jöran@example.com"))
     [got] = smtp.wait_for(1)
     assert got.rcpt_tos == ["jöran@example.com"]

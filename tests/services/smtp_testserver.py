@@ -167,6 +167,19 @@ class _Handler:
     def __init__(self, owner: SMTPTestServer) -> None:
         self.owner = owner
 
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.owner.pipelining:  # offered before the last line ("250 HELP")
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+        return responses
+
     async def handle_MAIL(
         self,
         server: SMTP,
@@ -271,6 +284,8 @@ class SMTPTestServer:
     require_starttls on the STARTTLS port, refuse everything but EHLO/STARTTLS/QUIT before it
     tls_dir          where to make or reuse the certificate (default: a new temporary dir)
     auth_exclude     AUTH mechanisms not to offer (e.g. ("PLAIN",))
+    pipelining       offer PIPELINING (RFC 2920) in the EHLO reply (aiosmtpd reads pipelined
+                     commands either way; it does not offer the extension by itself)
     """
 
     def __init__(
@@ -284,8 +299,10 @@ class SMTPTestServer:
         tls_dir: str | None = None,
         server_hostname: str = "smtp.example.test",
         auth_exclude: tuple[str, ...] = (),
+        pipelining: bool = False,
     ) -> None:
         self.host = host
+        self.pipelining = pipelining
         self.port = free_port(host)
         self.ssl_port = free_port(host)
         self.plain_port = free_port(host)
