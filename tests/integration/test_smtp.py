@@ -288,6 +288,7 @@ def test_a_refused_sender_sends_nothing_and_keeps_the_connection(smtp: SMTPTestS
     assert got.message["Subject"] == "next"
     assert t.connections == 1
 
+
 def test_451_on_data_is_temporary(smtp: SMTPTestServer) -> None:
     smtp.data_response = "451 4.3.0 Try again later"
     with pytest.raises(SmtpSendError) as info:
