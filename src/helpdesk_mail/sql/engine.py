@@ -35,10 +35,10 @@ __all__ = [
 ]
 
 BUSY_TIMEOUT = 30.0
+"""Seconds a SQLite writer waits for another one before giving up ("database is locked")."""
 
 PING_IDLE_SECONDS = 2.0
 """A pooled PostgreSQL connection idle this long is pinged before it is handed out."""
-"""Seconds a SQLite writer waits for another one before giving up ("database is locked")."""
 
 # PostgreSQL SQLSTATE classes and codes worth trying again: connection exceptions,
 # transaction rollbacks (serialization failure, deadlock), insufficient resources,
