@@ -142,6 +142,13 @@ class _Dropped(Exception):
     """The connection was lost before the message data was sent: safe to try again."""
 
 
+def _unless_closing(code: int, reply: bytes) -> tuple[int, bytes]:
+    """The reply, or `_Dropped` when it says the server is closing the connection."""
+    if code in _DROPPED_CODES:
+        raise _Dropped(f"the server is closing the connection: {code} {_reply_text(reply)}")
+    return code, reply
+
+
 def _lost(exc: OSError, timeout: float) -> str:
     """Why a connection was lost, in words (smtplib hides a read time-out as a disconnect)."""
     if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
@@ -434,12 +441,7 @@ class SmtpTransport:
         try:
             conn.send("".join(f"{line}\r\n" for line in lines))
             for _ in lines:
-                code, reply = conn.getreply()
-                if code in _DROPPED_CODES:
-                    raise _Dropped(
-                        f"the server is closing the connection: {code} {_reply_text(reply)}"
-                    )
-                replies.append((code, reply))
+                replies.append(_unless_closing(*conn.getreply()))
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise _Dropped(_lost(exc, self.timeout)) from exc
         return replies
@@ -474,9 +476,7 @@ class SmtpTransport:
         except ValueError as exc:  # smtplib refuses CR/LF in a command line
             self._reset(conn)
             raise SmtpSendError(f"{self._where()}: {exc}", temporary=False) from exc
-        if code in _DROPPED_CODES:
-            raise _Dropped(f"the server is closing the connection: {code} {_reply_text(reply)}")
-        return code, reply
+        return _unless_closing(code, reply)
 
     def _reset(self, conn: smtplib.SMTP) -> None:
         """RSET after a failed transaction so that a kept connection can serve the next one."""
