@@ -114,10 +114,8 @@ def _encode_dataclass(obj: object) -> dict[str, Any]:
 def _encode(value: object) -> Any:
     if type(value) in _PLAIN:
         return value
-    if value is None or (
-        isinstance(value, bool | int | float | str) and not isinstance(value, Enum)
-    ):
-        return value
+    if isinstance(value, bool | int | float | str) and not isinstance(value, Enum):
+        return value  # a subclass of a plain type
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, datetime):

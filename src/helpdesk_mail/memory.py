@@ -675,14 +675,15 @@ class InMemoryStorage:
     def notifications_since(self, scope: str, since: datetime) -> int:
         """Notifications counted in `scope` at or after `since`."""
         self.calls["notifications_since"] += 1
-        return sum(1 for at in self.sent_log.get(scope, ()) if at >= since)
+        return self._counted(scope, since)
 
     def notifications_since_each(self, queries: Sequence[tuple[str, datetime]]) -> tuple[int, ...]:
         """`notifications_since` of each `(scope, since)` pair, in order (one call)."""
         self.calls["notifications_since_each"] += 1
-        return tuple(
-            sum(1 for at in self.sent_log.get(scope, ()) if at >= since) for scope, since in queries
-        )
+        return tuple(self._counted(scope, since) for scope, since in queries)
+
+    def _counted(self, scope: str, since: datetime) -> int:
+        return sum(1 for at in self.sent_log.get(scope, ()) if at >= since)
 
     def record_notification(self, scopes: Sequence[str], at: datetime) -> None:
         """Count one sent notification in each scope."""
