@@ -239,7 +239,7 @@ class SqlDomain:
         rows = self._run(_READ_TICKET_AND_FILES, key).all()
         if not rows:
             return None
-        found = [_ticket_file(r) for r in rows if r.file_id is not None]
+        found = [_attachment(r, "file_") for r in rows if r.file_id is not None]
         listed: tuple[list[str], list[str], list[str]] = ([], [], [])
         for item in self._run(_READ_PEOPLE_AND_IDS, key):
             listed[item.kind].append(item.value)
@@ -735,28 +735,18 @@ def _user(row: sa.Row[Any]) -> User:
     )
 
 
-def _attachment(row: sa.Row[Any]) -> Attachment:
+def _attachment(row: sa.Row[Any], prefix: str = "") -> Attachment:
+    """A file of a row; `prefix` begins its columns' names (`file_` in
+    `_READ_TICKET_AND_FILES`, which reads the ticket and its files together)."""
+    column = row._mapping
     return Attachment(
-        filename=row.filename,
-        content_type=row.content_type,
-        size=int(row.size),
-        inline=bool(row.inline),
-        content_id=row.content_id,
-        url=row.url,
-        id=str(row.id),
-    )
-
-
-def _ticket_file(row: sa.Row[Any]) -> Attachment:
-    """A file of `_READ_TICKET_AND_FILES` (its columns prefixed `file_`)."""
-    return Attachment(
-        filename=row.file_filename,
-        content_type=row.file_content_type,
-        size=int(row.file_size),
-        inline=bool(row.file_inline),
-        content_id=row.file_content_id,
-        url=row.file_url,
-        id=str(row.file_id),
+        filename=column[f"{prefix}filename"],
+        content_type=column[f"{prefix}content_type"],
+        size=int(column[f"{prefix}size"]),
+        inline=bool(column[f"{prefix}inline"]),
+        content_id=column[f"{prefix}content_id"],
+        url=column[f"{prefix}url"],
+        id=str(column[f"{prefix}id"]),
     )
 
 
