@@ -351,13 +351,18 @@ def test_non_ascii_address_is_signed_as_smtputf8_sends_it(signer: DkimSigner) ->
     assert verify(wire(signer.sign(msg)), signer)
 
 
-def test_signing_failure_is_a_permanent_send_error(
-    signer: DkimSigner, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def signing_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dkimpy's `sign` fails (as it does for a key too small for the digest)."""
+
     def broken(*args: object, **kwargs: object) -> bytes:
         raise dkim.ParameterError("digest too large for modulus")
 
     monkeypatch.setattr(hm_dkim.dkim, "sign", broken)
+
+
+@pytest.mark.usefixtures("signing_fails")
+def test_signing_failure_is_a_permanent_send_error(signer: DkimSigner) -> None:
     with pytest.raises(DkimSignError) as info:
         signer.sign(note())
     assert isinstance(info.value, SendError) and info.value.temporary is False
@@ -460,13 +465,8 @@ def test_a_message_prepared_ahead_is_signed_once(signer: DkimSigner) -> None:
     assert verify(wire(first), signer) and verify(wire(second), signer)
 
 
-def test_a_message_that_cannot_be_signed_is_refused_when_sent(
-    signer: DkimSigner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def broken(*args: object, **kwargs: object) -> bytes:
-        raise dkim.ParameterError("digest too large for modulus")
-
-    monkeypatch.setattr(hm_dkim.dkim, "sign", broken)
+@pytest.mark.usefixtures("signing_fails")
+def test_a_message_that_cannot_be_signed_is_refused_when_sent(signer: DkimSigner) -> None:
     outbox = Outbox()
     transport = DkimSigningTransport(outbox, signer)
     message = note()
